@@ -1,0 +1,151 @@
+"""The toolchain driver interface: one small class per language.
+
+A driver answers four questions — is the compiler here (`detect`), can it be made here
+(`ensure_installed`), which version is it (`version`), and turn this project into a `.wasm`
+(`build`). Everything language-specific lives in the driver module; nothing else in the
+platform knows how a compiler is called.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hatch_extism.errors import ToolchainError
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ToolchainStatus:
+    """What `extism-plugin toolchains` prints for one language."""
+
+    language: str
+    found: bool
+    version: str | None
+    location: str | None
+    install_hint: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "language": self.language,
+            "found": self.found,
+            "version": self.version,
+            "location": self.location,
+            "install_hint": self.install_hint,
+        }
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One build: a project directory (sources) in, one wasm module out.
+
+    `sources` defaults to the driver's convention for the language (e.g. every `*.c` under
+    `project_dir`). `exports` lists the functions the module must export, when the driver needs
+    to be told (linkers that drop unreferenced symbols).
+    """
+
+    project_dir: Path
+    output: Path
+    sources: Sequence[Path] = ()
+    exports: Sequence[str] = ()
+    optimize: str = "small"  # "small" | "speed" | "debug"
+    extra_args: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    wasm: Path
+    wasi: bool  # the module imports wasi_snapshot_preview1: load it with wasi=True
+    toolchain: str  # e.g. "zig"
+    toolchain_version: str
+    seconds: float
+    log: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class Toolchain(ABC):
+    """Base class of every language driver."""
+
+    language: str = ""
+    #: One line telling a user how to make `detect()` succeed.
+    install_hint: str = ""
+
+    @abstractmethod
+    def detect(self) -> ToolchainStatus:
+        """Look for the toolchain without installing anything. Must be fast and never raise."""
+
+    @abstractmethod
+    def ensure_installed(self, progress: Progress = _quiet) -> None:
+        """Install the toolchain into the platform's cache if it is missing.
+
+        Only package registries may be used (PyPI, npm, the Go module proxy, apt). Raises
+        `ToolchainError` with the exact reason and what to do when that is impossible.
+        """
+
+    @abstractmethod
+    def version(self) -> str:
+        """The toolchain's version string (after `ensure_installed`)."""
+
+    @abstractmethod
+    def build(self, request: BuildRequest, progress: Progress = _quiet) -> BuildResult:
+        """Compile `request.project_dir` into `request.output`. Raises `BuildError`."""
+
+
+def run_tool(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    what: str,
+    error: type[Exception] = ToolchainError,
+    timeout: float = 1800,
+) -> str:
+    """Run a compiler step; on failure raise `error` carrying the tool's own output.
+
+    Returns combined stdout+stderr (compilers print warnings there, which callers may log).
+    """
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    try:
+        proc = subprocess.run(
+            [str(a) for a in argv],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
+    except FileNotFoundError as exc:
+        raise error(f"{what}: cannot run {argv[0]!s}: {exc.strerror}") from None
+    except subprocess.TimeoutExpired:
+        raise error(f"{what}: gave up after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        tail = proc.stdout.strip()
+        raise error(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+def which(name: str) -> str | None:
+    return shutil.which(name)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start

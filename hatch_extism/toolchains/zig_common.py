@@ -1,0 +1,104 @@
+"""The zig compiler from PyPI (`ziglang`), shared by the C, C++ and Zig drivers.
+
+zig is the one compiler here that targets wasm32 for C, C++ and Zig without any system
+toolchain. We run it as `python -m ziglang`; when the running environment lacks the package it is
+installed with pip into the platform's toolchain cache (`--target`), so every virtualenv on the
+machine shares one copy. zig's own cache (wasi-libc, libc++ — ~30 s to build the first time) is
+kept under the platform cache too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from hatch_extism.errors import ToolchainError
+from hatch_extism.paths import cache_dir, toolchains_dir
+from hatch_extism.toolchains.base import Progress, run_tool
+
+#: The pinned compiler. Changing it changes every module's bytes (reproducibility).
+ZIGLANG_VERSION = "0.17.1"
+INSTALL_HINT = f"pip install ziglang=={ZIGLANG_VERSION} (or let `extism-plugin toolchains --install` do it)"
+
+
+def _cache_target() -> Path:
+    return toolchains_dir() / f"ziglang-{ZIGLANG_VERSION}"
+
+
+def _in_env() -> bool:
+    return importlib.util.find_spec("ziglang") is not None
+
+
+def _pythonpath() -> str | None:
+    """Extra PYTHONPATH that makes `python -m ziglang` importable, or None if not needed."""
+    if _in_env():
+        return None
+    target = _cache_target()
+    if (target / "ziglang").is_dir():
+        return str(target)
+    raise ToolchainError(f"zig is not installed; {INSTALL_HINT}")
+
+
+def location() -> str | None:
+    if _in_env():
+        spec = importlib.util.find_spec("ziglang")
+        return str(Path(spec.origin).parent) if spec and spec.origin else "ziglang (current env)"
+    target = _cache_target() / "ziglang"
+    return str(target) if target.is_dir() else None
+
+
+def is_installed() -> bool:
+    return location() is not None
+
+
+def ensure_installed(progress: Progress) -> None:
+    if is_installed():
+        return
+    target = _cache_target()
+    progress(f"installing ziglang {ZIGLANG_VERSION} from PyPI into {target} …")
+    tmp = target.with_name(target.name + ".partial")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--no-deps", "--target", str(tmp), f"ziglang=={ZIGLANG_VERSION}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    if proc.returncode != 0:
+        raise ToolchainError(
+            f"could not install ziglang {ZIGLANG_VERSION} with pip: {proc.stdout.strip()[-400:]}"
+        )
+    # Atomic: a half-finished install never looks installed.
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.rename(target)
+    progress(f"installed ziglang {ZIGLANG_VERSION}")
+
+
+def zig_env() -> dict[str, str]:
+    env = {
+        "ZIG_GLOBAL_CACHE_DIR": str(cache_dir() / "zig" / "global"),
+        "ZIG_LOCAL_CACHE_DIR": str(cache_dir() / "zig" / "local"),
+    }
+    extra = _pythonpath()
+    if extra:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
+def zig_argv(*args: str | os.PathLike[str]) -> list[str]:
+    return [sys.executable, "-m", "ziglang", *map(str, args)]
+
+
+@lru_cache(maxsize=1)
+def zig_version() -> str:
+    return run_tool(zig_argv("version"), env=zig_env(), what="zig version").strip()
+
+
+def run_zig(*args: str | os.PathLike[str], cwd: Path | None = None, what: str, error=ToolchainError) -> str:
+    return run_tool(zig_argv(*args), cwd=cwd, env=zig_env(), what=what, error=error)
