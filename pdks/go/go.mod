@@ -1,0 +1,3 @@
+module extism-platform.dev/pdk
+
+go 1.24
