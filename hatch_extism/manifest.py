@@ -1,0 +1,246 @@
+"""plugin.yaml: load, validate against the shipped JSON Schema, and normalise.
+
+Every error names the file, the field path and what is allowed, e.g.
+`plugin.yaml: exports[1].input_schema: not a JSON Schema object (…)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from hatch_extism.errors import ExtismPlatformError
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "plugin.schema.json"
+MANIFEST_NAME = "plugin.yaml"
+
+# Defaults of what a plugin gets when it asks for nothing: deny everything, modest limits.
+DEFAULT_MEMORY_MIB = 64
+DEFAULT_TIMEOUT_MS = 30_000
+
+
+class ManifestError(ExtismPlatformError):
+    """plugin.yaml is missing, unreadable or invalid."""
+
+
+@lru_cache(maxsize=1)
+def plugin_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    """Turn a jsonschema error into what is allowed, in words."""
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    if err.validator == "pattern" and schema.get("description"):
+        return f"{err.instance!r} is not allowed: {schema['description']}"
+    if err.validator == "additionalProperties":
+        allowed = ", ".join(sorted(schema.get("properties", {}))) or "none"
+        extra = sorted(set(err.instance) - set(schema.get("properties", {})))
+        return f"unknown field(s) {', '.join(map(repr, extra))} (allowed: {allowed})"
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    return err.message
+
+
+def _parse_semver(version: str) -> tuple[int, int, int]:
+    m = re.match(r"^(\d+)\.(\d+)\.(\d+)", version)
+    assert m  # the schema already checked the full form
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.input_schema is not None:
+            d["input_schema"] = self.input_schema
+        if self.output_schema is not None:
+            d["output_schema"] = self.output_schema
+        return d
+
+
+@dataclass(frozen=True)
+class Permissions:
+    hosts: tuple[str, ...] = ()
+    paths: dict[str, str] = field(default_factory=dict)
+    config: tuple[str, ...] = ()
+    memory_mib: int = DEFAULT_MEMORY_MIB
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    host_functions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hosts": list(self.hosts),
+            "paths": dict(self.paths),
+            "config": list(self.config),
+            "memory_mib": self.memory_mib,
+            "timeout_ms": self.timeout_ms,
+            "host_functions": list(self.host_functions),
+        }
+
+
+@dataclass(frozen=True)
+class PluginManifest:
+    """A validated plugin.yaml, with defaults filled in."""
+
+    path: Path
+    name: str
+    version: str
+    language: str
+    exports: tuple[Export, ...]
+    description: str = ""
+    license: str = ""
+    wasi: bool = False
+    source: str | None = None
+    readme: str | None = None
+    homepage: str = ""
+    tags: tuple[str, ...] = ()
+    permissions: Permissions = field(default_factory=Permissions)
+    dependencies: dict[str, str] = field(default_factory=dict)
+    tests: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def project_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def source_dir(self) -> Path:
+        return (self.project_dir / self.source).resolve() if self.source else self.project_dir
+
+    @property
+    def scope(self) -> str | None:
+        return self.name[1:].split("/", 1)[0] if self.name.startswith("@") else None
+
+    @property
+    def bare_name(self) -> str:
+        return self.name.split("/", 1)[-1]
+
+    @property
+    def folded_name(self) -> str:
+        """The name with its scope folded in, usable in file names and Python project names:
+        `@acme/weather` → `acme-weather`."""
+        return f"{self.scope}-{self.bare_name}" if self.scope else self.name
+
+    @property
+    def artifact_stem(self) -> str:
+        return f"{self.folded_name}-{self.version}"
+
+    def export(self, name: str) -> Export | None:
+        return next((e for e in self.exports if e.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved manifest, as recorded in `<name>-<version>.plugin.json`."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "language": self.language,
+            "license": self.license,
+            "homepage": self.homepage,
+            "tags": list(self.tags),
+            "wasi": self.wasi,
+            "exports": [e.to_dict() for e in self.exports],
+            "permissions": self.permissions.to_dict(),
+            "dependencies": dict(self.dependencies),
+        }
+
+
+def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
+    """Raise `ManifestError` naming the first problems (all of them, sorted by position)."""
+    if not isinstance(doc, dict):
+        raise ManifestError(f"{source}: expected a mapping of fields (name, version, language, exports, …)")
+    validator = jsonschema.Draft202012Validator(plugin_schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = [f"{source}: {_path(e.absolute_path)}: {_describe(e)}" for e in errors]
+    for i, exp in enumerate(doc.get("exports") or []):
+        if not isinstance(exp, dict):
+            continue
+        for key in ("input_schema", "output_schema"):
+            if isinstance(exp.get(key), dict):
+                try:
+                    jsonschema.Draft202012Validator.check_schema(exp[key])
+                except jsonschema.SchemaError as exc:
+                    problems.append(f"{source}: exports[{i}].{key}: not a JSON Schema object ({exc.message})")
+    names = [e.get("name") for e in doc.get("exports") or [] if isinstance(e, dict)]
+    dupes = sorted({n for n in names if names.count(n) > 1 and n})
+    if dupes:
+        problems.append(f"{source}: exports: duplicate export name(s) {', '.join(dupes)}")
+    declared = set(names)
+    for i, test in enumerate(doc.get("tests") or []):
+        if isinstance(test, dict) and isinstance(test.get("export"), str) and test["export"] not in declared:
+            problems.append(f"{source}: tests[{i}].export: {test['export']!r} is not one of the declared exports")
+    if problems:
+        raise ManifestError("\n".join(problems))
+
+
+def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
+    validate(doc, path.name)
+    perms = doc.get("permissions") or {}
+    return PluginManifest(
+        path=path.resolve(),
+        name=doc["name"],
+        version=str(doc["version"]),
+        language=doc["language"],
+        exports=tuple(
+            Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema"))
+            for e in doc["exports"]
+        ),
+        description=doc.get("description", ""),
+        license=doc.get("license", ""),
+        wasi=bool(doc.get("wasi", False)),
+        source=doc.get("source"),
+        readme=doc.get("readme"),
+        homepage=doc.get("homepage", ""),
+        tags=tuple(doc.get("tags") or ()),
+        permissions=Permissions(
+            hosts=tuple(perms.get("hosts") or ()),
+            paths=dict(perms.get("paths") or {}),
+            config=tuple(perms.get("config") or ()),
+            memory_mib=perms.get("memory_mib", DEFAULT_MEMORY_MIB),
+            timeout_ms=perms.get("timeout_ms", DEFAULT_TIMEOUT_MS),
+            host_functions=tuple(perms.get("host_functions") or ()),
+        ),
+        dependencies=dict(doc.get("dependencies") or {}),
+        tests=tuple(doc.get("tests") or ()),
+    )
+
+
+def find_manifest(start: Path) -> Path:
+    """`start` itself when it is a plugin.yaml, else `start/plugin.yaml`."""
+    path = start if start.is_file() else start / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(f"{path}: not found (a plugin project has a {MANIFEST_NAME}; "
+                            "`extism-plugin init NAME --lang LANG` creates one)")
+    return path
+
+
+def load_manifest(start: Path) -> PluginManifest:
+    path = find_manifest(start)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ManifestError(f"{path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ManifestError(f"{path.name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return from_dict(doc, path)

@@ -1,0 +1,196 @@
+"""Ed25519 keys and DSSE envelopes for build artifacts.
+
+The signature is over a small statement — {name, version, wasm sha256, plugin.json sha256} — so
+verifying it pins both files. The envelope follows DSSE (payloadType, base64 payload, signatures
+over the pre-authentication encoding), which keeps it readable by standard tooling.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hatch_extism.errors import ExtismPlatformError
+
+PAYLOAD_TYPE = "application/vnd.extism-platform.statement+json"
+STATEMENT_TYPE = "extism-platform/statement@1"
+KEY_ENV = "EXTISM_SIGNING_KEY"
+PASSPHRASE_ENV = "EXTISM_SIGNING_KEY_PASSPHRASE"
+
+
+class SigningError(ExtismPlatformError):
+    """A key cannot be read, or a signature does not verify."""
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """sha256 of the raw 32-byte public key, hex: stable, and the same everywhere it is shown."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def public_pem(public: Ed25519PublicKey) -> str:
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, overwrite: bool = False) -> str:
+    """Write `private_path` (PKCS#8 PEM, mode 0600, encrypted when a passphrase is given) and
+    `<private_path>.pub`; return the key id."""
+    pub_path = private_path.with_name(private_path.name + ".pub")
+    if not overwrite:
+        for p in (private_path, pub_path):
+            if p.exists():
+                raise SigningError(f"{p}: already exists (refusing to overwrite a key; pass --force to replace it)")
+    key = Ed25519PrivateKey.generate()
+    enc = (serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+    _atomic_write(private_path, pem, 0o600)
+    _atomic_write(pub_path, public_pem(key.public_key()).encode(), 0o644)
+    return key_id(key.public_key())
+
+
+def load_private_key(source: str | Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """`source` is a path to a PEM file or the PEM text itself."""
+    text = str(source)
+    if "-----BEGIN" in text:
+        data, where = text.encode(), "the key given as PEM text"
+    else:
+        path = Path(text).expanduser()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SigningError(f"signing key {path}: {exc.strerror}") from None
+        where = str(path)
+    if passphrase is None and os.environ.get(PASSPHRASE_ENV):
+        passphrase = os.environ[PASSPHRASE_ENV].encode()
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except TypeError:
+        raise SigningError(f"{where}: the key is encrypted; set {PASSPHRASE_ENV}") from None
+    except ValueError as exc:
+        raise SigningError(f"{where}: not a usable private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningError(f"{where}: not an Ed25519 key (`extism-plugin keygen` makes one)")
+    return key
+
+
+def load_public_key(source: str | Path) -> Ed25519PublicKey:
+    text = str(source)
+    if "-----BEGIN" in text:
+        data, where = text.encode(), "the public key given as PEM text"
+    else:
+        path = Path(text).expanduser()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise SigningError(f"public key {path}: {exc.strerror}") from None
+        where = str(path)
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise SigningError(f"{where}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningError(f"{where}: not an Ed25519 public key")
+    return key
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding: what the signature actually covers."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def statement(name: str, version: str, wasm_sha256: str, plugin_json_sha256: str) -> dict[str, str]:
+    return {
+        "_type": STATEMENT_TYPE,
+        "name": name,
+        "version": version,
+        "wasm_sha256": wasm_sha256,
+        "plugin_json_sha256": plugin_json_sha256,
+    }
+
+
+def sign_statement(stmt: dict[str, str], key: Ed25519PrivateKey) -> dict[str, Any]:
+    payload = json.dumps(stmt, sort_keys=True, separators=(",", ":")).encode()
+    sig = key.sign(pae(PAYLOAD_TYPE, payload))
+    return {
+        "payloadType": PAYLOAD_TYPE,
+        "payload": base64.b64encode(payload).decode(),
+        "signatures": [{"keyid": key_id(key.public_key()), "sig": base64.b64encode(sig).decode()}],
+    }
+
+
+def unsigned_envelope(stmt: dict[str, str]) -> dict[str, Any]:
+    """An envelope with no signatures: the artifact says plainly that it is unsigned."""
+    payload = json.dumps(stmt, sort_keys=True, separators=(",", ":")).encode()
+    return {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(payload).decode(), "signatures": []}
+
+
+@dataclass(frozen=True)
+class Envelope:
+    payload_type: str
+    payload: bytes
+    signatures: list[dict[str, str]]
+
+    @property
+    def statement(self) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.payload)
+        except ValueError:
+            raise SigningError("signature envelope: the payload is not JSON") from None
+        if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE:
+            raise SigningError(f"signature envelope: the payload is not an {STATEMENT_TYPE} statement")
+        return doc
+
+    @property
+    def key_ids(self) -> list[str]:
+        return [s.get("keyid", "") for s in self.signatures]
+
+    def verify(self, public: Ed25519PublicKey) -> bool:
+        """True when one signature is by `public` and verifies."""
+        kid = key_id(public)
+        for s in self.signatures:
+            if s.get("keyid") != kid:
+                continue
+            try:
+                public.verify(base64.b64decode(s["sig"], validate=True), pae(self.payload_type, self.payload))
+                return True
+            except (InvalidSignature, ValueError, KeyError):
+                return False
+        return False
+
+
+def parse_envelope(data: bytes, where: str = "signature") -> Envelope:
+    try:
+        doc = json.loads(data)
+        if doc["payloadType"] != PAYLOAD_TYPE:
+            raise SigningError(f"{where}: payloadType is {doc['payloadType']!r}, expected {PAYLOAD_TYPE!r}")
+        payload = base64.b64decode(doc["payload"], validate=True)
+        sigs = doc["signatures"]
+        if not isinstance(sigs, list) or not all(isinstance(s, dict) for s in sigs):
+            raise ValueError("signatures")
+    except SigningError:
+        raise
+    except (ValueError, KeyError, TypeError):
+        raise SigningError(f"{where}: not a DSSE envelope (payloadType, payload, signatures)") from None
+    return Envelope(doc["payloadType"], payload, sigs)
