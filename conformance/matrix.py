@@ -95,7 +95,7 @@ def run_all(langs: list[str], out_root: Path = BUILD_DIR) -> dict[str, Any]:
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "conformance", "run", "--wasm", str(wasm), "--lang", lang, "--json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            capture_output=True, text=True,
         )
         try:
             doc = json.loads(proc.stdout)

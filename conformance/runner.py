@@ -98,7 +98,7 @@ def _show(data: bytes, limit: int = 60) -> str:
         return f"hex {data.hex()}"
 
 
-class StepFailed(Exception):
+class StepError(Exception):
     pass
 
 
@@ -108,43 +108,43 @@ def _judge(step: Step, placeholders: dict[str, str], output: bytes | None, error
     wants_error = any(k in exp for k in ("error", "error_startswith", "error_contains", "error_any"))
     if wants_error:
         if error is None:
-            raise StepFailed(f"{step.call}: expected an error, got output {_show(output or b'')}")
+            raise StepError(f"{step.call}: expected an error, got output {_show(output or b'')}")
         if "error" in exp and error != fill_deep(exp["error"], placeholders):
-            raise StepFailed(f"{step.call}: error {error!r} != expected {exp['error']!r}")
+            raise StepError(f"{step.call}: error {error!r} != expected {exp['error']!r}")
         if "error_startswith" in exp and not error.startswith(exp["error_startswith"]):
-            raise StepFailed(f"{step.call}: error {error!r} does not start with {exp['error_startswith']!r}")
+            raise StepError(f"{step.call}: error {error!r} does not start with {exp['error_startswith']!r}")
         if "error_contains" in exp and exp["error_contains"] not in error:
-            raise StepFailed(f"{step.call}: error {error!r} does not contain {exp['error_contains']!r}")
+            raise StepError(f"{step.call}: error {error!r} does not contain {exp['error_contains']!r}")
     else:
         if error is not None:
-            raise StepFailed(f"{step.call}: unexpected error: {error}")
+            raise StepError(f"{step.call}: unexpected error: {error}")
         assert output is not None
         if "output" in exp:
             want = fill_deep(exp["output"], placeholders).encode()
             if output != want:
-                raise StepFailed(f"{step.call}: output {_show(output)} != expected {_show(want)}")
+                raise StepError(f"{step.call}: output {_show(output)} != expected {_show(want)}")
         if "output_hex" in exp and output != bytes.fromhex(exp["output_hex"]):
-            raise StepFailed(f"{step.call}: output {_show(output)} != expected hex {exp['output_hex']}")
+            raise StepError(f"{step.call}: output {_show(output)} != expected hex {exp['output_hex']}")
         if "output_gen" in exp:
             want = generate(exp["output_gen"])
             if output != want:
-                raise StepFailed(f"{step.call}: output {_show(output)} != expected {_show(want)}")
+                raise StepError(f"{step.call}: output {_show(output)} != expected {_show(want)}")
         if "output_json" in exp:
             try:
                 got = json.loads(output)
             except ValueError:
-                raise StepFailed(f"{step.call}: output {_show(output)} is not JSON") from None
+                raise StepError(f"{step.call}: output {_show(output)} is not JSON") from None
             if got != exp["output_json"]:
-                raise StepFailed(f"{step.call}: output JSON {got!r} != expected {exp['output_json']!r}")
+                raise StepError(f"{step.call}: output JSON {got!r} != expected {exp['output_json']!r}")
     if "http_requests" in exp and requests != exp["http_requests"]:
-        raise StepFailed(f"{step.call}: the HTTP server got {requests} request(s), expected {exp['http_requests']}")
+        raise StepError(f"{step.call}: the HTTP server got {requests} request(s), expected {exp['http_requests']}")
     if "max_ms" in exp and elapsed_ms > exp["max_ms"]:
-        raise StepFailed(f"{step.call}: took {elapsed_ms:.0f} ms, limit {exp['max_ms']} ms")
+        raise StepError(f"{step.call}: took {elapsed_ms:.0f} ms, limit {exp['max_ms']} ms")
     if "logs" in exp:
         for level, message in exp["logs"]:
             if [level, message] not in logs:
                 seen = "; ".join(f"{lv} {msg!r}" for lv, msg in logs) or "none"
-                raise StepFailed(f"{step.call}: log {level} {message!r} not received (got: {seen})")
+                raise StepError(f"{step.call}: log {level} {message!r} not received (got: {seen})")
 
 
 # ---- running -----------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ class Runner:
             try:
                 plugin = self._instance(manifest)
             except extism.Error as exc:
-                raise StepFailed(f"the plugin could not be instantiated: {exc}") from None
+                raise StepError(f"the plugin could not be instantiated: {exc}") from None
             for step in case.steps:
                 if step.new_instance:
                     plugin = self._instance(manifest)
@@ -237,7 +237,7 @@ class Runner:
                     elapsed = (time.perf_counter() - t0) * 1000
                     logs = self.logs.take(str(plugin.id))
                     _judge(step, placeholders, output, error, elapsed, server.requests - before, logs)
-        except StepFailed as exc:
+        except StepError as exc:
             return CaseResult(case.id, "fail", str(exc), (time.perf_counter() - start) * 1000)
         return CaseResult(case.id, "pass", "", (time.perf_counter() - start) * 1000)
 

@@ -149,9 +149,10 @@ def build_artifacts(
     os.replace(staging, wasm_path)
     atomic_write_bytes(json_path, plugin_json)
     atomic_write_bytes(sig_path, canonical_json(envelope))
+    kid = signing.key_id(key.public_key()) if key else None
     progress(f"wrote {wasm_path.name} ({len(wasm):,} bytes, sha256 {wasm_sha[:12]}…), "
-             f"{json_path.name}, {sig_path.name} ({'signed ' + signing.key_id(key.public_key())[:16] if key else 'UNSIGNED'})")
-    return Artifacts(wasm_path, json_path, sig_path, wasm_sha, signing.key_id(key.public_key()) if key else None)
+             f"{json_path.name}, {sig_path.name} ({'signed ' + kid[:16] if kid else 'UNSIGNED'})")
+    return Artifacts(wasm_path, json_path, sig_path, wasm_sha, kid)
 
 
 @dataclass(frozen=True)

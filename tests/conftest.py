@@ -17,7 +17,7 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
     """Run `python -m …` / a console script the way a user would, capturing output."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, *args], cwd=cwd, env=full_env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+                          capture_output=True, timeout=timeout)
 
 
 class ConformanceBuilds:

@@ -1,23 +1,78 @@
-"""`extism-plugin` — the plugin author's command line."""
+"""`extism-plugin` — the plugin author's command line: init, build, test, call, inspect, verify, keygen."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from hatch_extism import signing
 from hatch_extism.errors import ExtismPlatformError
 from hatch_extism.toolchains import DRIVERS, get_toolchain
 
-EXAMPLES = """examples:
+DEFAULT_KEY = Path("~/.config/extism-platform/signing.key")
+
+EXAMPLES = {
+    "main": """examples:
+  extism-plugin init weather-tool --lang rust      # a new project from a template
+  cd weather-tool && extism-plugin build           # compile, check, sign → dist/
+  extism-plugin test                               # run plugin.yaml's tests in the real host
+  extism-plugin call dist/weather-tool-0.1.0.wasm greet --input '{"name": "Zoë"}'
+  extism-plugin verify dist/weather-tool-0.1.0.wasm --key ~/.config/extism-platform/signing.key.pub
+""",
+    "toolchains": """examples:
   extism-plugin toolchains                 # which compilers are here, and how to get the others
   extism-plugin toolchains --install c zig # install what those languages need (from package registries)
   extism-plugin toolchains --json
-"""
+""",
+    "init": """examples:
+  extism-plugin init weather-tool --lang rust
+  extism-plugin init --name=@acme/weather --lang=go --dir plugins/weather
+""",
+    "build": """examples:
+  extism-plugin build                       # the project in the current directory → dist/
+  extism-plugin build path/to/project --key ~/.config/extism-platform/signing.key
+  EXTISM_SIGNING_KEY="$(cat key.pem)" extism-plugin build --json
+  extism-plugin build --unsigned            # explicitly unsigned (marked so in the .sig)
+""",
+    "test": """examples:
+  extism-plugin test                 # builds (unsigned, into build/) then runs plugin.yaml's tests
+  extism-plugin test --wasm dist/weather-tool-0.1.0.wasm --json
+""",
+    "call": """examples:
+  extism-plugin call plugin.wasm greet --input '{"name": "Zoë"}'
+  extism-plugin call . get_weather --input @request.json --config api_key=XYZ --allow-host api.weather.example
+  extism-plugin call plugin.wasm run --wasi --timeout-ms 2000 --memory-mib 32
+""",
+    "inspect": """examples:
+  extism-plugin inspect dist/weather-tool-0.1.0.wasm
+  extism-plugin inspect some-module.wasm --json
+""",
+    "verify": """examples:
+  extism-plugin verify dist/weather-tool-0.1.0.wasm --key signing.key.pub
+  extism-plugin verify dist/weather-tool-0.1.0.plugin.json --json
+""",
+    "keygen": """examples:
+  extism-plugin keygen                                   # ~/.config/extism-platform/signing.key (+ .pub)
+  extism-plugin keygen --out ci.key --passphrase-env KEY_PASSPHRASE
+""",
+}
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _emit(args: argparse.Namespace, doc: Any, text: str) -> None:
+    print(json.dumps(doc, indent=2, ensure_ascii=False) if args.json else text)
+
+
+# ---- toolchains -----------------------------------------------------------------------------
 
 
 def cmd_toolchains(args: argparse.Namespace) -> int:
@@ -32,37 +87,312 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
         except ExtismPlatformError as exc:
             rows.append({"language": lang, "found": False, "version": None, "location": None,
                          "install_hint": str(exc)})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
     width = max(len(r["language"]) for r in rows)
+    lines = []
     for r in rows:
         if r["found"]:
-            print(f"{r['language']:<{width}}  found    {r['version']}  ({r['location']})")
+            lines.append(f"{r['language']:<{width}}  found    {r['version']}  ({r['location']})")
         else:
-            print(f"{r['language']:<{width}}  missing  install: {r['install_hint']}")
+            lines.append(f"{r['language']:<{width}}  missing  install: {r['install_hint']}")
+    _emit(args, rows, "\n".join(lines))
     return 0
+
+
+# ---- init -------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from hatch_extism.project_init import init_project
+
+    name = args.name_opt or args.name
+    if not name:
+        raise ExtismPlatformError("init: give the plugin's name (extism-plugin init NAME --lang LANG)")
+    result = init_project(name, args.lang, Path(args.dir) if args.dir else None, args.description, force=args.force)
+    text = "\n".join([f"created {result.directory}", *(f"  {f}" for f in result.files), "",
+                      "next:", f"  cd {result.directory}", "  extism-plugin build      # or: hatch build",
+                      "  extism-plugin test"])
+    _emit(args, result.to_dict(), text)
+    return 0
+
+
+# ---- build --------------------------------------------------------------------------------------
+
+
+def _signing_key(args: argparse.Namespace):
+    if args.unsigned:
+        return None
+    if args.key:
+        return signing.load_private_key(Path(args.key).expanduser())
+    if os.environ.get(signing.KEY_ENV):
+        return signing.load_private_key(os.environ[signing.KEY_ENV])
+    default = DEFAULT_KEY.expanduser()
+    if default.is_file():
+        return signing.load_private_key(default)
+    raise ExtismPlatformError(
+        f"no signing key: pass --key, set ${signing.KEY_ENV} (a path or the PEM), or create "
+        f"{DEFAULT_KEY} with `extism-plugin keygen`; --unsigned builds without a signature on purpose"
+    )
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from hatch_extism.artifacts import build_artifacts
+    from hatch_extism.manifest import load_manifest
+
+    manifest = load_manifest(Path(args.project))
+    key = _signing_key(args)
+    out = Path(args.out) if args.out else manifest.project_dir / "dist"
+    artifacts = build_artifacts(manifest, out, key=key, progress=_progress, optimize=args.optimize)
+    text = "\n".join([str(artifacts.wasm), str(artifacts.plugin_json), str(artifacts.sig)])
+    _emit(args, artifacts.to_dict(), text)
+    return 0
+
+
+# ---- test ----------------------------------------------------------------------------------------
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from hatch_extism.artifacts import build_artifacts
+    from hatch_extism.manifest import load_manifest
+    from hatch_extism.plugin_tests import run_tests
+
+    manifest = load_manifest(Path(args.project))
+    if not manifest.tests:
+        raise ExtismPlatformError(f"{manifest.path}: declares no tests (add a `tests:` list)")
+    if args.wasm:
+        wasm = Path(args.wasm).read_bytes()
+    else:
+        artifacts = build_artifacts(manifest, manifest.project_dir / "build" / "test", key=None, progress=_progress)
+        wasm = artifacts.wasm.read_bytes()
+    outcomes = run_tests(manifest, wasm)
+    passed = sum(o.passed for o in outcomes)
+    failed = len(outcomes) - passed
+    lines = [f"{'PASS' if o.passed else 'FAIL'}  {o.name}  ({o.ms:.1f} ms){'  ' + o.detail if o.detail else ''}"
+             for o in outcomes]
+    lines.append(f"{passed} passed, {failed} failed")
+    _emit(args, {"tests": [o.to_dict() for o in outcomes], "passed": passed, "failed": failed}, "\n".join(lines))
+    return 1 if failed else 0
+
+
+# ---- call -------------------------------------------------------------------------------------------
+
+
+def _read_input(value: str | None) -> bytes:
+    if value is None:
+        return b""
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return sys.stdin.buffer.read() if value == "@-" else path.read_bytes()
+        except OSError as exc:
+            raise ExtismPlatformError(f"--input {value}: {exc.strerror}") from None
+    return value.encode()
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
+    import extism
+
+    from hatch_extism.wasm_inspect import inspect_module
+
+    target = Path(args.target)
+    wasi = args.wasi
+    if target.is_dir() or target.name == "plugin.yaml":
+        from hatch_extism.artifacts import build_artifacts
+        from hatch_extism.manifest import load_manifest
+
+        manifest = load_manifest(target)
+        wasm_path = build_artifacts(manifest, manifest.project_dir / "build" / "call", key=None,
+                                    progress=_progress).wasm
+        wasi = wasi or manifest.wasi
+    else:
+        wasm_path = target
+    try:
+        wasm = wasm_path.read_bytes()
+    except OSError as exc:
+        raise ExtismPlatformError(f"{wasm_path}: {exc.strerror}") from None
+    try:
+        info = inspect_module(wasm)
+    except ValueError as exc:
+        raise ExtismPlatformError(f"{wasm_path}: {exc}") from None
+    if args.export not in info.func_exports:
+        exports = ", ".join(sorted(n for n in info.func_exports if not n.startswith("_"))) or "none"
+        raise ExtismPlatformError(f"{wasm_path}: no export {args.export!r} (exports: {exports})")
+    config: dict[str, str] = {}
+    for item in args.config:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ExtismPlatformError(f"--config {item!r}: expected KEY=VALUE")
+        config[key] = value
+    manifest_doc: dict[str, Any] = {"wasm": [{"data": wasm}], "config": config, "timeout_ms": args.timeout_ms,
+                                    "memory": {"max_pages": args.memory_mib * 16}}
+    if args.allow_host:
+        manifest_doc["allowed_hosts"] = args.allow_host
+    try:
+        plugin = extism.Plugin(manifest_doc, wasi=wasi or info.wasi, functions=[])
+        output = plugin.call(args.export, _read_input(args.input))
+    except extism.Error as exc:
+        raise ExtismPlatformError(f"{args.export}: {exc}") from None
+    sys.stdout.buffer.write(output)
+    if sys.stdout.isatty() and not output.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+    return 0
+
+
+# ---- inspect / verify --------------------------------------------------------------------------------
+
+
+def _load_public_keys(paths: list[str]) -> list:
+    return [signing.load_public_key(Path(p).expanduser()) for p in paths]
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from hatch_extism.artifacts import VerifyError, locate, sha256_hex, verify_artifact
+    from hatch_extism.wasm_inspect import inspect_module
+
+    wasm_path, json_path, sig_path = locate(Path(args.artifact))
+    if not wasm_path.is_file() and Path(args.artifact).is_file():
+        wasm_path = Path(args.artifact)
+    try:
+        wasm = wasm_path.read_bytes()
+    except OSError as exc:
+        raise ExtismPlatformError(f"{wasm_path}: {exc.strerror}") from None
+    try:
+        info = inspect_module(wasm)
+    except ValueError as exc:
+        raise ExtismPlatformError(f"{wasm_path}: {exc}") from None
+    doc: dict[str, Any] = {
+        "wasm": str(wasm_path),
+        "size": len(wasm),
+        "sha256": sha256_hex(wasm),
+        "wasi": info.wasi,
+        "exports": {n: {"params": p, "results": r} for n, (p, r) in sorted(info.func_exports.items())},
+        "imports": [f"{m}::{n}" for m, n, _ in info.imports],
+    }
+    if json_path.is_file() and sig_path.is_file():
+        try:
+            v = verify_artifact(wasm_path, keys=_load_public_keys(args.key), require_signature=False)
+            doc["signature"] = {"status": ("verified" if v.trusted else "signed, key not checked (use --key)")
+                                if v.signed else "unsigned", "key_ids": v.key_ids}
+            doc["plugin"] = {k: v.manifest.get(k) for k in ("name", "version", "language", "description")}
+        except (VerifyError, signing.SigningError) as exc:
+            doc["signature"] = {"status": f"INVALID: {exc}"}
+    else:
+        doc["signature"] = {"status": "no .plugin.json/.sig beside the module"}
+    lines = [f"{doc['wasm']}: {doc['size']:,} bytes, sha256 {doc['sha256']}", f"wasi: {'yes' if info.wasi else 'no'}"]
+    if "plugin" in doc:
+        p = doc["plugin"]
+        lines.insert(0, f"{p['name']} {p['version']} ({p['language']}): {p['description']}")
+    lines.append("exports: " + ", ".join(f"{n}({', '.join(e['params'])}) -> {', '.join(e['results']) or '()'}"
+                                         for n, e in doc["exports"].items()))
+    lines.append("imports: " + (", ".join(doc["imports"]) or "none"))
+    lines.append(f"signature: {doc['signature']['status']}")
+    _emit(args, doc, "\n".join(lines))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from hatch_extism.artifacts import verify_artifact
+
+    keys = _load_public_keys(args.key)
+    v = verify_artifact(Path(args.artifact), keys=keys, require_signature=True)
+    if keys:
+        text = f"OK: {v.name} {v.version} — wasm sha256 {v.wasm_sha256}, signed by {v.key_ids[0][:16]} (trusted key)"
+    else:
+        text = (f"OK (integrity only): {v.name} {v.version} — files match the signed statement; signer "
+                f"{', '.join(k[:16] for k in v.key_ids)} not checked against a trusted key (pass --key PUB)")
+    _emit(args, v.to_dict(), text)
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    passphrase = None
+    if args.passphrase_env:
+        value = os.environ.get(args.passphrase_env)
+        if not value:
+            raise ExtismPlatformError(f"--passphrase-env {args.passphrase_env}: that variable is not set")
+        passphrase = value.encode()
+    elif args.passphrase:
+        first = getpass.getpass("passphrase: ")
+        if first != getpass.getpass("again: "):
+            raise ExtismPlatformError("the passphrases differ")
+        passphrase = first.encode()
+    out = Path(args.out).expanduser()
+    kid = signing.generate_keypair(out, passphrase, overwrite=args.force)
+    doc = {"private_key": str(out), "public_key": f"{out}.pub", "key_id": kid, "encrypted": passphrase is not None}
+    _emit(args, doc, f"key id {kid}\nprivate key: {out} (mode 0600 — keep it secret)\npublic key:  {out}.pub")
+    return 0
+
+
+# ---- the parser ------------------------------------------------------------------------------------
+
+
+def _sub(sub: Any, name: str, help_text: str, func: Callable[[argparse.Namespace], int], *,
+         aliases: tuple[str, ...] = (), json_flag: bool = True) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_text, description=help_text, aliases=list(aliases),
+                       epilog=EXAMPLES.get(name, ""), formatter_class=argparse.RawDescriptionHelpFormatter)
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=func)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="extism-plugin",
-        description="Write, build and test Extism plugins in many languages.",
-        epilog=EXAMPLES,
+        description="Write, build, sign and test Extism plugins in many languages.",
+        epilog=EXAMPLES["main"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    tc = sub.add_parser(
-        "toolchains",
-        help="list each language's compiler: found / version / how to install",
-        description="List each language's toolchain: found, version, location, or how to install it.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    tc.add_argument("languages", nargs="*", help=f"languages to show (default: all of {', '.join(DRIVERS)})")
-    tc.add_argument("--install", action="store_true", help="install missing toolchains first")
-    tc.add_argument("--json", action="store_true", help="machine-readable output")
-    tc.set_defaults(func=cmd_toolchains)
+
+    p = _sub(sub, "init", "create a plugin project from a template", cmd_init)
+    p.add_argument("name", nargs="?", help="[@scope/]name, e.g. weather-tool or @acme/weather")
+    p.add_argument("--name", dest="name_opt", help="the same, as an option")
+    p.add_argument("--lang", required=True, help=f"one of: {', '.join(DRIVERS)}")
+    p.add_argument("--dir", help="where to create it (default: ./<name>)")
+    p.add_argument("--description", help="one line for plugin.yaml")
+    p.add_argument("--force", action="store_true", help="write into an existing non-empty directory")
+
+    for name, aliases in (("build", ("package",)),):
+        p = _sub(sub, name, "compile, check and sign the plugin into dist/ (same result as `hatch build`)",
+                 cmd_build, aliases=aliases)
+        p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
+        p.add_argument("--key", help=f"private key (default: ${signing.KEY_ENV}, then {DEFAULT_KEY})")
+        p.add_argument("--unsigned", action="store_true", help="build without a signature, on purpose")
+        p.add_argument("--out", help="output directory (default: <project>/dist)")
+        p.add_argument("--optimize", choices=("small", "speed", "debug"), default="small")
+
+    p = _sub(sub, "test", "run plugin.yaml's tests in the real Extism host (HTTP mocked per test)", cmd_test)
+    p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
+    p.add_argument("--wasm", help="test this module instead of building the project")
+
+    p = _sub(sub, "call", "call one export of a module (or a project, built first)", cmd_call, json_flag=False)
+    p.add_argument("target", help="a .wasm file or a project directory")
+    p.add_argument("export", help="the export to call")
+    p.add_argument("--input", help="the input: text, @FILE, or @- for stdin")
+    p.add_argument("--config", action="append", default=[], metavar="K=V", help="a config value (repeatable)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="HOST", help="allow HTTP to HOST")
+    p.add_argument("--wasi", action="store_true", help="enable WASI (default: when the module imports it)")
+    p.add_argument("--timeout-ms", type=int, default=30_000)
+    p.add_argument("--memory-mib", type=int, default=64)
+
+    p = _sub(sub, "inspect", "show a module's exports, imports, size, sha256 and signature status", cmd_inspect)
+    p.add_argument("artifact", help="a .wasm (with or without its .plugin.json/.sig beside it)")
+    p.add_argument("--key", action="append", default=[], metavar="PUB", help="check the signature against this key")
+
+    p = _sub(sub, "verify", "check an artifact's files against its signature (and a trusted key)", cmd_verify)
+    p.add_argument("artifact", help="any of <name>-<version>.wasm / .plugin.json / .sig")
+    p.add_argument("--key", action="append", default=[], metavar="PUB", help="trusted public key (repeatable)")
+
+    p = _sub(sub, "keygen", "create an Ed25519 signing key pair", cmd_keygen)
+    p.add_argument("--out", default=str(DEFAULT_KEY), help=f"private key path (default: {DEFAULT_KEY})")
+    p.add_argument("--passphrase", action="store_true", help="encrypt the key with a passphrase (prompted)")
+    p.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in this variable")
+    p.add_argument("--force", action="store_true", help="replace an existing key")
+
+    p = _sub(sub, "toolchains", "list each language's compiler: found / version / how to install", cmd_toolchains)
+    p.add_argument("languages", nargs="*", help=f"languages to show (default: all of {', '.join(DRIVERS)})")
+    p.add_argument("--install", action="store_true", help="install missing toolchains first")
     return parser
 
 

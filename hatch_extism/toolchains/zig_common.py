@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
 
 from hatch_extism.errors import ToolchainError
 from hatch_extism.paths import cache_dir, toolchains_dir
-from hatch_extism.toolchains.base import Progress, run_tool
+from hatch_extism.toolchains.base import Progress, pip_install_target, run_tool
 
 #: The pinned compiler. Changing it changes every module's bytes (reproducibility).
 ZIGLANG_VERSION = "0.17.1"
@@ -60,23 +59,7 @@ def ensure_installed(progress: Progress) -> None:
         return
     target = _cache_target()
     progress(f"installing ziglang {ZIGLANG_VERSION} from PyPI into {target} …")
-    tmp = target.with_name(target.name + ".partial")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "--target", str(tmp), f"ziglang=={ZIGLANG_VERSION}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    if proc.returncode != 0:
-        raise ToolchainError(
-            f"could not install ziglang {ZIGLANG_VERSION} with pip: {proc.stdout.strip()[-400:]}"
-        )
-    # Atomic: a half-finished install never looks installed.
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        tmp.rename(target)
+    pip_install_target(f"ziglang=={ZIGLANG_VERSION}", target, check=lambda tmp: (tmp / "ziglang").is_dir())
     progress(f"installed ziglang {ZIGLANG_VERSION}")
 
 

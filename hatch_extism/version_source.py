@@ -1,0 +1,42 @@
+"""`[tool.hatch.version] source = "extism"`: the version lives in plugin.yaml.
+
+`hatch version` prints it; `hatch version minor` / `hatch version 1.4.0` rewrite the `version:`
+line of plugin.yaml in place (comments and layout kept).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from hatchling.version.source.plugin.interface import VersionSourceInterface
+
+from hatch_extism.manifest import load_manifest, validate
+
+_VERSION_LINE = re.compile(r"^(version:\s*)([\"']?)([^\"'\s#]+)([\"']?)(.*)$", re.M)
+
+
+class ExtismVersionSource(VersionSourceInterface):
+    PLUGIN_NAME = "extism"
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(self.root) / self.config.get("manifest", "plugin.yaml")
+
+    def get_version_data(self) -> dict[str, Any]:
+        return {"version": load_manifest(self.manifest_path).version}
+
+    def set_version(self, version: str, version_data: dict[str, Any]) -> None:
+        path = self.manifest_path
+        text = path.read_text(encoding="utf-8")
+        new, count = _VERSION_LINE.subn(lambda m: f"{m[1]}{m[2]}{version}{m[4]}{m[5]}", text, count=1)
+        if count != 1:
+            raise ValueError(f"{path}: no top-level `version:` line to update")
+        import yaml
+
+        validate(yaml.safe_load(new), path.name)  # never write an invalid plugin.yaml
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(new, encoding="utf-8")
+        os.replace(tmp, path)
