@@ -28,17 +28,26 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the spec against one module", epilog=EXAMPLES,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run",
+        help="run the spec against one module",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--wasm", required=True, type=Path, help="the module to test")
-    run.add_argument("--wasi", action="store_true", default=None,
-                     help="load with WASI (default: when the module imports wasi_snapshot_preview1)")
+    run.add_argument(
+        "--wasi",
+        action="store_true",
+        default=None,
+        help="load with WASI (default: when the module imports wasi_snapshot_preview1)",
+    )
     run.add_argument("--lang", help="apply the spec's documented skips for this language")
     run.add_argument("--case", action="append", default=[], metavar="ID", help="run only these cases")
     run.add_argument("--spec", type=Path, default=SPEC_PATH, help="another spec file (default: %(default)s)")
     run.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
-    run.add_argument("--allow-missing", action="store_true",
-                     help="run even when exports are missing (their cases fail)")
+    run.add_argument(
+        "--allow-missing", action="store_true", help="run even when exports are missing (their cases fail)"
+    )
     sub.add_parser("list", help="list the spec's cases")
     b = sub.add_parser("build", help="build PDK conformance plugins into build/conformance/<lang>/")
     b.add_argument("langs", nargs="*", help="languages (default: every PDK with a conformance plugin)")
@@ -77,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             if unknown:
                 raise SpecError(f"unknown case id(s): {', '.join(sorted(unknown))} (see `python -m conformance list`)")
             cases = [c for c in spec.cases if c.id in args.case]
-        runner = Runner(args.wasm, spec, wasi=args.wasi, language=args.lang, allow_missing=args.allow_missing,
-                        cases=cases)
+        runner = Runner(
+            args.wasm, spec, wasi=args.wasi, language=args.lang, allow_missing=args.allow_missing, cases=cases
+        )
         printer = None if args.json else (lambda r: print(_line(r), flush=True))
         results = runner.run(on_result=printer)
     except (SpecError, RunnerError) as exc:

@@ -41,8 +41,7 @@ def build(lang: str, out_root: Path = BUILD_DIR) -> dict[str, Any]:
     spec = load_spec()
     out = (out_root / lang / "conformance.wasm").resolve()
     result = toolchain.build(
-        BuildRequest(project_dir=(pdk_dir(lang) / "conformance").resolve(), output=out,
-                     exports=sorted(spec.exports)),
+        BuildRequest(project_dir=(pdk_dir(lang) / "conformance").resolve(), output=out, exports=sorted(spec.exports)),
         progress,
     )
     record = {
@@ -68,8 +67,11 @@ def build_all(langs: list[str], out_root: Path = BUILD_DIR) -> int:
             print(f"  [{lang}] FAILED: {exc}", flush=True)
             failed.append(lang)
             continue
-        print(f"  [{lang}] {rec['size']:,} bytes in {rec['seconds']:.2f} s ({rec['toolchain']} "
-              f"{rec['toolchain_version']})", flush=True)
+        print(
+            f"  [{lang}] {rec['size']:,} bytes in {rec['seconds']:.2f} s ({rec['toolchain']} "
+            f"{rec['toolchain_version']})",
+            flush=True,
+        )
     if failed:
         print(f"build failed for: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -95,7 +97,8 @@ def run_all(langs: list[str], out_root: Path = BUILD_DIR) -> dict[str, Any]:
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "conformance", "run", "--wasm", str(wasm), "--lang", lang, "--json"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         try:
             doc = json.loads(proc.stdout)
@@ -105,8 +108,11 @@ def run_all(langs: list[str], out_root: Path = BUILD_DIR) -> dict[str, Any]:
             results = {cid: {"status": "fail", "detail": reason, "ms": 0.0} for cid in report["cases"]}
         report["results"][lang] = results
         counts = {s: sum(r["status"] == s for r in results.values()) for s in ("pass", "fail", "skip")}
-        print(f"  [{lang}] {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
-              f"({time.perf_counter() - started:.1f} s)", flush=True)
+        print(
+            f"  [{lang}] {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
+            f"({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
     _atomic_write(out_root / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     _atomic_write(out_root / "report.md", render_markdown(report))
     return report
@@ -132,11 +138,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report.get("builds"):
         lines += ["", "| language | module size | wasi | toolchain | build time |", "|---|---|---|---|---|"]
         for lang, b in report["builds"].items():
-            lines.append(f"| {lang} | {b['size']:,} B | {'yes' if b['wasi'] else 'no'} | "
-                         f"{b['toolchain']} {b['toolchain_version']} | {b['seconds']:.2f} s |")
+            lines.append(
+                f"| {lang} | {b['size']:,} B | {'yes' if b['wasi'] else 'no'} | "
+                f"{b['toolchain']} {b['toolchain_version']} | {b['seconds']:.2f} s |"
+            )
     problems = [
         f"- **{lang}** `{cid}`: {r['detail']}"
-        for lang in langs for cid, r in report["results"][lang].items() if r["status"] != "pass"
+        for lang in langs
+        for cid, r in report["results"][lang].items()
+        if r["status"] != "pass"
     ]
     if problems:
         lines += ["", "## Failures and skips", "", *problems]

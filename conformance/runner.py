@@ -102,8 +102,15 @@ class StepError(Exception):
     pass
 
 
-def _judge(step: Step, placeholders: dict[str, str], output: bytes | None, error: str | None,
-           elapsed_ms: float, requests: int, logs: list[list[str]]) -> None:
+def _judge(
+    step: Step,
+    placeholders: dict[str, str],
+    output: bytes | None,
+    error: str | None,
+    elapsed_ms: float,
+    requests: int,
+    logs: list[list[str]],
+) -> None:
     exp = step.expect
     wants_error = any(k in exp for k in ("error", "error_startswith", "error_contains", "error_any"))
     if wants_error:
@@ -153,9 +160,16 @@ def _judge(step: Step, placeholders: dict[str, str], output: bytes | None, error
 class Runner:
     """Runs a spec against one module. Compiled modules are cached per manifest."""
 
-    def __init__(self, wasm_path: Path, spec: Spec, *, wasi: bool | None = None,
-                 language: str | None = None, allow_missing: bool = False,
-                 cases: list[Case] | None = None) -> None:
+    def __init__(
+        self,
+        wasm_path: Path,
+        spec: Spec,
+        *,
+        wasi: bool | None = None,
+        language: str | None = None,
+        allow_missing: bool = False,
+        cases: list[Case] | None = None,
+    ) -> None:
         if not wasm_path.exists():
             raise RunnerError(f"{wasm_path}: no such file")
         if not wasm_path.is_file():
@@ -241,8 +255,9 @@ class Runner:
             return CaseResult(case.id, "fail", str(exc), (time.perf_counter() - start) * 1000)
         return CaseResult(case.id, "pass", "", (time.perf_counter() - start) * 1000)
 
-    def run(self, cases: Iterable[Case] | None = None,
-            on_result: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+    def run(
+        self, cases: Iterable[Case] | None = None, on_result: Callable[[CaseResult], None] | None = None
+    ) -> list[CaseResult]:
         results = []
         with TestServer() as server:
             for case in cases if cases is not None else self.cases:

@@ -14,9 +14,17 @@ SPEC_PATH = Path(__file__).resolve().parent / "spec.yaml"
 
 INPUT_KEYS = {"input", "input_hex", "input_json", "input_gen"}
 EXPECT_KEYS = {
-    "output", "output_hex", "output_json", "output_gen",
-    "error", "error_startswith", "error_contains", "error_any",
-    "logs", "http_requests", "max_ms",
+    "output",
+    "output_hex",
+    "output_json",
+    "output_gen",
+    "error",
+    "error_startswith",
+    "error_contains",
+    "error_any",
+    "logs",
+    "http_requests",
+    "max_ms",
 }
 STEP_KEYS = INPUT_KEYS | {"call", "expect", "new_instance", "repeat"}
 MANIFEST_KEYS = {"config", "allowed_hosts", "timeout_ms", "memory_max_pages"}

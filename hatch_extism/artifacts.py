@@ -150,8 +150,10 @@ def build_artifacts(
     atomic_write_bytes(json_path, plugin_json)
     atomic_write_bytes(sig_path, canonical_json(envelope))
     kid = signing.key_id(key.public_key()) if key else None
-    progress(f"wrote {wasm_path.name} ({len(wasm):,} bytes, sha256 {wasm_sha[:12]}…), "
-             f"{json_path.name}, {sig_path.name} ({'signed ' + kid[:16] if kid else 'UNSIGNED'})")
+    progress(
+        f"wrote {wasm_path.name} ({len(wasm):,} bytes, sha256 {wasm_sha[:12]}…), "
+        f"{json_path.name}, {sig_path.name} ({'signed ' + kid[:16] if kid else 'UNSIGNED'})"
+    )
     return Artifacts(wasm_path, json_path, sig_path, wasm_sha, kid)
 
 
@@ -188,8 +190,15 @@ def locate(artifact: Path) -> tuple[Path, Path, Path]:
     return artifact_paths(artifact.parent, stem)
 
 
-def verify_bytes(wasm: bytes, plugin_json: bytes, sig: bytes, *, keys: list[Ed25519PublicKey],
-                 require_signature: bool = True, where: str = "artifact") -> Verified:
+def verify_bytes(
+    wasm: bytes,
+    plugin_json: bytes,
+    sig: bytes,
+    *,
+    keys: list[Ed25519PublicKey],
+    require_signature: bool = True,
+    where: str = "artifact",
+) -> Verified:
     """Check the three files against each other and, when `keys` are given, the signature.
 
     Raises `VerifyError` naming the file that is wrong."""
@@ -228,5 +237,6 @@ def verify_artifact(artifact: Path, *, keys: list[Ed25519PublicKey], require_sig
         except OSError as exc:
             raise VerifyError(f"{p}: {exc.strerror}") from None
     stem = str(wasm_path.with_suffix(""))
-    return verify_bytes(files[wasm_path], files[json_path], files[sig_path], keys=keys,
-                        require_signature=require_signature, where=stem)
+    return verify_bytes(
+        files[wasm_path], files[json_path], files[sig_path], keys=keys, require_signature=require_signature, where=stem
+    )

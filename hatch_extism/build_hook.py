@@ -89,8 +89,9 @@ class ExtismBuildHook(BuildHookInterface):
             self.app.display_info(f"[extism] {message}")
 
         try:
-            artifacts = build_artifacts(manifest, dist, key=self.signing_key(), progress=progress,
-                                        optimize=self.option_optimize)
+            artifacts = build_artifacts(
+                manifest, dist, key=self.signing_key(), progress=progress, optimize=self.option_optimize
+            )
         except ExtismPlatformError as exc:
             # One actionable message, not a traceback through hatch's internals.
             self.app.abort(f"[extism] error: {exc}")
@@ -122,5 +123,3 @@ class ExtismBuildHook(BuildHookInterface):
         leftover = getattr(self, "_cleanup", None)
         if leftover is not None:
             leftover.unlink(missing_ok=True)
-
-

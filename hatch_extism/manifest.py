@@ -228,8 +228,10 @@ def find_manifest(start: Path) -> Path:
     """`start` itself when it is a plugin.yaml, else `start/plugin.yaml`."""
     path = start if start.is_file() else start / MANIFEST_NAME
     if not path.is_file():
-        raise ManifestError(f"{path}: not found (a plugin project has a {MANIFEST_NAME}; "
-                            "`extism-plugin init NAME --lang LANG` creates one)")
+        raise ManifestError(
+            f"{path}: not found (a plugin project has a {MANIFEST_NAME}; "
+            "`extism-plugin init NAME --lang LANG` creates one)"
+        )
     return path
 
 

@@ -33,8 +33,13 @@ class TestOutcome:
     ms: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "export": self.export, "passed": self.passed, "detail": self.detail,
-                "ms": round(self.ms, 3)}
+        return {
+            "name": self.name,
+            "export": self.export,
+            "passed": self.passed,
+            "detail": self.detail,
+            "ms": round(self.ms, 3),
+        }
 
 
 class _MockHttp:
@@ -54,8 +59,11 @@ class _MockHttp:
         for pattern, response in self.mocks.items():
             if fnmatch.fnmatchcase(url, pattern):
                 self.status = int(response.get("status", 200))
-                body = response["body"].encode() if "body" in response else (
-                    json.dumps(response["json"]).encode() if "json" in response else b"")
+                body = (
+                    response["body"].encode()
+                    if "body" in response
+                    else (json.dumps(response["json"]).encode() if "json" in response else b"")
+                )
                 if body:
                     current.return_bytes(outputs[0], body)
                 else:

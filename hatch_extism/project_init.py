@@ -89,11 +89,14 @@ def context_for(name: str, language: str, description: str | None) -> dict[str, 
     }
 
 
-def init_project(name: str, language: str, directory: Path | None = None, description: str | None = None,
-                 *, force: bool = False) -> InitResult:
+def init_project(
+    name: str, language: str, directory: Path | None = None, description: str | None = None, *, force: bool = False
+) -> InitResult:
     if not NAME_RE.match(name) or len(name) > 64:
-        raise InitError(f"plugin name {name!r}: use [@scope/]name with lowercase letters, digits and '-', "
-                        "at most 64 characters (e.g. weather-tool or @acme/weather)")
+        raise InitError(
+            f"plugin name {name!r}: use [@scope/]name with lowercase letters, digits and '-', "
+            "at most 64 characters (e.g. weather-tool or @acme/weather)"
+        )
     if language not in DRIVERS:
         raise InitError(f"unknown language {language!r} (known: {', '.join(DRIVERS)})")
     langs = template_languages()
@@ -104,8 +107,12 @@ def init_project(name: str, language: str, directory: Path | None = None, descri
     if target.exists() and any(target.iterdir()) and not force:
         raise InitError(f"{target}: exists and is not empty (choose another --dir, or --force to write into it)")
     # The loader lets a language's template `{% extends %}` / `{% include %}` a `_common` one.
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     sources: dict[str, Path] = {}
     for layer in (templates_dir() / "_common", templates_dir() / language):
         for path in sorted(layer.rglob("*")):

@@ -62,7 +62,7 @@ def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, ove
             if p.exists():
                 raise SigningError(f"{p}: already exists (refusing to overwrite a key; pass --force to replace it)")
     key = Ed25519PrivateKey.generate()
-    enc = (serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption())
+    enc = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
     _atomic_write(private_path, pem, 0o600)
     _atomic_write(pub_path, public_pem(key.public_key()).encode(), 0o644)

@@ -60,11 +60,17 @@ def test_encrypted_key_needs_passphrase(tmp_path: Path) -> None:
     env = {"PP": "correct horse"}
     assert plugin_cli("keygen", "--out", str(tmp_path / "enc.key"), "--passphrase-env", "PP", env=env).returncode == 0
     shutil.copytree(FIXTURE, tmp_path / "p")
-    proc = plugin_cli("build", str(tmp_path / "p"), "--key", str(tmp_path / "enc.key"),
-                      env={"EXTISM_SIGNING_KEY_PASSPHRASE": ""})
+    proc = plugin_cli(
+        "build", str(tmp_path / "p"), "--key", str(tmp_path / "enc.key"), env={"EXTISM_SIGNING_KEY_PASSPHRASE": ""}
+    )
     assert proc.returncode == 1 and "encrypted" in proc.stderr
-    proc = plugin_cli("build", str(tmp_path / "p"), "--key", str(tmp_path / "enc.key"),
-                      env={"EXTISM_SIGNING_KEY_PASSPHRASE": "correct horse"})
+    proc = plugin_cli(
+        "build",
+        str(tmp_path / "p"),
+        "--key",
+        str(tmp_path / "enc.key"),
+        env={"EXTISM_SIGNING_KEY_PASSPHRASE": "correct horse"},
+    )
     assert proc.returncode == 0, proc.stderr
 
 
@@ -81,8 +87,9 @@ def test_verify_with_the_wrong_key_fails(built: Path, keys: dict[str, Path]) -> 
 
 
 @pytest.mark.parametrize(("suffix", "named"), [(".wasm", ".wasm"), (".plugin.json", ".plugin.json"), (".sig", ".sig")])
-def test_a_flipped_byte_is_caught_and_named(built: Path, keys: dict[str, Path], tmp_path: Path,
-                                            suffix: str, named: str) -> None:
+def test_a_flipped_byte_is_caught_and_named(
+    built: Path, keys: dict[str, Path], tmp_path: Path, suffix: str, named: str
+) -> None:
     dist = fresh_copy(built, tmp_path)
     target = dist / f"{STEM}{suffix}"
     data = bytearray(target.read_bytes())
@@ -150,8 +157,11 @@ def test_a_failing_declared_test_fails(tmp_path: Path) -> None:
 def test_invalid_plugin_yaml_names_file_and_field(tmp_path: Path) -> None:
     shutil.copytree(FIXTURE, tmp_path / "p")
     manifest = tmp_path / "p" / "plugin.yaml"
-    manifest.write_text(manifest.read_text().replace("version: 1.0.0", "version: one").replace(
-        "input_schema: {type: object", "input_schema: {type: 7"))
+    manifest.write_text(
+        manifest.read_text()
+        .replace("version: 1.0.0", "version: one")
+        .replace("input_schema: {type: object", "input_schema: {type: 7")
+    )
     proc = plugin_cli("build", str(tmp_path / "p"), "--unsigned")
     assert proc.returncode == 1
     assert "plugin.yaml: version: 'one' is not allowed" in proc.stderr
@@ -162,8 +172,10 @@ def test_invalid_plugin_yaml_names_file_and_field(tmp_path: Path) -> None:
 def test_undeclared_host_function_import_fails_the_build(tmp_path: Path) -> None:
     shutil.copytree(FIXTURE, tmp_path / "p")
     src = tmp_path / "p" / "src" / "shout.c"
-    src.write_text(src.read_text() + '\nEXTISM_IMPORT_USER("kv_get") ExtismHandle kv_get(ExtismHandle);\n'
-                   'EXTISM_EXPORT("peek") int32_t peek(void) { extism_output_handle(kv_get(0)); return 0; }\n')
+    src.write_text(
+        src.read_text() + '\nEXTISM_IMPORT_USER("kv_get") ExtismHandle kv_get(ExtismHandle);\n'
+        'EXTISM_EXPORT("peek") int32_t peek(void) { extism_output_handle(kv_get(0)); return 0; }\n'
+    )
     proc = plugin_cli("build", str(tmp_path / "p"), "--unsigned")
     assert proc.returncode == 1
     assert "import extism:host/user::kv_get is not declared" in proc.stderr

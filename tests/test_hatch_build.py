@@ -48,8 +48,9 @@ def test_hatch_build_produces_signed_artifacts_and_wheel(project) -> None:
     dist = proj / "dist"
     for suffix in (".wasm", ".plugin.json", ".sig"):
         assert (dist / f"{STEM}{suffix}").is_file()
-    verify = run_cli("-m", "extism_platform.cli.plugin", "verify", str(dist / f"{STEM}.wasm"),
-                     "--key", f"{key}.pub", "--json")
+    verify = run_cli(
+        "-m", "extism_platform.cli.plugin", "verify", str(dist / f"{STEM}.wasm"), "--key", f"{key}.pub", "--json"
+    )
     assert verify.returncode == 0 and json.loads(verify.stdout)["trusted"], verify.stderr
     wheel = next(dist.glob("fixture_shout-1.0.0-*.whl"))
     with zipfile.ZipFile(wheel) as zf:

@@ -85,8 +85,7 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
         try:
             rows.append(get_toolchain(lang).detect().to_dict())
         except ExtismPlatformError as exc:
-            rows.append({"language": lang, "found": False, "version": None, "location": None,
-                         "install_hint": str(exc)})
+            rows.append({"language": lang, "found": False, "version": None, "location": None, "install_hint": str(exc)})
     width = max(len(r["language"]) for r in rows)
     lines = []
     for r in rows:
@@ -108,9 +107,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not name:
         raise ExtismPlatformError("init: give the plugin's name (extism-plugin init NAME --lang LANG)")
     result = init_project(name, args.lang, Path(args.dir) if args.dir else None, args.description, force=args.force)
-    text = "\n".join([f"created {result.directory}", *(f"  {f}" for f in result.files), "",
-                      "next:", f"  cd {result.directory}", "  extism-plugin build      # or: hatch build",
-                      "  extism-plugin test"])
+    text = "\n".join(
+        [
+            f"created {result.directory}",
+            *(f"  {f}" for f in result.files),
+            "",
+            "next:",
+            f"  cd {result.directory}",
+            "  extism-plugin build      # or: hatch build",
+            "  extism-plugin test",
+        ]
+    )
     _emit(args, result.to_dict(), text)
     return 0
 
@@ -166,8 +173,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     outcomes = run_tests(manifest, wasm)
     passed = sum(o.passed for o in outcomes)
     failed = len(outcomes) - passed
-    lines = [f"{'PASS' if o.passed else 'FAIL'}  {o.name}  ({o.ms:.1f} ms){'  ' + o.detail if o.detail else ''}"
-             for o in outcomes]
+    lines = [
+        f"{'PASS' if o.passed else 'FAIL'}  {o.name}  ({o.ms:.1f} ms){'  ' + o.detail if o.detail else ''}"
+        for o in outcomes
+    ]
     lines.append(f"{passed} passed, {failed} failed")
     _emit(args, {"tests": [o.to_dict() for o in outcomes], "passed": passed, "failed": failed}, "\n".join(lines))
     return 1 if failed else 0
@@ -201,8 +210,9 @@ def cmd_call(args: argparse.Namespace) -> int:
         from hatch_extism.manifest import load_manifest
 
         manifest = load_manifest(target)
-        wasm_path = build_artifacts(manifest, manifest.project_dir / "build" / "call", key=None,
-                                    progress=_progress).wasm
+        wasm_path = build_artifacts(
+            manifest, manifest.project_dir / "build" / "call", key=None, progress=_progress
+        ).wasm
         wasi = wasi or manifest.wasi
     else:
         wasm_path = target
@@ -223,8 +233,12 @@ def cmd_call(args: argparse.Namespace) -> int:
         if not sep:
             raise ExtismPlatformError(f"--config {item!r}: expected KEY=VALUE")
         config[key] = value
-    manifest_doc: dict[str, Any] = {"wasm": [{"data": wasm}], "config": config, "timeout_ms": args.timeout_ms,
-                                    "memory": {"max_pages": args.memory_mib * 16}}
+    manifest_doc: dict[str, Any] = {
+        "wasm": [{"data": wasm}],
+        "config": config,
+        "timeout_ms": args.timeout_ms,
+        "memory": {"max_pages": args.memory_mib * 16},
+    }
     if args.allow_host:
         manifest_doc["allowed_hosts"] = args.allow_host
     try:
@@ -271,8 +285,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if json_path.is_file() and sig_path.is_file():
         try:
             v = verify_artifact(wasm_path, keys=_load_public_keys(args.key), require_signature=False)
-            doc["signature"] = {"status": ("verified" if v.trusted else "signed, key not checked (use --key)")
-                                if v.signed else "unsigned", "key_ids": v.key_ids}
+            doc["signature"] = {
+                "status": ("verified" if v.trusted else "signed, key not checked (use --key)")
+                if v.signed
+                else "unsigned",
+                "key_ids": v.key_ids,
+            }
             doc["plugin"] = {k: v.manifest.get(k) for k in ("name", "version", "language", "description")}
         except (VerifyError, signing.SigningError) as exc:
             doc["signature"] = {"status": f"INVALID: {exc}"}
@@ -282,8 +300,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if "plugin" in doc:
         p = doc["plugin"]
         lines.insert(0, f"{p['name']} {p['version']} ({p['language']}): {p['description']}")
-    lines.append("exports: " + ", ".join(f"{n}({', '.join(e['params'])}) -> {', '.join(e['results']) or '()'}"
-                                         for n, e in doc["exports"].items()))
+    lines.append(
+        "exports: "
+        + ", ".join(
+            f"{n}({', '.join(e['params'])}) -> {', '.join(e['results']) or '()'}" for n, e in doc["exports"].items()
+        )
+    )
     lines.append("imports: " + (", ".join(doc["imports"]) or "none"))
     lines.append(f"signature: {doc['signature']['status']}")
     _emit(args, doc, "\n".join(lines))
@@ -298,8 +320,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if keys:
         text = f"OK: {v.name} {v.version} — wasm sha256 {v.wasm_sha256}, signed by {v.key_ids[0][:16]} (trusted key)"
     else:
-        text = (f"OK (integrity only): {v.name} {v.version} — files match the signed statement; signer "
-                f"{', '.join(k[:16] for k in v.key_ids)} not checked against a trusted key (pass --key PUB)")
+        text = (
+            f"OK (integrity only): {v.name} {v.version} — files match the signed statement; signer "
+            f"{', '.join(k[:16] for k in v.key_ids)} not checked against a trusted key (pass --key PUB)"
+        )
     _emit(args, v.to_dict(), text)
     return 0
 
@@ -326,10 +350,23 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 # ---- the parser ------------------------------------------------------------------------------------
 
 
-def _sub(sub: Any, name: str, help_text: str, func: Callable[[argparse.Namespace], int], *,
-         aliases: tuple[str, ...] = (), json_flag: bool = True) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help_text, description=help_text, aliases=list(aliases),
-                       epilog=EXAMPLES.get(name, ""), formatter_class=argparse.RawDescriptionHelpFormatter)
+def _sub(
+    sub: Any,
+    name: str,
+    help_text: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    aliases: tuple[str, ...] = (),
+    json_flag: bool = True,
+) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        aliases=list(aliases),
+        epilog=EXAMPLES.get(name, ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if json_flag:
         p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=func)
@@ -354,8 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="write into an existing non-empty directory")
 
     for name, aliases in (("build", ("package",)),):
-        p = _sub(sub, name, "compile, check and sign the plugin into dist/ (same result as `hatch build`)",
-                 cmd_build, aliases=aliases)
+        p = _sub(
+            sub,
+            name,
+            "compile, check and sign the plugin into dist/ (same result as `hatch build`)",
+            cmd_build,
+            aliases=aliases,
+        )
         p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
         p.add_argument("--key", help=f"private key (default: ${signing.KEY_ENV}, then {DEFAULT_KEY})")
         p.add_argument("--unsigned", action="store_true", help="build without a signature, on purpose")

@@ -182,8 +182,12 @@ def pip_install_target(requirement: str, target: Path, *, check: Callable[[Path]
     try:
         out = ""
         for cmd in cmds:
-            proc = subprocess.run([*cmd, "--quiet", "--no-deps", "--target", str(tmp), requirement],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            proc = subprocess.run(
+                [*cmd, "--quiet", "--no-deps", "--target", str(tmp), requirement],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             out = proc.stdout.strip()
             if proc.returncode == 0:
                 break

