@@ -41,6 +41,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: print tables, write build/bench/*.json (ratios against a baseline of the same run)."""
+    _install(session)
+    session.run("python", "-m", "conformance", "build")
+    session.run("python", "-m", "benchmarks.pdk")
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over the Python code."""
     session.install("ruff")
