@@ -7,6 +7,9 @@ so they are shared between sessions and reused across runs.
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
 nox.options.reuse_existing_virtualenvs = True
@@ -33,11 +36,47 @@ def conformance(session: nox.Session) -> None:
     session.run("python", "-m", "conformance", "matrix", *session.posargs)
 
 
+def _ensure_chromium(session: nox.Session) -> None:
+    """The registry site's browser test needs Debian's chromium; install it when we can (root on
+    Debian), otherwise that one test skips and says why."""
+    if shutil.which("chromium") or not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    session.log("installing Debian's chromium for the site's browser test …")
+    quiet = {"DEBIAN_FRONTEND": "noninteractive"}
+    install = ("apt-get", "install", "-y", "-qq", "chromium")
+    # A fresh machine's package lists may be stale or empty: update once if the first try fails.
+    session.run(*install, external=True, env=quiet, silent=True, success_codes=[0, 100])
+    if not shutil.which("chromium"):
+        session.run("apt-get", "update", "-qq", external=True, env=quiet, silent=True)
+        session.run(*install, external=True, env=quiet, silent=True)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The project's pytest suite (compiler-backed tests build once per session, cached)."""
     _install(session)
+    _ensure_chromium(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Build the example plugins, publish them to a local registry directory and call every tool
+    through a real MCP client (`nox -s demo -- --serve` serves them over MCP until Ctrl-C)."""
+    _install(session)
+    args = list(session.posargs)
+    if "--serve" in args:
+        args.remove("--serve")
+    else:
+        args.insert(0, "--check")
+    session.run("python", "-m", "extism_platform.demo", *args)
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """A real Mastra agent (npm @mastra/mcp 2.0.0, node >= 22.13 from npm if needed) and the Python MCP client."""
+    _install(session)
+    session.run("pytest", "-m", "e2e", "tests/e2e", "tests/run/test_mcp.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

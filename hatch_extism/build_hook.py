@@ -69,10 +69,13 @@ class ExtismBuildHook(BuildHookInterface):
             source = Path(self.root) / Path(self.option_signing_key).expanduser()
         elif os.environ.get(signing.KEY_ENV):
             source = os.environ[signing.KEY_ENV]
+        elif signing.DEFAULT_KEY_PATH.expanduser().is_file():
+            source = signing.DEFAULT_KEY_PATH.expanduser()
         if source is None:
             raise ExtismPlatformError(
                 "no signing key: set `signing-key` under [tool.hatch.build.hooks.extism] or "
-                f"${signing.KEY_ENV} (a path or the PEM); `extism-plugin keygen` makes one. "
+                f"${signing.KEY_ENV} (a path or the PEM), or create {signing.DEFAULT_KEY_PATH} with "
+                "`extism-plugin keygen`. "
                 "To build unsigned on purpose: `unsigned = true` or EXTISM_UNSIGNED=1"
             )
         return signing.load_private_key(source)

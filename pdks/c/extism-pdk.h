@@ -142,7 +142,7 @@ EXTISM_API void extism_load(ExtismHandle src, void *dst, uint64_t n) {
     uint64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t word = extism_load_u64(src + i);
-        extism_copy(d + i, &word, 8);
+        __builtin_memcpy(d + i, &word, 8); /* one unaligned 8-byte store */
     }
     for (; i < n; i++) d[i] = extism_load_u8(src + i);
 }
@@ -153,7 +153,7 @@ EXTISM_API void extism_store(ExtismHandle dst, const void *src, uint64_t n) {
     uint64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t word;
-        extism_copy(&word, s + i, 8);
+        __builtin_memcpy(&word, s + i, 8);
         extism_store_u64(dst + i, word);
     }
     for (; i < n; i++) extism_store_u8(dst + i, s[i]);
@@ -194,7 +194,7 @@ EXTISM_API uint64_t extism_input_read(void *dst, uint64_t cap) {
     uint64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t word = extism_input_load_u64(i);
-        extism_copy(d + i, &word, 8);
+        __builtin_memcpy(d + i, &word, 8); /* one unaligned 8-byte store */
     }
     for (; i < n; i++) d[i] = extism_input_load_u8(i);
     return n;
@@ -344,22 +344,29 @@ EXTISM_API void extism_buffer_append_int(ExtismBuffer *b, int64_t v) {
     while (i) extism_buffer_append(b, &digits[--i], 1);
 }
 
-/** Append `s` as a JSON string literal, quotes included. */
-EXTISM_API void extism_buffer_append_json_string(ExtismBuffer *b, const char *s) {
+/** Append `n` bytes of UTF-8 text as a JSON string literal, quotes included. NUL bytes are
+ *  allowed (they become `\u0000`); bytes >= 0x80 are copied as they are. */
+EXTISM_API void extism_buffer_append_json_bytes(ExtismBuffer *b, const void *text, size_t n) {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)text;
     extism_buffer_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"' || p[i] == '\\') {
+            char esc[2] = {'\\', (char)p[i]};
             extism_buffer_append(b, esc, 2);
-        } else if (*p < 0x20) {
-            char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+        } else if (p[i] < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[p[i] >> 4], hex[p[i] & 15]};
             extism_buffer_append(b, esc, 6);
         } else {
-            extism_buffer_append(b, p, 1);
+            extism_buffer_append(b, &p[i], 1);
         }
     }
     extism_buffer_append(b, "\"", 1);
+}
+
+/** Append the NUL-terminated `s` as a JSON string literal, quotes included. */
+EXTISM_API void extism_buffer_append_json_string(ExtismBuffer *b, const char *s) {
+    extism_buffer_append_json_bytes(b, s, extism_strlen(s));
 }
 
 /** Release the buffer's memory. */
@@ -367,6 +374,315 @@ EXTISM_API void extism_buffer_free(ExtismBuffer *b) {
     extism_heap_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+/* ---- reading JSON: one member of an object ------------------------------------------------------ */
+
+/*
+ * Just enough JSON for a plugin's input, `{"name": "Ada", "options": {…}}`: find one member of the
+ * top-level object and decode it if it is a string. The whole text is checked against RFC 8259
+ * (nested values are validated and skipped, up to EXTISM_JSON_MAX_DEPTH levels), so malformed
+ * input is reported as such rather than half-read. Keys are compared after decoding their escapes;
+ * with duplicate keys the last one wins, as in most JSON parsers. Strings must be well-formed UTF-8,
+ * so a decoded string always is (a lone `\uD800`-style surrogate escape decodes to U+FFFD). No
+ * allocation except the decoded string.
+ *
+ *   char *name; size_t name_len;
+ *   switch (extism_json_get_string(in, n, "name", &name, &name_len)) {
+ *       case EXTISM_JSON_OK: break;                                  // use name, then extism_heap_free(name)
+ *       case EXTISM_JSON_MISSING: return extism_error("missing \"name\"");
+ *       case EXTISM_JSON_WRONG_TYPE: return extism_error("\"name\" must be a string");
+ *       case EXTISM_JSON_INVALID: return extism_error("the input is not a JSON object");
+ *       case EXTISM_JSON_NO_MEMORY: return extism_error("out of memory");
+ *   }
+ */
+
+typedef enum {
+    EXTISM_JSON_OK = 0,
+    EXTISM_JSON_MISSING,    /* the object has no member with that key */
+    EXTISM_JSON_WRONG_TYPE, /* the member (or value) is there but is not a string */
+    EXTISM_JSON_INVALID,    /* the text is not one well-formed JSON object (or value) */
+    EXTISM_JSON_NO_MEMORY,  /* the decoded string could not be allocated */
+} ExtismJsonStatus;
+
+/** How deeply arrays and objects may nest inside the top-level object (each level is a C call). */
+#define EXTISM_JSON_MAX_DEPTH 128
+
+EXTISM_API void extism__json_space(const uint8_t **p, const uint8_t *end) {
+    while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r')) (*p)++;
+}
+
+/* Four hex digits at `p` (bounded by `end`) → *out; false if they are not there. */
+EXTISM_API bool extism__json_hex4(const uint8_t *p, const uint8_t *end, uint32_t *out) {
+    if (end - p < 4) return false;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = p[i];
+        uint32_t digit;
+        if (c >= '0' && c <= '9') digit = c - '0';
+        else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+        else return false;
+        v = v << 4 | digit;
+    }
+    *out = v;
+    return true;
+}
+
+/* Decode one character of a string literal's body at *p into `utf8`, advancing *p. Returns its
+ * length in bytes (1–4), 0 at the closing quote (consumed), -1 when the text is malformed (end of
+ * text, a raw control character, a bad escape, ill-formed UTF-8). `\uXXXX` surrogate pairs become
+ * one 4-byte character; a lone surrogate, which has no UTF-8 form, becomes U+FFFD. */
+EXTISM_API int extism__json_char(const uint8_t **p, const uint8_t *end, uint8_t utf8[4]) {
+    if (*p >= end) return -1;
+    uint8_t c = *(*p)++;
+    if (c == '"') return 0;
+    if (c < 0x20) return -1;
+    if (c >= 0x80) { /* a UTF-8 sequence: only well-formed ones (no overlongs, surrogates or > U+10FFFF) */
+        int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (n == 0 || end - *p < n - 1) return -1;
+        uint8_t lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+        uint8_t hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+        utf8[0] = c;
+        for (int i = 1; i < n; i++) {
+            uint8_t next = (*p)[i - 1];
+            if (next < lo || next > hi) return -1;
+            utf8[i] = next;
+            lo = 0x80;
+            hi = 0xBF;
+        }
+        *p += n - 1;
+        return n;
+    }
+    if (c != '\\') {
+        utf8[0] = c;
+        return 1;
+    }
+    if (*p >= end) return -1;
+    c = *(*p)++;
+    switch (c) {
+        case '"': case '\\': case '/': utf8[0] = c; return 1;
+        case 'b': utf8[0] = '\b'; return 1;
+        case 'f': utf8[0] = '\f'; return 1;
+        case 'n': utf8[0] = '\n'; return 1;
+        case 'r': utf8[0] = '\r'; return 1;
+        case 't': utf8[0] = '\t'; return 1;
+        case 'u': break;
+        default: return -1;
+    }
+    uint32_t cp, low;
+    if (!extism__json_hex4(*p, end, &cp)) return -1;
+    *p += 4;
+    if (cp >= 0xD800 && cp <= 0xDBFF && end - *p >= 6 && (*p)[0] == '\\' && (*p)[1] == 'u' &&
+        extism__json_hex4(*p + 2, end, &low) && low >= 0xDC00 && low <= 0xDFFF) {
+        *p += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+    } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+        cp = 0xFFFD;
+    }
+    if (cp < 0x80) {
+        utf8[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        utf8[0] = (uint8_t)(0xC0 | cp >> 6);
+        utf8[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        utf8[0] = (uint8_t)(0xE0 | cp >> 12);
+        utf8[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+        utf8[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    utf8[0] = (uint8_t)(0xF0 | cp >> 18);
+    utf8[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+    utf8[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+    utf8[3] = (uint8_t)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Skip a string literal whose opening quote is at *p. */
+EXTISM_API bool extism__json_skip_string(const uint8_t **p, const uint8_t *end) {
+    uint8_t scratch[4];
+    int r;
+    (*p)++;
+    while ((r = extism__json_char(p, end, scratch)) > 0) {
+    }
+    return r == 0;
+}
+
+EXTISM_API bool extism__json_skip_digits(const uint8_t **p, const uint8_t *end) {
+    const uint8_t *start = *p;
+    while (*p < end && **p >= '0' && **p <= '9') (*p)++;
+    return *p > start;
+}
+
+/* Skip a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+EXTISM_API bool extism__json_skip_number(const uint8_t **p, const uint8_t *end) {
+    if (*p < end && **p == '-') (*p)++;
+    if (*p < end && **p == '0') (*p)++;
+    else if (!extism__json_skip_digits(p, end)) return false;
+    if (*p < end && **p == '.') {
+        (*p)++;
+        if (!extism__json_skip_digits(p, end)) return false;
+    }
+    if (*p < end && (**p == 'e' || **p == 'E')) {
+        (*p)++;
+        if (*p < end && (**p == '+' || **p == '-')) (*p)++;
+        if (!extism__json_skip_digits(p, end)) return false;
+    }
+    return true;
+}
+
+EXTISM_API bool extism__json_skip_word(const uint8_t **p, const uint8_t *end, const char *word) {
+    for (; *word; word++, (*p)++)
+        if (*p >= end || **p != (uint8_t)*word) return false;
+    return true;
+}
+
+/* Skip any value (after whitespace), validating it; `depth` counts the enclosing containers. */
+EXTISM_API bool extism__json_skip_value(const uint8_t **p, const uint8_t *end, int depth) {
+    extism__json_space(p, end);
+    if (*p >= end) return false;
+    switch (**p) {
+        case '"': return extism__json_skip_string(p, end);
+        case 't': return extism__json_skip_word(p, end, "true");
+        case 'f': return extism__json_skip_word(p, end, "false");
+        case 'n': return extism__json_skip_word(p, end, "null");
+        case '{':
+        case '[': {
+            const uint8_t close = **p == '{' ? '}' : ']';
+            if (depth >= EXTISM_JSON_MAX_DEPTH) return false;
+            (*p)++;
+            extism__json_space(p, end);
+            if (*p < end && **p == close) {
+                (*p)++;
+                return true;
+            }
+            for (;;) {
+                if (close == '}') { /* a member: "key" : value */
+                    extism__json_space(p, end);
+                    if (*p >= end || **p != '"' || !extism__json_skip_string(p, end)) return false;
+                    extism__json_space(p, end);
+                    if (*p >= end || **p != ':') return false;
+                    (*p)++;
+                }
+                if (!extism__json_skip_value(p, end, depth + 1)) return false;
+                extism__json_space(p, end);
+                if (*p >= end) return false;
+                if (**p == ',') {
+                    (*p)++;
+                    continue;
+                }
+                if (**p != close) return false;
+                (*p)++;
+                return true;
+            }
+        }
+        default: return extism__json_skip_number(p, end);
+    }
+}
+
+/** Find member `key` of the JSON object in `json` (`n` bytes; the whole text must be one object).
+ *  On EXTISM_JSON_OK, `*value`/`*value_len` span the member's value as written (no surrounding
+ *  whitespace), e.g. to hand to `extism_json_string`. Otherwise EXTISM_JSON_MISSING or
+ *  EXTISM_JSON_INVALID. */
+EXTISM_API ExtismJsonStatus extism_json_member(const void *json, size_t n, const char *key,
+                                              const uint8_t **value, size_t *value_len) {
+    const uint8_t *p = (const uint8_t *)json, *end = p + n;
+    const uint8_t *found = NULL, *found_end = NULL;
+    extism__json_space(&p, end);
+    if (p >= end || *p != '{') return EXTISM_JSON_INVALID;
+    p++;
+    extism__json_space(&p, end);
+    if (p < end && *p == '}') {
+        p++;
+    } else {
+        for (;;) {
+            extism__json_space(&p, end);
+            if (p >= end || *p != '"') return EXTISM_JSON_INVALID;
+            p++;
+            /* Compare the key with `key` while decoding it: no allocation. */
+            const char *k = key;
+            bool same = true;
+            uint8_t ch[4];
+            int r;
+            while ((r = extism__json_char(&p, end, ch)) > 0) {
+                for (int i = 0; i < r; i++) {
+                    if (same && *k && (uint8_t)*k == ch[i]) k++;
+                    else same = false;
+                }
+            }
+            if (r < 0) return EXTISM_JSON_INVALID;
+            same = same && *k == 0;
+            extism__json_space(&p, end);
+            if (p >= end || *p != ':') return EXTISM_JSON_INVALID;
+            p++;
+            extism__json_space(&p, end);
+            const uint8_t *start = p;
+            if (!extism__json_skip_value(&p, end, 1)) return EXTISM_JSON_INVALID;
+            if (same) { /* the last of duplicate keys wins */
+                found = start;
+                found_end = p;
+            }
+            extism__json_space(&p, end);
+            if (p >= end) return EXTISM_JSON_INVALID;
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            if (*p != '}') return EXTISM_JSON_INVALID;
+            p++;
+            break;
+        }
+    }
+    extism__json_space(&p, end);
+    if (p != end) return EXTISM_JSON_INVALID;
+    if (!found) return EXTISM_JSON_MISSING;
+    *value = found;
+    *value_len = (size_t)(found_end - found);
+    return EXTISM_JSON_OK;
+}
+
+/** Decode the JSON string literal in `value` (`n` bytes, surrounding whitespace allowed) into fresh
+ *  plugin memory: `*out` is UTF-8, NUL-terminated, `*out_len` (if given) its length — which counts
+ *  any `\u0000` inside, so prefer it to strlen. Release with `extism_heap_free`. Returns
+ *  EXTISM_JSON_WRONG_TYPE when the value is not a string, EXTISM_JSON_INVALID when it is malformed. */
+EXTISM_API ExtismJsonStatus extism_json_string(const void *value, size_t n, char **out, size_t *out_len) {
+    const uint8_t *p = (const uint8_t *)value, *end = p + n;
+    extism__json_space(&p, end);
+    if (p >= end || *p != '"') return EXTISM_JSON_WRONG_TYPE;
+    p++;
+    /* Decoding never lengthens the text (an escape is at least as long as what it stands for). */
+    char *buf = (char *)extism_malloc(n + 1);
+    if (!buf) return EXTISM_JSON_NO_MEMORY;
+    size_t len = 0;
+    uint8_t ch[4];
+    int r;
+    while ((r = extism__json_char(&p, end, ch)) > 0) {
+        extism_copy(buf + len, ch, (size_t)r);
+        len += (size_t)r;
+    }
+    extism__json_space(&p, end);
+    if (r < 0 || p != end) {
+        extism_heap_free(buf);
+        return EXTISM_JSON_INVALID;
+    }
+    buf[len] = 0;
+    *out = buf;
+    if (out_len) *out_len = len;
+    return EXTISM_JSON_OK;
+}
+
+/** The string member `key` of the JSON object in `json` (`n` bytes), decoded: `extism_json_member`
+ *  then `extism_json_string`. See the example above this section. */
+EXTISM_API ExtismJsonStatus extism_json_get_string(const void *json, size_t n, const char *key, char **out,
+                                                  size_t *out_len) {
+    const uint8_t *value;
+    size_t value_len;
+    ExtismJsonStatus status = extism_json_member(json, n, key, &value, &value_len);
+    return status == EXTISM_JSON_OK ? extism_json_string(value, value_len, out, out_len) : status;
 }
 
 /* ---- HTTP ------------------------------------------------------------------------------------ */

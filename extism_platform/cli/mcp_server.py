@@ -1,0 +1,261 @@
+"""`extism-mcp-server` — serve Extism plugins as MCP tools (stdio by default, or streamable HTTP)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hatch_extism.errors import ExtismPlatformError
+
+EXAMPLES = """examples:
+  extism-mcp-server --dist dist/ --grant '@acme/weather:host=api.weather.example'
+  extism-mcp-server --dist dist/ --config extism.yaml --http 127.0.0.1:8765      # token: $EXTISM_MCP_TOKEN
+  extism-mcp-server --registry https://plugins.example.com --plugin '@acme/weather@^1.2' --config extism.yaml
+  extism-mcp-server --installed --only 'acme_*' --list --json                       # the tools, then exit
+grants (default deny; the plugin must also ask for it in plugin.yaml):
+  --grant PLUGIN:host=H | path=DIR[:rw] | config.KEY=VALUE | host_function=kv | memory_mib=N | timeout_ms=N
+  --grant PLUGIN:requested   (everything it asks for; config values still needed)   PLUGIN may be '*'
+"""
+TOKEN_ENV = "EXTISM_MCP_TOKEN"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="extism-mcp-server",
+        description="Serve Extism plugins as MCP tools: one tool per export with an input schema, run in the "
+        "Extism sandbox with the capabilities you grant, every call in the audit log.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    src = p.add_argument_group("plugin sources (any combination)")
+    src.add_argument(
+        "--dist",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="a build output directory (<name>-<version>.wasm/.plugin.json/.sig)",
+    )
+    src.add_argument(
+        "--installed",
+        action="store_true",
+        help="plugins from installed wheels (entry point group extism_platform.plugins)",
+    )
+    src.add_argument("--registry", metavar="URL", help="a static registry (with --plugin)")
+    src.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="NAME@RANGE",
+        help="a plugin to fetch from --registry, e.g. '@acme/weather@^1.2' (repeatable)",
+    )
+    src.add_argument("--registry-token-env", metavar="VAR", help="read the registry's bearer token from $VAR")
+    trust = p.add_argument_group("trust")
+    trust.add_argument(
+        "--trust-key",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="accept only artifacts signed by this Ed25519 public key (file; repeatable)",
+    )
+    trust.add_argument("--allow-unsigned", action="store_true", help="also load unsigned builds (development)")
+    grants = p.add_argument_group("grants")
+    grants.add_argument("--config", type=Path, metavar="extism.yaml", help="read grants: from this file")
+    grants.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="PLUGIN:KEY=VALUE",
+        help="grant one capability (repeatable; see below)",
+    )
+    tools = p.add_argument_group("tools")
+    tools.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="serve only tools whose name or plugin matches (glob; repeatable)",
+    )
+    tools.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out tools whose name or plugin matches (glob; repeatable)",
+    )
+    tools.add_argument("--list", action="store_true", help="print the tools and exit")
+    tools.add_argument("--json", action="store_true", help="with --list: machine-readable")
+    run = p.add_argument_group("serving")
+    run.add_argument(
+        "--http", metavar="HOST:PORT", help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio"
+    )
+    run.add_argument(
+        "--token-env",
+        default=TOKEN_ENV,
+        metavar="VAR",
+        help=f"with --http: require this bearer token, read from $VAR (default {TOKEN_ENV}; unset = no auth)",
+    )
+    run.add_argument(
+        "--audit-log",
+        type=Path,
+        metavar="PATH",
+        help="append audit records here (default $EXTISM_AUDIT_LOG or <state dir>/audit.jsonl)",
+    )
+    run.add_argument("--no-audit", action="store_true", help="do not write an audit log")
+    run.add_argument("--state-dir", type=Path, metavar="DIR", help="where the kv store lives (default: state dir)")
+    run.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST=URL",
+        help="send a host's HTTP requests to URL instead (a loopback stand-in; the grant still "
+        "applies to HOST), e.g. api.weather.example=http://127.0.0.1:8123",
+    )
+    run.add_argument("--warm", action="store_true", help="compile every plugin at start instead of on first use")
+    run.add_argument("--max-concurrency", type=int, default=8, metavar="N", help="calls running at once (default 8)")
+    run.add_argument("--verbose", "-v", action="store_true", help="log to stderr at debug level")
+    return p
+
+
+def _parse_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ExtismPlatformError(f"--http {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8765")
+    return host.strip("[]"), int(port)
+
+
+def _resolve_map(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        host, eq, url = item.partition("=")
+        if not eq or not host or not url.startswith(("http://", "https://")):
+            raise ExtismPlatformError(
+                f"--resolve {item!r}: expected HOST=URL, e.g. api.weather.example=http://127.0.0.1:8123"
+            )
+        out[host.lower()] = url
+    return out
+
+
+def build_host(args: argparse.Namespace) -> Any:
+    """Sources, grants, audit log and kv store from the parsed options → a loaded `Host`."""
+    from extism_platform.audit import AuditLog  # noqa: PLC0415 - keep `--help` fast
+    from extism_platform.grants import combine, grants_from_options, load_grants
+    from extism_platform.host import sources
+    from extism_platform.host.http import HttpSettings
+    from extism_platform.host.kv import KVStore
+    from extism_platform.host.runtime import Host
+    from extism_platform.paths import default_audit_log, default_kv_path
+    from hatch_extism.signing import load_public_key
+
+    if not (args.dist or args.installed or args.registry):
+        raise ExtismPlatformError("no plugins: give --dist DIR, --installed, or --registry URL --plugin NAME@RANGE")
+    if args.registry and not args.plugin:
+        raise ExtismPlatformError("--registry needs at least one --plugin NAME@RANGE, e.g. --plugin '@acme/weather@^1'")
+    if args.plugin and not args.registry:
+        raise ExtismPlatformError("--plugin NAME@RANGE needs --registry URL")
+    keys = [load_public_key(k) for k in args.trust_key]
+    file_grants = load_grants(args.config) if args.config else {}
+    grants = combine(file_grants, grants_from_options(args.grant))
+    audit = AuditLog(None if args.no_audit else (args.audit_log or default_audit_log()))
+    kv = KVStore((args.state_dir / "kv.sqlite3") if args.state_dir else default_kv_path())
+    host = Host(grants=grants, audit=audit, kv=kv, http=HttpSettings(resolve=_resolve_map(args.resolve)))
+    for d in args.dist:
+        host.add_all(sources.from_dist(d, keys=keys, allow_unsigned=args.allow_unsigned))
+    if args.installed:
+        host.add_all(sources.from_installed(keys=keys, allow_unsigned=args.allow_unsigned))
+    if args.registry:
+        token = os.environ.get(args.registry_token_env) if args.registry_token_env else None
+        host.add_all(
+            sources.from_registry(
+                args.registry, args.plugin, token=token, keys=keys, allow_unsigned=args.allow_unsigned
+            )
+        )
+    unknown = sorted(set(grants) - set(host.plugins) - {"*"})
+    for name in unknown:
+        logging.getLogger("extism_platform").warning("grant for %s: no such plugin is loaded", name)
+    if args.warm:
+        for plugin in host.plugins.values():
+            plugin.warm()
+    return host
+
+
+def _print_tools(server: Any, as_json: bool) -> None:
+    tools = server.mcp_tools()
+    if as_json:
+        doc = {
+            "tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools],
+            "plugins": server.describe_plugins(),
+        }
+        print(json.dumps(doc, indent=2))
+        return
+    for t in tools:
+        print(f"{t.name:<40} {t.description or ''}")
+    for p in server.describe_plugins():
+        denied = ", ".join(f"{d['capability']} {d['value']}" for d in p["denied"])
+        print(
+            f"# {p['name']} {p['version']} ({'signed' if p['signed'] else 'UNSIGNED'}) "
+            f"effective: hosts={p['effective']['hosts']} config={p['effective']['config']} "
+            f"host_functions={p['effective']['host_functions']}" + (f"; denied: {denied}" if denied else "")
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    import anyio  # noqa: PLC0415
+
+    from extism_platform.mcp.server import ExtismMCPServer
+
+    host = build_host(args)
+    server = ExtismMCPServer(
+        host,
+        only=args.only or None,
+        skip=args.skip or None,
+        max_concurrency=args.max_concurrency,
+        transport="http" if args.http else "stdio",
+    )
+    if args.list:
+        _print_tools(server, args.json)
+        return 0
+    if not server.tools:
+        logging.getLogger("extism_platform").warning("no plugin tools to serve (exports need an input_schema)")
+    if args.http:
+        bind, port = _parse_hostport(args.http)
+        token = os.environ.get(args.token_env) or None
+        print(
+            f"extism-mcp-server: serving {len(server.tools)} tool(s) at http://{bind}:{port}/mcp"
+            + (" (bearer token required)" if token else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        anyio.run(lambda: server.serve_http(bind, port, token=token))
+    else:
+        anyio.run(server.serve_stdio)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="extism-mcp-server: %(levelname)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except ExtismPlatformError as exc:
+        print(f"extism-mcp-server: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:  # e.g. the HTTP port is taken
+        print(f"extism-mcp-server: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""Grants: what the user allows each plugin, and the effective permissions a plugin runs with.
+
+A plugin *requests* capabilities in plugin.yaml (`permissions:`); the user *grants* a subset in
+extism.yaml (`grants:`) or with `--grant` options. What a plugin gets is the intersection, and
+anything else is denied by default:
+
+```yaml
+grants:
+  "@acme/weather":
+    hosts: [api.weather.example]            # hosts (or *.domain patterns) it may reach over HTTP
+    config: {api_key: "${WEATHER_KEY}"}     # values of the config keys it asked for; ${VAR} = env
+    paths: {/srv/data: ro}                  # host dirs it may see (ro or rw), if it asked for them
+    host_functions: [kv, log]               # host-function groups (or single functions)
+    memory_mib: 16                          # caps (lower the plugin's own request, never raise it)
+    timeout_ms: 5000
+  "@acme/units": {requested: true}          # everything it asked for (config values still needed)
+```
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from extism_platform.errors import GrantError
+from hatch_extism.host_functions import GROUPS, allowed_imports
+from hatch_extism.manifest import Permissions
+
+GRANT_KEYS = ("hosts", "paths", "config", "host_functions", "memory_mib", "timeout_ms", "requested")
+ANY_PLUGIN = "*"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the user grants one plugin (or every plugin, under the name `*`)."""
+
+    hosts: tuple[str, ...] = ()
+    paths: dict[str, str] = field(default_factory=dict)  # host dir -> "ro" | "rw"
+    config: dict[str, str] = field(default_factory=dict)  # key -> value (may hold ${VAR})
+    host_functions: tuple[str, ...] = ()
+    memory_mib: int | None = None
+    timeout_ms: int | None = None
+    requested: bool = False
+
+    def merge(self, other: Grant) -> Grant:
+        """Both grants together (the other's caps win when both set one)."""
+        return Grant(
+            hosts=tuple(dict.fromkeys(self.hosts + other.hosts)),
+            paths={**self.paths, **other.paths},
+            config={**self.config, **other.config},
+            host_functions=tuple(dict.fromkeys(self.host_functions + other.host_functions)),
+            memory_mib=other.memory_mib if other.memory_mib is not None else self.memory_mib,
+            timeout_ms=other.timeout_ms if other.timeout_ms is not None else self.timeout_ms,
+            requested=self.requested or other.requested,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "hosts": list(self.hosts),
+            "paths": dict(self.paths),
+            "config": sorted(self.config),
+            "host_functions": list(self.host_functions),
+        }
+        if self.memory_mib is not None:
+            d["memory_mib"] = self.memory_mib
+        if self.timeout_ms is not None:
+            d["timeout_ms"] = self.timeout_ms
+        if self.requested:
+            d["requested"] = True
+        return d
+
+
+def grant_hint(plugin: str, capability: str, value: str) -> str:
+    """How to grant `capability` `value` to `plugin`, in both forms (extism.yaml and --grant)."""
+    yaml_part, option = {
+        "host": (f"hosts: [{value}]", f"host={value}"),
+        "path": (f"paths: {{{value}: ro}}", f"path={value}"),
+        "config": (f"config: {{{value}: VALUE}}", f"config.{value}=VALUE"),
+        "host_function": (f"host_functions: [{value}]", f"host_function={value}"),
+    }[capability]
+    return f"grant it in extism.yaml (grants: {{\"{plugin}\": {{{yaml_part}}}}}) or with --grant '{plugin}:{option}'"
+
+
+def grant_from_dict(doc: Any, where: str) -> Grant:
+    """Validate one plugin's grant mapping; errors name `where` and the field."""
+    if doc is True or doc == "requested":
+        return Grant(requested=True)
+    if not isinstance(doc, Mapping):
+        raise GrantError(f"{where}: expected a mapping with {', '.join(GRANT_KEYS)}")
+    unknown = sorted(set(doc) - set(GRANT_KEYS))
+    if unknown:
+        raise GrantError(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(GRANT_KEYS)})")
+
+    def str_list(key: str) -> tuple[str, ...]:
+        value = doc.get(key) or []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise GrantError(f"{where}.{key}: expected a list of strings")
+        return tuple(value)
+
+    paths_doc = doc.get("paths") or {}
+    if isinstance(paths_doc, list):
+        paths_doc = {p: "ro" for p in paths_doc}
+    if not isinstance(paths_doc, Mapping) or not all(v in ("ro", "rw") for v in paths_doc.values()):
+        raise GrantError(f"{where}.paths: expected host directories mapped to ro or rw, e.g. {{/srv/data: ro}}")
+    config_doc = doc.get("config") or {}
+    if not isinstance(config_doc, Mapping):
+        raise GrantError(f'{where}.config: expected a mapping of config key to value, e.g. {{api_key: "${{KEY}}"}}')
+    caps: dict[str, int | None] = {}
+    for key in ("memory_mib", "timeout_ms"):
+        value = doc.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise GrantError(f"{where}.{key}: expected a positive integer")
+        caps[key] = value
+    requested = doc.get("requested", False)
+    if not isinstance(requested, bool):
+        raise GrantError(f"{where}.requested: expected true or false")
+    return Grant(
+        hosts=str_list("hosts"),
+        paths={str(k): str(v) for k, v in paths_doc.items()},
+        config={str(k): "" if v is None else str(v) for k, v in config_doc.items()},
+        host_functions=str_list("host_functions"),
+        memory_mib=caps["memory_mib"],
+        timeout_ms=caps["timeout_ms"],
+        requested=requested,
+    )
+
+
+def load_grants(path: Path) -> dict[str, Grant]:
+    """The `grants:` section of an extism.yaml (an absent section grants nothing)."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise GrantError(f"{path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise GrantError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(doc, Mapping):
+        raise GrantError(f"{path}: expected a mapping with registries, plugins, grants")
+    grants = doc.get("grants") or {}
+    if not isinstance(grants, Mapping):
+        raise GrantError(f"{path}: grants: expected a mapping of plugin name to its grant")
+    return {str(name): grant_from_dict(g, f"{path.name}: grants.{name}") for name, g in grants.items()}
+
+
+def parse_grant_option(text: str) -> tuple[str, Grant]:
+    """`PLUGIN:KEY=VALUE` (or `PLUGIN:requested`) → (plugin, grant).
+
+    Keys: host, path (DIR or DIR:rw), config.NAME, host_function, memory_mib, timeout_ms;
+    PLUGIN may be `*` for every plugin."""
+    plugin, sep, rest = text.partition(":")
+    usage = (
+        "expected PLUGIN:KEY=VALUE, e.g. '@acme/weather:host=api.weather.example', "
+        "'@acme/weather:config.api_key=XYZ', '@acme/weather:host_function=kv', '*:requested'"
+    )
+    if not sep or not plugin or not rest:
+        raise GrantError(f"--grant {text!r}: {usage}")
+    if rest == "requested":
+        return plugin, Grant(requested=True)
+    key, eq, value = rest.partition("=")
+    if not eq:
+        raise GrantError(f"--grant {text!r}: {usage}")
+    if key == "host" and value:
+        return plugin, Grant(hosts=(value,))
+    if key == "path" and value:
+        mode = "rw" if value.endswith(":rw") else "ro"
+        return plugin, Grant(paths={value.removesuffix(":rw").removesuffix(":ro"): mode})
+    if key.startswith("config.") and len(key) > 7:
+        return plugin, Grant(config={key[7:]: value})
+    if key == "host_function" and value:
+        return plugin, Grant(host_functions=(value,))
+    if key in ("memory_mib", "timeout_ms"):
+        if not value.isdigit() or int(value) < 1:
+            raise GrantError(f"--grant {text!r}: {key} must be a positive integer")
+        return plugin, Grant(**{key: int(value)})
+    raise GrantError(f"--grant {text!r}: unknown key {key!r}; {usage}")
+
+
+def combine(*sources: Mapping[str, Grant]) -> dict[str, Grant]:
+    out: dict[str, Grant] = {}
+    for source in sources:
+        for name, grant in source.items():
+            out[name] = out[name].merge(grant) if name in out else grant
+    return out
+
+
+def grants_from_options(options: Iterable[str]) -> dict[str, Grant]:
+    out: dict[str, Grant] = {}
+    for text in options:
+        name, grant = parse_grant_option(text)
+        out[name] = out[name].merge(grant) if name in out else grant
+    return out
+
+
+def grant_for(grants: Mapping[str, Grant], plugin: str) -> Grant:
+    """The plugin's own grant merged with the `*` grant."""
+    grant = grants.get(ANY_PLUGIN, Grant())
+    return grant.merge(grants[plugin]) if plugin in grants else grant
+
+
+# ---- host patterns ------------------------------------------------------------------------------
+
+
+def _split_host(pattern: str) -> tuple[str, int | None]:
+    host, _, port = pattern.rpartition(":") if re.search(r":\d+$", pattern) else (pattern, "", "")
+    return host.lower(), int(port) if port else None
+
+
+def host_covers(grant_pattern: str, target: str) -> bool:
+    """Whether a host pattern (`example.com`, `*.example.com`, with an optional `:port`) covers
+    `target` (a host, host:port, or another pattern)."""
+    g_host, g_port = _split_host(grant_pattern)
+    t_host, t_port = _split_host(target)
+    if g_port is not None and g_port != t_port:
+        return False
+    if g_host == t_host:
+        return True
+    if g_host.startswith("*."):
+        return t_host.endswith(g_host[1:])
+    return False
+
+
+def host_allowed(patterns: Iterable[str], host: str, port: int | None) -> bool:
+    """Whether a URL's host (and port) is covered by one of the effective patterns."""
+    target = f"{host}:{port}" if port is not None else host
+    for p in patterns:
+        if host_covers(p, target) or (port is not None and _split_host(p)[1] is None and host_covers(p, host)):
+            return True
+    return False
+
+
+# ---- effective permissions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One capability decision, as written to the audit log."""
+
+    capability: str  # host | path | config | host_function | memory_mib | timeout_ms
+    value: str
+    allowed: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "capability": self.capability,
+            "value": self.value,
+            "decision": "allowed" if self.allowed else "denied",
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Effective:
+    """What a plugin actually runs with."""
+
+    plugin: str
+    hosts: tuple[str, ...]
+    paths: dict[str, str]  # host dir -> guest dir (Extism `allowed_paths`; `ro:` prefix = read-only)
+    config: dict[str, str]
+    host_functions: frozenset[str]  # function names in extism:host/user
+    memory_mib: int
+    timeout_ms: int
+    requested: Permissions
+    decisions: tuple[Decision, ...] = ()
+    missing_config: dict[str, str] = field(default_factory=dict)  # requested key -> how to grant it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hosts": list(self.hosts),
+            "paths": dict(self.paths),
+            "config": sorted(self.config),
+            "host_functions": sorted(self.host_functions),
+            "memory_mib": self.memory_mib,
+            "timeout_ms": self.timeout_ms,
+        }
+
+    def denial_hint(self, capability: str, value: str) -> str:
+        """How the user can grant `capability` `value` (when the plugin asked for it)."""
+        return grant_hint(self.plugin, capability, value)
+
+
+def _expand_env(value: str) -> tuple[str | None, list[str]]:
+    missing = [m for m in _ENV_REF.findall(value) if m not in os.environ]
+    if missing:
+        return None, missing
+    return _ENV_REF.sub(lambda m: os.environ[m.group(1)], value), []
+
+
+def _path_within(path: str, root: str) -> bool:
+    p, r = Path(path).expanduser().resolve(), Path(root).expanduser().resolve()
+    return p == r or r in p.parents
+
+
+def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
+    """Intersect what the plugin asks for with what the user grants; every request gets a decision."""
+    decisions: list[Decision] = []
+    hosts: list[str] = []
+    for h in requested.hosts:
+        ok = grant.requested or any(host_covers(g, h) for g in grant.hosts)
+        decisions.append(Decision("host", h, ok, "granted" if ok else "requested but not granted"))
+        if ok:
+            hosts.append(h)
+    paths: dict[str, str] = {}
+    for host_dir, guest in requested.paths.items():
+        want_rw = guest.endswith(":rw")
+        guest_dir = guest.removesuffix(":rw").removesuffix(":ro")
+        modes = [m for d, m in grant.paths.items() if _path_within(host_dir, d)]
+        if grant.requested:
+            modes.append("rw" if want_rw else "ro")
+        if not modes:
+            decisions.append(Decision("path", host_dir, False, "requested but not granted"))
+            continue
+        rw = want_rw and "rw" in modes
+        if want_rw and not rw:
+            decisions.append(Decision("path", f"{host_dir} (write)", False, "granted read-only"))
+        decisions.append(Decision("path", host_dir, True, "granted " + ("rw" if rw else "ro")))
+        resolved = str(Path(host_dir).expanduser().resolve())
+        paths[resolved if rw else "ro:" + resolved] = guest_dir
+    config: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for key in requested.config:
+        if key not in grant.config:
+            decisions.append(Decision("config", key, False, "requested but no value granted"))
+            missing[key] = grant_hint(plugin, "config", key)
+            continue
+        value, unset = _expand_env(grant.config[key])
+        if value is None:
+            decisions.append(Decision("config", key, False, f"granted from ${{{unset[0]}}}, which is not set"))
+            missing[key] = f"set the environment variable {unset[0]} (its grant reads ${{{unset[0]}}})"
+            continue
+        decisions.append(Decision("config", key, True, "granted"))
+        config[key] = value
+    fn_names: set[str] = set()
+    granted_fns = allowed_imports(grant.host_functions)
+    for item in requested.host_functions:
+        names = allowed_imports([item])
+        ok = grant.requested or names <= granted_fns
+        decisions.append(Decision("host_function", item, ok, "granted" if ok else "requested but not granted"))
+        if ok:
+            fn_names |= names
+    memory = min(requested.memory_mib, grant.memory_mib or requested.memory_mib)
+    timeout = min(requested.timeout_ms, grant.timeout_ms or requested.timeout_ms)
+    limits = (("memory_mib", memory, requested.memory_mib), ("timeout_ms", timeout, requested.timeout_ms))
+    for cap, value, asked in limits:
+        decisions.append(Decision(cap, str(value), True, "requested" if value == asked else "capped by grant"))
+    return Effective(
+        plugin, tuple(hosts), paths, config, frozenset(fn_names), memory, timeout, requested, tuple(decisions), missing
+    )
+
+
+def group_of(function: str) -> str | None:
+    """The catalogue group a host function belongs to."""
+    return next((g for g, fns in GROUPS.items() if function in fns), None)
+
+
+def with_requested(grant: Grant) -> Grant:
+    return replace(grant, requested=True)

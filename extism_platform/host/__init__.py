@@ -1,0 +1,1 @@
+"""The Extism host: plugins, grants, host functions, pools."""

@@ -1,0 +1,346 @@
+"""The Extism host: loaded plugins, their effective permissions, compiled modules, instance pools.
+
+`Host.call(plugin, export, input)` is safe to call from many threads: each call borrows its own
+instance from the plugin's pool (an instance is never shared by two calls in flight) and an
+instance that trapped, timed out or was stopped by a denial is discarded, never reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("RUST_LIB_BACKTRACE", "0")  # a guest error otherwise costs ~60 ms of backtrace
+
+import extism  # noqa: E402
+from extism.extism import CompiledPlugin  # noqa: E402
+
+from extism_platform.audit import AuditLog  # noqa: E402
+from extism_platform.errors import LoadError, PluginCallError  # noqa: E402
+from extism_platform.grants import Effective, Grant, effective, grant_for  # noqa: E402
+from extism_platform.host import functions as hostfns  # noqa: E402
+from extism_platform.host.http import HttpSettings  # noqa: E402
+from extism_platform.host.kv import KVStore  # noqa: E402
+from hatch_extism.manifest import DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT_MS, Export, Permissions  # noqa: E402
+from hatch_extism.wasm_inspect import inspect_module  # noqa: E402
+
+POOL_MAX_IDLE = 8
+_ERROR_PREVIEW = 2000
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """The parts of a resolved plugin.json the host needs (from a verified artifact)."""
+
+    name: str
+    version: str
+    description: str
+    exports: tuple[Export, ...]
+    permissions: Permissions
+    wasi: bool
+    doc: dict[str, Any]
+
+    @classmethod
+    def from_plugin_json(cls, doc: dict[str, Any]) -> PluginInfo:
+        perms = doc.get("permissions") or {}
+        return cls(
+            name=doc["name"],
+            version=str(doc["version"]),
+            description=doc.get("description", ""),
+            exports=tuple(
+                Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema"))
+                for e in doc.get("exports") or []
+            ),
+            permissions=Permissions(
+                hosts=tuple(perms.get("hosts") or ()),
+                paths=dict(perms.get("paths") or {}),
+                config=tuple(perms.get("config") or ()),
+                memory_mib=perms.get("memory_mib", DEFAULT_MEMORY_MIB),
+                timeout_ms=perms.get("timeout_ms", DEFAULT_TIMEOUT_MS),
+                host_functions=tuple(perms.get("host_functions") or ()),
+            ),
+            wasi=bool(doc.get("wasi", False)),
+            doc=doc,
+        )
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A verified plugin: its manifest, the sha256 its wasm must have, and how to read the wasm."""
+
+    info: PluginInfo
+    sha256: str
+    read_wasm: Callable[[], bytes]
+    source: str  # where it came from, for humans: "dist:/path", "registry:https://…", "wheel:pkg"
+    signed: bool = False
+    trusted: bool = False
+    key_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class CallResult:
+    output: bytes
+    duration_ms: float
+
+
+@dataclass
+class LoadedPlugin:
+    """A plugin the host can call. Compiled on first use, then instances are pooled."""
+
+    artifact: Artifact
+    effective: Effective
+    _compiled: CompiledPlugin | None = None
+    _compile_error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _idle: list[extism.Plugin] = field(default_factory=list)
+    compile_ms: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.artifact.info.name
+
+    @property
+    def version(self) -> str:
+        return self.artifact.info.version
+
+    @property
+    def sha256(self) -> str:
+        return self.artifact.sha256
+
+    @property
+    def info(self) -> PluginInfo:
+        return self.artifact.info
+
+    @property
+    def compiled(self) -> bool:
+        return self._compiled is not None
+
+    def _extism_manifest(self, wasm: bytes) -> dict[str, Any]:
+        eff = self.effective
+        manifest: dict[str, Any] = {
+            # Hash-pinned: the runtime refuses bytes other than the verified ones.
+            "wasm": [{"data": wasm, "hash": self.sha256, "name": "main"}],
+            "memory": {"max_pages": eff.memory_mib * 16},
+            "timeout_ms": eff.timeout_ms,
+        }
+        if eff.paths and self.info.wasi:
+            manifest["allowed_paths"] = dict(eff.paths)
+        # No `config` and no `allowed_hosts`: the host's config_get and http_request serve them.
+        return manifest
+
+    def _compile(self) -> CompiledPlugin:
+        with self._lock:
+            if self._compiled is not None:
+                return self._compiled
+            if self._compile_error is not None:
+                raise PluginCallError(self._compile_error, "unavailable")
+            started = time.perf_counter()
+            try:
+                wasm = self.artifact.read_wasm()
+                if hashlib.sha256(wasm).hexdigest() != self.sha256:
+                    raise LoadError(
+                        f"{self.artifact.source}: the wasm changed since it was verified "
+                        f"(sha256 is no longer {self.sha256[:16]}…); rebuild or reinstall it"
+                    )
+                self._check_imports(wasm)
+                compiled = CompiledPlugin(self._extism_manifest(wasm), wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
+            except LoadError as exc:
+                self._compile_error = f"plugin {self.name} cannot be loaded: {exc}"
+                raise PluginCallError(self._compile_error, "unavailable") from None
+            except (extism.Error, OSError) as exc:
+                self._compile_error = f"plugin {self.name} cannot be loaded: {str(exc).splitlines()[0]}"
+                raise PluginCallError(self._compile_error, "unavailable") from None
+            self.compile_ms = (time.perf_counter() - started) * 1000
+            self._compiled = compiled
+            return compiled
+
+    def _check_imports(self, wasm: bytes) -> None:
+        try:
+            info = inspect_module(wasm, validate=False)
+        except ValueError as exc:
+            raise LoadError(str(exc)) from None
+        unknown = sorted(
+            f"{m}::{n}" for m, n, _ in info.imports if m == hostfns.USER and n not in hostfns.USER_FUNCTIONS
+        )
+        if unknown:
+            raise LoadError(f"it imports host function(s) this host does not offer: {', '.join(unknown)}")
+        if info.wasi and not self.info.wasi:
+            raise LoadError("the module imports WASI but plugin.json says `wasi: false`")
+
+    def borrow(self) -> extism.Plugin:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        compiled = self._compile()
+        try:
+            return extism.Plugin(compiled)
+        except extism.Error as exc:
+            raise PluginCallError(
+                f"plugin {self.name}: cannot instantiate: {str(exc).splitlines()[0]}", "unavailable"
+            ) from None
+
+    def give_back(self, instance: extism.Plugin) -> None:
+        with self._lock:
+            if len(self._idle) < POOL_MAX_IDLE:
+                self._idle.append(instance)
+
+    def warm(self) -> None:
+        """Compile now (instead of on the first call)."""
+        self._compile()
+
+
+def _classify(message: str) -> tuple[str, str]:
+    """(kind, one-line message) of an extism.Error."""
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    if first == "timeout":
+        return "timeout", first
+    trap_signs = (
+        "wasm trap",
+        "error while executing",
+        "wasm backtrace",
+        "unreachable",
+        "out of bounds",
+        "stack overflow",
+        "Exited with",
+        "call stack exhausted",
+    )
+    if any(s in message for s in trap_signs):
+        return "trap", first
+    return "error", message.strip()[:_ERROR_PREVIEW]
+
+
+class Host:
+    """Plugins, grants, the audit log, the kv store and HTTP settings, in one place."""
+
+    def __init__(
+        self,
+        *,
+        grants: dict[str, Grant] | None = None,
+        audit: AuditLog | None = None,
+        kv: KVStore | None = None,
+        http: HttpSettings | None = None,
+    ) -> None:
+        self.grants = grants or {}
+        self.audit = audit or AuditLog(None)
+        self.kv = kv or KVStore(None)
+        self.http = http or HttpSettings()
+        self.plugins: dict[str, LoadedPlugin] = {}
+
+    def add(self, artifact: Artifact) -> LoadedPlugin:
+        """Register a verified artifact; records its capability decisions in the audit log."""
+        info = artifact.info
+        if info.name in self.plugins:
+            other = self.plugins[info.name]
+            raise LoadError(
+                f"plugin {info.name} is loaded twice ({other.version} from {other.artifact.source} "
+                f"and {info.version} from {artifact.source}); load one of them"
+            )
+        eff = effective(info.name, info.permissions, grant_for(self.grants, info.name))
+        loaded = LoadedPlugin(artifact, eff)
+        self.plugins[info.name] = loaded
+        self.audit.append(
+            "load",
+            plugin=info.name,
+            version=info.version,
+            sha256=artifact.sha256,
+            source=artifact.source,
+            signed=artifact.signed,
+            trusted=artifact.trusted,
+            effective=eff.to_dict(),
+        )
+        for d in eff.decisions:
+            self.audit.append("grant", plugin=info.name, version=info.version, sha256=artifact.sha256, **d.to_dict())
+        return loaded
+
+    def add_all(self, artifacts: Iterable[Artifact]) -> None:
+        for a in artifacts:
+            self.add(a)
+
+    def get(self, name: str) -> LoadedPlugin:
+        try:
+            return self.plugins[name]
+        except KeyError:
+            known = ", ".join(sorted(self.plugins)) or "none"
+            raise PluginCallError(f"no plugin named {name} is loaded (loaded: {known})", "unavailable") from None
+
+    def call(self, name: str, export: str, data: bytes, context: dict[str, Any] | None = None) -> CallResult:
+        """Run one export. Raises `PluginCallError` (the plugin's error, a timeout, a trap, a denial)."""
+        plugin = self.get(name)
+        started = time.perf_counter()
+        input_sha = hashlib.sha256(data).hexdigest()
+        audit_base = {
+            "plugin": plugin.name,
+            "version": plugin.version,
+            "sha256": plugin.sha256,
+            "export": export,
+            "input_sha256": input_sha,
+            "input_size": len(data),
+        }
+        if context and context.get("tool"):
+            audit_base["tool"] = context["tool"]
+        if context and context.get("request_id") is not None:
+            audit_base["request_id"] = str(context["request_id"])
+        try:
+            if plugin.info.exports and export not in {e.name for e in plugin.info.exports}:
+                raise PluginCallError(
+                    f"plugin {name} has no export {export!r} "
+                    f"(it has: {', '.join(e.name for e in plugin.info.exports)})",
+                    "unavailable",
+                )
+            instance = plugin.borrow()
+        except PluginCallError as exc:
+            self.audit.append("call", **audit_base, duration_ms=0.0, outcome=exc.kind, error=str(exc))
+            raise
+        state = hostfns.CallState(
+            self, plugin, instance, export, dict(context or {}), time.monotonic() + plugin.effective.timeout_ms / 1000
+        )
+        hostfns.set_current(state)
+        error: PluginCallError | None = None
+        output = b""
+        try:
+            output = instance.call(export, data)
+        except extism.Error as exc:
+            kind, message = _classify(str(exc))
+            if state.denial is not None:
+                error = PluginCallError(str(state.denial), "denied")
+            elif state.host_error is not None:
+                error = PluginCallError(state.host_error, "error")
+            elif kind == "timeout":
+                error = PluginCallError(
+                    f"plugin {name}: {export} timed out after {plugin.effective.timeout_ms} ms "
+                    "(its timeout_ms; the plugin asks for it in plugin.yaml)",
+                    "timeout",
+                )
+            elif kind == "trap":
+                error = PluginCallError(
+                    f"plugin {name}: {export} crashed (a wasm trap: unreachable code, an "
+                    "out-of-bounds access or a stack overflow); the instance was discarded",
+                    "trap",
+                )
+            else:
+                error = PluginCallError(message or f"plugin {name}: {export} failed", "error")
+        finally:
+            hostfns.set_current(None)
+        if error is None and (state.denial is not None or state.host_error is not None):
+            # The guest carried on after a refusal (it cannot see the cancel until its next check).
+            error = PluginCallError(str(state.denial or state.host_error), "denied" if state.denial else "error")
+        duration = (time.perf_counter() - started) * 1000
+        if error is None or (error.kind == "error" and state.host_error is None):
+            plugin.give_back(instance)  # a clean return (even an error return) leaves the instance usable
+        record = {**audit_base, "duration_ms": round(duration, 3), "outcome": "ok" if error is None else error.kind}
+        if error is not None:
+            record["error"] = str(error)[:_ERROR_PREVIEW]
+        else:
+            record["output_size"] = len(output)
+        self.audit.append("call", **record)
+        if error is not None:
+            raise error
+        return CallResult(output, duration)
+
+    def close(self) -> None:
+        self.kv.close()

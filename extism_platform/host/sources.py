@@ -1,0 +1,189 @@
+"""Where plugins come from: a `dist/` directory, installed wheels, or a registry.
+
+Each source yields verified `Artifact`s: the `.sig` envelope is checked against the `.plugin.json`
+and the wasm's sha256 (and against trusted keys when given) before anything is listed; the wasm
+itself is compiled only on first use, and its bytes are pinned to the verified hash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from extism_platform.errors import LoadError
+from extism_platform.host.runtime import Artifact, PluginInfo
+from hatch_extism.artifacts import verify_bytes
+from hatch_extism.errors import ExtismPlatformError
+from hatch_extism.metadata_hook import ENTRY_POINT_GROUP as METADATA_ENTRY_POINT_GROUP
+
+#: Wheels that carry plugins declare an entry point in this group: `name = "package.module"`, whose
+#: directory holds `<stem>.wasm`, `<stem>.plugin.json` and `<stem>.sig`.
+ENTRY_POINT_GROUP = METADATA_ENTRY_POINT_GROUP  # "extism.plugins", written by the hatch hooks
+_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
+
+
+def _version_key(version: str) -> tuple[Any, ...]:
+    m = _SEMVER.match(version)
+    if not m:
+        return (-1, -1, -1, 0, ())
+    pre = m[4]
+    return (int(m[1]), int(m[2]), int(m[3]), 0 if pre else 1, tuple(pre.split(".")) if pre else ())
+
+
+def _artifact(
+    wasm: bytes,
+    plugin_json: bytes,
+    sig: bytes,
+    *,
+    keys: list[Ed25519PublicKey],
+    allow_unsigned: bool,
+    where: str,
+    source: str,
+    read_wasm: Any,
+) -> Artifact:
+    try:
+        verified = verify_bytes(wasm, plugin_json, sig, keys=keys, require_signature=not allow_unsigned, where=where)
+    except ExtismPlatformError as exc:
+        hint = "" if "unsigned" not in str(exc) else " (pass --allow-unsigned to run unsigned builds)"
+        raise LoadError(f"{exc}{hint}") from None
+    try:
+        info = PluginInfo.from_plugin_json(verified.manifest)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LoadError(f"{where}.plugin.json: not a plugin manifest ({exc})") from None
+    return Artifact(
+        info, verified.wasm_sha256, read_wasm, source, verified.signed, verified.trusted, tuple(verified.key_ids)
+    )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"{path}: {exc.strerror}") from None
+
+
+def from_dist(
+    directory: Path, *, keys: list[Ed25519PublicKey] | None = None, allow_unsigned: bool = False
+) -> list[Artifact]:
+    """Every plugin in a build output directory (the highest version of each name)."""
+    if not directory.is_dir():
+        raise LoadError(f"--dist {directory}: not a directory (build plugins with `extism-plugin build`)")
+    found: dict[str, Artifact] = {}
+    for json_path in sorted(directory.glob("*.plugin.json")):
+        stem = json_path.name[: -len(".plugin.json")]
+        wasm_path, sig_path = directory / f"{stem}.wasm", directory / f"{stem}.sig"
+        art = _artifact(
+            _read(wasm_path),
+            _read(json_path),
+            _read(sig_path),
+            keys=keys or [],
+            allow_unsigned=allow_unsigned,
+            where=str(directory / stem),
+            source=f"dist:{wasm_path}",
+            read_wasm=lambda p=wasm_path: p.read_bytes(),
+        )
+        prev = found.get(art.info.name)
+        if prev is None or _version_key(art.info.version) > _version_key(prev.info.version):
+            found[art.info.name] = art
+    if not found:
+        raise LoadError(f"--dist {directory}: no *.plugin.json found (build plugins with `extism-plugin build`)")
+    return list(found.values())
+
+
+def from_installed(
+    *, keys: list[Ed25519PublicKey] | None = None, allow_unsigned: bool = False, names: Iterable[str] | None = None
+) -> list[Artifact]:
+    """Plugins shipped in installed wheels (entry point group `extism.plugins`)."""
+    wanted = set(names or ())
+    out: list[Artifact] = []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if wanted and ep.name not in wanted:
+            continue
+        try:
+            root = Path(str(resources.files(ep.value)))
+        except (ModuleNotFoundError, TypeError) as exc:
+            raise LoadError(
+                f"installed plugin {ep.name}: entry point {ep.value!r} does not name a package "
+                f"({exc}); reinstall its wheel"
+            ) from None
+        for art in from_dist(root, keys=keys, allow_unsigned=allow_unsigned):
+            out.append(
+                Artifact(
+                    art.info,
+                    art.sha256,
+                    art.read_wasm,
+                    f"wheel:{ep.dist.name if ep.dist else ep.value}",
+                    art.signed,
+                    art.trusted,
+                    art.key_ids,
+                )
+            )
+    return out
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """`NAME@RANGE` (the range after the last '@' that is not the scope's) → (name, range)."""
+    at = spec.rfind("@")
+    if at > 0:
+        return spec[:at], spec[at + 1 :] or "*"
+    return spec, "*"
+
+
+def from_registry(
+    url: str,
+    specs: Iterable[str],
+    *,
+    cache_dir: Path | None = None,
+    token: str | None = None,
+    keys: list[Ed25519PublicKey] | None = None,
+    allow_unsigned: bool = False,
+) -> list[Artifact]:
+    """The highest non-yanked version matching each `NAME@RANGE`, fetched (and verified) by the
+    registry client, cached."""
+    from registry_static.client import RegistryClient  # lazy: only this source needs TUF
+
+    try:
+        client = RegistryClient(url, cache_dir=cache_dir, token=token)
+    except ExtismPlatformError as exc:
+        raise LoadError(f"registry {url}: {exc}") from None
+    out = []
+    for spec in specs:
+        name, rng = parse_spec(spec)
+        try:
+            version = client.resolve(name, rng).version
+            fetched = client.fetch(name, version)
+        except ExtismPlatformError as exc:
+            raise LoadError(f"registry {url}: {spec}: {exc}") from None
+        wasm = fetched.wasm
+        out.append(
+            _artifact(
+                wasm,
+                fetched.plugin_json,
+                fetched.sig,
+                keys=keys or [],
+                allow_unsigned=allow_unsigned,
+                where=f"{url} {name}@{version}",
+                source=f"registry:{url} {name}@{version}",
+                read_wasm=lambda w=wasm: w,
+            )
+        )
+    return out
+
+
+def describe(artifact: Artifact) -> dict[str, Any]:
+    """For listings: name, version, sha256, source, signature status, requested permissions."""
+    return {
+        "name": artifact.info.name,
+        "version": artifact.info.version,
+        "sha256": artifact.sha256,
+        "source": artifact.source,
+        "signed": artifact.signed,
+        "trusted": artifact.trusted,
+        "requested": artifact.info.permissions.to_dict(),
+        "exports": [e.name for e in artifact.info.exports],
+    }

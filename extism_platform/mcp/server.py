@@ -1,0 +1,317 @@
+"""Plugins' exports as MCP tools, on the official `mcp` SDK's low-level server.
+
+One tool per export that has an input schema, named `<plugin>-<export>`: the plugin name with its
+scope folded in by `_` (`@acme/weather` → `acme_weather`), then `-`, then the export. Plugin names
+hold no `_` and export names hold no `-`, so two different (plugin, export) pairs can never get the
+same tool name, and the built-in tools (no `-` in their names) never collide with a plugin's.
+
+Arguments are validated against the export's input schema before the plugin runs; output is
+validated against its output schema and returned as `structuredContent`. A plugin's error,
+timeout, trap or denied capability is a tool result with `isError` carrying the message: the
+server keeps serving.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hmac
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import jsonschema
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.server.lowlevel.server import NotificationOptions
+
+from extism_platform import __version__
+from extism_platform.errors import PluginCallError, RunError
+from extism_platform.host.runtime import Host, LoadedPlugin
+from hatch_extism.manifest import Export
+
+log = logging.getLogger("extism_platform.mcp")
+
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+LIST_PLUGINS_TOOL = "extism_plugins"
+SERVER_NAME = "extism-platform"
+
+
+def fold_name(plugin: str) -> str:
+    """`@acme/weather` → `acme_weather`; `weather` → `weather`."""
+    return plugin[1:].replace("/", "_", 1) if plugin.startswith("@") else plugin
+
+
+def tool_name(plugin: str, export: str) -> str:
+    name = f"{fold_name(plugin)}-{export}"
+    if not TOOL_NAME.match(name):  # plugin.yaml's patterns make this unreachable; say so if not
+        raise RunError(f"plugin {plugin}: export {export!r} gives the tool name {name!r}, which MCP does not allow")
+    return name
+
+
+@dataclass(frozen=True)
+class PluginTool:
+    name: str
+    plugin: LoadedPlugin
+    export: Export
+    input_validator: Any
+    output_validator: Any | None
+
+    def to_mcp(self) -> types.Tool:
+        exp, info = self.export, self.plugin.info
+        description = exp.description or f"{info.description} ({exp.name})".strip()
+        return types.Tool(
+            name=self.name,
+            title=f"{info.name} {exp.name}",
+            description=description,
+            input_schema=exp.input_schema or {"type": "object"},
+            output_schema=exp.output_schema if self.output_validator is not None else None,
+        )
+
+
+def _matches(patterns: Iterable[str], tool: PluginTool) -> bool:
+    return any(fnmatch.fnmatchcase(tool.name, p) or fnmatch.fnmatchcase(tool.plugin.name, p) for p in patterns)
+
+
+def build_tools(host: Host, *, only: list[str] | None = None, skip: list[str] | None = None) -> dict[str, PluginTool]:
+    """The tool table, from manifests only (no wasm is compiled here)."""
+    tools: dict[str, PluginTool] = {}
+    for plugin in host.plugins.values():
+        for exp in plugin.info.exports:
+            if exp.input_schema is None:
+                continue
+            if exp.input_schema.get("type", "object") != "object":
+                log.warning(
+                    "%s: export %s: input_schema is not an object schema; not offered as a tool", plugin.name, exp.name
+                )
+                continue
+            out_validator = None
+            if exp.output_schema is not None and exp.output_schema.get("type") == "object":
+                out_validator = jsonschema.Draft202012Validator(exp.output_schema)
+            tool = PluginTool(
+                tool_name(plugin.name, exp.name),
+                plugin,
+                exp,
+                jsonschema.Draft202012Validator(exp.input_schema),
+                out_validator,
+            )
+            if only and not _matches(only, tool):
+                continue
+            if skip and _matches(skip, tool):
+                continue
+            tools[tool.name] = tool
+    return tools
+
+
+def _schema_error(err: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in err.absolute_path)
+    return f"{where or '(arguments)'}: {err.message}"
+
+
+def _text(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
+
+
+LIST_PLUGINS_OUTPUT = {
+    "type": "object",
+    "properties": {"plugins": {"type": "array", "items": {"type": "object"}}},
+    "required": ["plugins"],
+}
+
+
+class ExtismMCPServer:
+    """The MCP server of a `Host`: tools from manifests, calls into Extism on worker threads."""
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        only: list[str] | None = None,
+        skip: list[str] | None = None,
+        max_concurrency: int = 8,
+        transport: str = "stdio",
+    ) -> None:
+        self.host = host
+        self.tools = build_tools(host, only=only, skip=skip)
+        self.transport = transport
+        self._limiter = anyio.CapacityLimiter(max_concurrency)
+        self.server: Server[Any] = Server(
+            SERVER_NAME,
+            version=__version__,
+            instructions="Tools run as WebAssembly plugins inside the Extism sandbox, with only the "
+            "capabilities the user granted. `extism_plugins` lists them and their permissions.",
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    # ---- tools/list ---------------------------------------------------------------------------
+
+    def list_plugins_tool(self) -> types.Tool:
+        return types.Tool(
+            name=LIST_PLUGINS_TOOL,
+            title="Installed Extism plugins",
+            description="List the loaded plugins: version, sha256, source, signature status, the permissions "
+            "each asks for and what it was granted, and its tools. Read-only.",
+            input_schema={
+                "type": "object",
+                "properties": {"plugin": {"type": "string", "description": "only this plugin (e.g. @acme/weather)"}},
+            },
+            output_schema=LIST_PLUGINS_OUTPUT,
+            annotations=types.ToolAnnotations(
+                read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+            ),
+        )
+
+    def mcp_tools(self) -> list[types.Tool]:
+        return [self.list_plugins_tool(), *(t.to_mcp() for t in self.tools.values())]
+
+    async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=self.mcp_tools())
+
+    # ---- tools/call ---------------------------------------------------------------------------
+
+    def describe_plugins(self, only: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for p in self.host.plugins.values():
+            if only and p.name != only:
+                continue
+            a = p.artifact
+            out.append(
+                {
+                    "name": p.name,
+                    "version": p.version,
+                    "description": p.info.description,
+                    "sha256": p.sha256,
+                    "source": a.source,
+                    "signed": a.signed,
+                    "trusted": a.trusted,
+                    "tools": sorted(t.name for t in self.tools.values() if t.plugin is p),
+                    "requested": p.info.permissions.to_dict(),
+                    "effective": p.effective.to_dict(),
+                    "denied": [d.to_dict() for d in p.effective.decisions if not d.allowed],
+                    "compiled": p.compiled,
+                }
+            )
+        return out
+
+    def _context(self, ctx: Any, tool: PluginTool) -> dict[str, Any]:
+        context: dict[str, Any] = {
+            "tool": tool.name,
+            "plugin": tool.plugin.name,
+            "export": tool.export.name,
+            "transport": self.transport,
+        }
+        for attr in ("request_id", "protocol_version"):
+            value = getattr(ctx, attr, None)
+            if value is not None:
+                context[attr] = value
+        meta = getattr(ctx, "meta", None)
+        if meta is not None:
+            context["meta"] = (
+                meta.model_dump(mode="json", by_alias=True, exclude_none=True)
+                if hasattr(meta, "model_dump")
+                else dict(meta)
+            )
+        session = getattr(ctx, "session", None)
+        params = getattr(session, "client_params", None) if session is not None else None
+        if params is not None and getattr(params, "client_info", None) is not None:
+            context["client"] = params.client_info.model_dump(mode="json", exclude_none=True)
+        return context
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        if params.name == LIST_PLUGINS_TOOL:
+            only = (params.arguments or {}).get("plugin")
+            plugins = self.describe_plugins(only if isinstance(only, str) else None)
+            doc = {"plugins": plugins}
+            return types.CallToolResult(
+                content=[types.TextContent(text=json.dumps(doc, indent=2))], structured_content=doc
+            )
+        tool = self.tools.get(params.name)
+        if tool is None:
+            return _text(f"unknown tool {params.name!r} (tools/list shows the available ones)")
+        arguments = params.arguments or {}
+        errors = sorted(tool.input_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        if errors:
+            return _text(f"invalid arguments for {tool.name}: " + "; ".join(_schema_error(e) for e in errors[:5]))
+        data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
+        context = self._context(ctx, tool)
+        try:
+            result = await anyio.to_thread.run_sync(
+                self.host.call, tool.plugin.name, tool.export.name, data, context, limiter=self._limiter
+            )
+        except PluginCallError as exc:
+            return _text(str(exc))
+        text = result.output.decode("utf-8", errors="replace")
+        if tool.output_validator is None:
+            return types.CallToolResult(content=[types.TextContent(text=text)])
+        try:
+            value = json.loads(result.output)
+        except ValueError:
+            return _text(
+                f"plugin {tool.plugin.name}: {tool.export.name} returned output that is not JSON, "
+                f"but its output_schema expects an object: {text[:200]!r}"
+            )
+        problems = sorted(tool.output_validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if problems:
+            return _text(
+                f"plugin {tool.plugin.name}: {tool.export.name} returned output that does not match its "
+                "output_schema: " + "; ".join(_schema_error(e) for e in problems[:5])
+            )
+        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=value)
+
+    # ---- transports ---------------------------------------------------------------------------
+
+    def initialization_options(self) -> Any:
+        return self.server.create_initialization_options(NotificationOptions())
+
+    async def serve_stdio(self) -> None:
+        from mcp.server.stdio import stdio_server  # noqa: PLC0415
+
+        async with stdio_server() as (read_stream, write_stream):
+            await self.server.run(read_stream, write_stream, self.initialization_options())
+
+    def http_app(self, host: str, *, token: str | None = None, path: str = "/mcp") -> Any:
+        """The streamable-HTTP ASGI app (with a bearer-token check when `token` is set)."""
+        app = self.server.streamable_http_app(streamable_http_path=path, host=host)
+        return BearerGate(app, token) if token else app
+
+    async def serve_http(self, host: str, port: int, *, token: str | None = None, ready: Any = None) -> None:
+        import uvicorn  # noqa: PLC0415
+
+        config = uvicorn.Config(
+            self.http_app(host, token=token), host=host, port=port, log_level="warning", lifespan="on"
+        )
+        server = uvicorn.Server(config)
+        if ready is not None:
+            ready(server)
+        await server.serve()
+
+
+class BearerGate:
+    """ASGI wrapper: HTTP requests must carry `Authorization: Bearer <token>` (else 401)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self._expected = app, f"Bearer {token}".encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self._expected):
+                body = b'{"error":"unauthorized","error_description":"a bearer token is required"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"www-authenticate", b'Bearer realm="extism-mcp-server"'),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,398 @@
+"""Read a registry (file://, http://, https://), verifying everything before any byte is used.
+
+Two independent layers: TUF (python-tuf's ngclient) verifies the index file of a package through
+timestamp → snapshot → targets → the scope's delegated role; the index file pins every blob by sha256
+and size and names the author key, whose DSSE signature over {name, version, wasm sha256,
+plugin.json sha256} is checked last. Only then are the blobs written to the content-addressed cache.
+
+    client = RegistryClient("https://plugins.example.com")
+    info = client.resolve("@acme/weather", "^1.2")
+    plugin = client.fetch(info.name, info.version)   # plugin.wasm, plugin.manifest, plugin.path
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+from urllib.request import pathname2url
+
+from tuf.api import exceptions as tuf_exc
+from tuf.ngclient import Updater
+
+from hatch_extism import signing
+from hatch_extism.artifacts import VerifyError, verify_bytes
+from hatch_extism.errors import ExtismPlatformError
+from hatch_extism.paths import cache_dir
+from registry_static.errors import (
+    FetchError,
+    IntegrityError,
+    NotFoundError,
+    RegistryError,
+    SignatureError,
+    TrustError,
+)
+from registry_static.fetcher import FetchStats, RegistryFetcher, env_token, token_env_name
+from registry_static.index import IndexFile, VersionEntry
+from registry_static.layout import atomic_write, blob_path, index_path, sha256_hex
+from registry_static.semver import Range, SemverError, Version
+
+ROOT_MAX = 512_000
+
+
+def default_cache_dir() -> Path:
+    """The platform cache (`$EXTISM_PLATFORM_CACHE`, else `~/.cache/extism-platform`): blobs live in
+    `blobs/sha256/`, per-registry TUF state in `registries/<sha256(url)[:16]>/`."""
+    return cache_dir()
+
+
+def normalize_url(url: str) -> str:
+    """A registry URL with a trailing slash; a plain path becomes a file:// URL."""
+    if "://" not in url:
+        url = "file://" + pathname2url(str(Path(url).expanduser().resolve()))
+    scheme = urlsplit(url).scheme
+    if scheme not in ("file", "http", "https"):
+        raise RegistryError(f"{url}: unsupported registry URL (use https://…, http://… or file:///path)")
+    return url if url.endswith("/") else url + "/"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One version of a plugin as the (verified) index file describes it."""
+
+    name: str
+    version: str
+    yanked: bool
+    deprecated: str | None
+    sha256: str  # of the wasm
+    size: int
+    dependencies: dict[str, str]
+    exports: list[dict[str, Any]]
+    permissions: dict[str, Any]
+    key_id: str  # the author key that signed the artifact (hatch_extism.signing.key_id)
+    published: str
+    description: str = ""
+    language: str = ""
+    license: str = ""
+    tags: list[str] = field(default_factory=list)
+    plugin_json_sha256: str = ""
+    sig_sha256: str = ""
+
+    @property
+    def semver(self) -> Version:
+        return Version.parse(self.version)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_entry(cls, name: str, e: VersionEntry) -> VersionInfo:
+        return cls(
+            name=name,
+            version=e.version,
+            yanked=e.yanked,
+            deprecated=e.deprecated,
+            sha256=e.wasm.sha256,
+            size=e.wasm.size,
+            dependencies=dict(e.dependencies),
+            exports=list(e.exports),
+            permissions=dict(e.permissions),
+            key_id=e.key_id,
+            published=e.published,
+            description=e.description,
+            language=e.language,
+            license=e.license,
+            tags=list(e.tags),
+            plugin_json_sha256=e.plugin_json.sha256,
+            sig_sha256=e.sig.sha256,
+        )
+
+
+@dataclass(frozen=True)
+class FetchedPlugin:
+    """A verified plugin: the three artifact files, the parsed plugin.json and the cached wasm's path."""
+
+    name: str
+    version: str
+    wasm: bytes
+    plugin_json: bytes
+    sig: bytes
+    manifest: dict[str, Any]
+    path: Path
+    info: VersionInfo
+
+    @property
+    def sha256(self) -> str:
+        return self.info.sha256
+
+
+def _explain(exc: BaseException, url: str, last_url: str = "") -> RegistryError:
+    """One actionable message per failure class of the TUF client, naming the file at fault."""
+    msg = str(exc) or type(exc).__name__
+    if last_url.startswith(url) and not isinstance(exc, tuf_exc.DownloadHTTPError):
+        msg = f"{last_url[len(url) :]}: {msg}"
+    if isinstance(exc, tuf_exc.ExpiredMetadataError):
+        return TrustError(
+            f"registry {url}: {msg}; refusing stale metadata (a freeze attack, or the registry "
+            "was not refreshed: its operator must run `extism-registry refresh`)"
+        )
+    if isinstance(exc, tuf_exc.BadVersionNumberError):
+        return TrustError(
+            f"registry {url}: {msg}; this is older than what was already trusted (a rollback "
+            "attack, or a stale mirror/CDN cache)"
+        )
+    if isinstance(exc, tuf_exc.UnsignedMetadataError):
+        return TrustError(
+            f"registry {url}: {msg}; metadata not signed by the keys its delegator names "
+            "(tampered, or signed by another scope's key)"
+        )
+    if isinstance(exc, tuf_exc.LengthOrHashMismatchError | tuf_exc.DownloadLengthMismatchError):
+        return TrustError(
+            f"registry {url}: {msg}; a file differs from what the signed metadata pins "
+            "(tampered, or files of two registry states mixed)"
+        )
+    if isinstance(exc, tuf_exc.RepositoryError):
+        return TrustError(f"registry {url}: {msg}")
+    if isinstance(exc, tuf_exc.DownloadHTTPError):
+        if exc.status_code in (401, 403):
+            return FetchError(
+                f"registry {url}: {msg}; a private registry needs a token (extism.yaml, or {token_env_name(url)})"
+            )
+        return FetchError(f"registry {url}: {msg}")
+    if isinstance(exc, tuf_exc.DownloadError):
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        return FetchError(f"registry {url}: {msg}{cause}")
+    return RegistryError(f"registry {url}: {msg}")
+
+
+class RegistryClient:
+    """A verifying reader of one registry.
+
+    `url`: https://…, http://…, file:///… or a plain directory path. `cache_dir`: the content-addressed
+    cache (default `default_cache_dir()`). `token`: bearer token sent only to the registry's own origin
+    (default: `$EXTISM_REGISTRY_TOKEN_<HOST>`). `root`: the registry's trusted `1.root.json` (or newer)
+    bytes; without it the first contact trusts the served `metadata/1.root.json` (trust on first use),
+    optionally pinned by `root_sha256`. Later root rotations are followed and verified by TUF."""
+
+    def __init__(
+        self,
+        url: str,
+        cache_dir: Path | None = None,
+        token: str | None = None,
+        *,
+        root: bytes | None = None,
+        root_sha256: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = normalize_url(url)
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        token = token if token is not None else env_token(self.url)
+        self.fetcher = RegistryFetcher(self.url, token, timeout=timeout)
+        key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        self.state_dir = self.cache_dir / "registries" / key
+        self._root = root
+        self._root_sha256 = root_sha256
+        self._updater: Updater | None = None
+        self._indexes: dict[str, IndexFile] = {}
+
+    @property
+    def stats(self) -> FetchStats:
+        """Files and bytes downloaded by this client so far."""
+        return self.fetcher.stats
+
+    # ------------------------------------------------------------- TUF
+
+    def _bootstrap(self, meta_dir: Path) -> bytes | None:
+        if self._root is not None:
+            data = self._root
+        elif (meta_dir / "root.json").exists():
+            return None  # the cached, already-verified root is the trust anchor
+        else:
+            try:
+                data = self.fetcher.download_bytes(self.url + "metadata/1.root.json", ROOT_MAX)
+            except (tuf_exc.DownloadError, OSError) as exc:
+                raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+        if self._root_sha256 and sha256_hex(data) != self._root_sha256.lower():
+            raise TrustError(
+                f"registry {self.url}: metadata/1.root.json has sha256 {sha256_hex(data)[:16]}…, "
+                f"not the pinned {self._root_sha256[:16]}…"
+            )
+        return data
+
+    def updater(self) -> Updater:
+        """The TUF updater (refreshed once per client: build a new client, or call `refresh()`, to re-read)."""
+        if self._updater is None:
+            meta_dir = self.state_dir / "metadata"
+            meta_dir.mkdir(parents=True, exist_ok=True)
+            (self.state_dir / "url").write_text(self.url + "\n")
+            try:
+                self._updater = Updater(
+                    str(meta_dir),
+                    self.url + "metadata/",
+                    str(self.state_dir / "index"),
+                    self.url,
+                    self.fetcher,
+                    bootstrap=self._bootstrap(meta_dir),
+                )
+                self._updater.refresh()
+            except RegistryError:
+                self._updater = None
+                raise
+            except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
+                self._updater = None
+                raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+            except (OSError, ValueError) as exc:
+                self._updater = None
+                raise RegistryError(f"registry {self.url}: {exc}") from None
+        return self._updater
+
+    def refresh(self) -> None:
+        """Forget what this client read; the next call re-reads timestamp and snapshot."""
+        self._updater = None
+        self._indexes.clear()
+
+    def index(self, name: str) -> IndexFile:
+        """The package's index file, verified by TUF (downloaded only when the cached copy is stale)."""
+        if name in self._indexes:
+            return self._indexes[name]
+        try:
+            target = index_path(name)
+        except RegistryError as exc:
+            raise NotFoundError(str(exc)) from None
+        up = self.updater()
+        try:
+            info = up.get_targetinfo(target)
+            if info is None:
+                raise NotFoundError(f"registry {self.url}: no plugin named {name!r}")
+            local = str(self.state_dir / "index" / quote(target, safe=""))
+            path = up.find_cached_target(info, local) or up.download_target(info, local)
+            data = Path(path).read_bytes()
+        except RegistryError:
+            raise
+        except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
+            raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+        idx = IndexFile.from_bytes(data, f"{self.url}{target}", name)
+        self._indexes[name] = idx
+        return idx
+
+    # ------------------------------------------------------------- public API
+
+    def versions(self, name: str) -> list[VersionInfo]:
+        """Every published version of `name` (yanked ones included, marked), lowest first."""
+        idx = self.index(name)
+        return [VersionInfo.from_entry(name, e) for e in idx.versions]
+
+    def resolve(self, name: str, range_spec: str) -> VersionInfo:
+        """The highest non-yanked version matching `range_spec` (^1.2, ~0.3.1, >=1,<2, 1.2.3, *)."""
+        try:
+            rng = Range.parse(range_spec)
+        except SemverError as exc:
+            raise RegistryError(f"{name}: {exc}") from None
+        infos = self.versions(name)
+        best = None
+        for info in infos:
+            if not info.yanked and rng.matches(info.semver) and (best is None or info.semver > best.semver):
+                best = info
+        if best is None:
+            live = [i.version for i in infos if not i.yanked]
+            yanked = [i.version for i in infos if i.yanked and rng.matches(i.semver)]
+            extra = f"; matching but yanked: {', '.join(yanked)}" if yanked else ""
+            raise NotFoundError(
+                f"{name}: no version matches {range_spec!r} (available: {', '.join(live) or 'none'}{extra})"
+            )
+        return best
+
+    def fetch(self, name: str, version: str) -> FetchedPlugin:
+        """Download (or take from the cache) and verify one exact version; yanked versions stay fetchable."""
+        idx = self.index(name)
+        try:
+            entry = idx.get(version)
+        except SemverError as exc:
+            raise RegistryError(f"{name}: {exc}") from None
+        if entry is None:
+            have = ", ".join(e.version for e in idx.versions) or "none"
+            raise NotFoundError(f"registry {self.url}: {name} has no version {version} (published: {have})")
+        blobs = {
+            label: self._blob(ref.sha256, ref.size, f"{name}@{version} {label}")
+            for label, ref in (("wasm", entry.wasm), ("plugin_json", entry.plugin_json), ("sig", entry.sig))
+        }
+        pem = idx.keys.get(entry.key_id)
+        if pem is None:
+            raise SignatureError(
+                f"{self.url}{index_path(name)}: no public key for author key id {entry.key_id[:16]}… of {version}"
+            )
+        try:
+            key = signing.load_public_key(pem)
+            if signing.key_id(key) != entry.key_id:
+                raise SignatureError(f"{self.url}{index_path(name)}: key {entry.key_id[:16]}… does not match its id")
+            verified = verify_bytes(
+                blobs["wasm"],
+                blobs["plugin_json"],
+                blobs["sig"],
+                keys=[key],
+                require_signature=True,
+                where=f"{name}@{version}",
+            )
+        except (VerifyError, signing.SigningError) as exc:
+            raise SignatureError(f"registry {self.url}: {exc}") from None
+        except ExtismPlatformError as exc:
+            raise SignatureError(f"registry {self.url}: {name}@{version}: {exc}") from None
+        if (verified.name, Version.parse(verified.version)) != (name, Version.parse(version)):
+            raise SignatureError(
+                f"registry {self.url}: the artifact listed as {name}@{version} is signed as "
+                f"{verified.name}@{verified.version}"
+            )
+        # Everything checked: now (and only now) the cache learns these bytes.
+        paths = {label: self._store(data) for label, data in blobs.items()}
+        return FetchedPlugin(
+            name,
+            entry.version,
+            blobs["wasm"],
+            blobs["plugin_json"],
+            blobs["sig"],
+            verified.manifest,
+            paths["wasm"],
+            VersionInfo.from_entry(name, entry),
+        )
+
+    def readme(self, name: str, version: str) -> str | None:
+        """The README published with `version` (verified against the index file), or None."""
+        entry = self.index(name).get(version)
+        if entry is None or entry.readme is None:
+            return None
+        return self._blob(entry.readme.sha256, entry.readme.size, f"{name}@{version} README").decode("utf-8", "replace")
+
+    # ------------------------------------------------------------- blobs
+
+    def blob_cache_path(self, sha256: str) -> Path:
+        return self.cache_dir / blob_path(sha256)
+
+    def _blob(self, sha256: str, size: int, what: str) -> bytes:
+        cached = self.blob_cache_path(sha256)
+        if cached.is_file():
+            data = cached.read_bytes()
+            if len(data) == size and sha256_hex(data) == sha256:
+                return data
+            cached.unlink(missing_ok=True)  # a damaged cache entry is refetched, never used
+        url = self.url + blob_path(sha256)
+        try:
+            data = self.fetcher.download_bytes(url, size)
+        except tuf_exc.DownloadLengthMismatchError:
+            raise IntegrityError(
+                f"{url} ({what}): larger than the {size} bytes the signed index file records (tampered blob)"
+            ) from None
+        except tuf_exc.DownloadError as exc:
+            raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+        if len(data) != size or sha256_hex(data) != sha256:
+            raise IntegrityError(
+                f"{url} ({what}): sha256/size differ from the signed index file (tampered blob); nothing was cached"
+            )
+        return data
+
+    def _store(self, data: bytes) -> Path:
+        path = self.blob_cache_path(sha256_hex(data))
+        if not path.is_file():
+            atomic_write(path, data, fsync=False)
+        return path

@@ -1,0 +1,146 @@
+"""Names and paths of a registry directory; small file helpers shared by every module.
+
+```
+REGISTRY/
+  registry.json                      # name, expiry policy, featured plugins (operator config, unsigned)
+  metadata/1.root.json …  N.root.json   # TUF roots (each signed by the previous root's keys too)
+  metadata/root.json                 # a copy of the newest root
+  metadata/timestamp.json            # the only mutable TUF file
+  metadata/N.snapshot.json, N.targets.json, N.<role>.json   # consistent snapshots: never overwritten
+  index/<scope>/<sha256>.<name>.json # one index file per package ("_" holds unscoped packages)
+  index/<scope>/<sha256>._scope.json # the scope's author keys
+  blobs/sha256/<hex>                 # wasm, plugin.json, sig, README: content-addressed, immutable
+  index.html, plugins/…, assets/…    # the generated site
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from registry_static.errors import RegistryError
+
+NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+SCOPE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+UNSCOPED = "_"  # the directory (and pseudo-scope) of packages without a scope
+UNSCOPED_ROLE = "unscoped"
+SCOPE_POLICY = "_scope.json"  # cannot clash with a package: names start with [a-z0-9]
+
+REGISTRY_JSON = "registry.json"
+REGISTRY_SCHEMA = "extism-platform/registry@1"
+INDEX_SCHEMA = "extism-platform/index@1"
+SCOPE_SCHEMA = "extism-platform/scope@1"
+LOCK_NAME = ".extism-registry.lock"
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 64:
+        raise RegistryError(f"{name!r} is not a plugin name ([@scope/]name: lowercase letters, digits, '-')")
+    return name
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """`@acme/weather` → (`acme`, `weather`); `greeter` → (`_`, `greeter`)."""
+    check_name(name)
+    if name.startswith("@"):
+        scope, bare = name[1:].split("/", 1)
+        return scope, bare
+    return UNSCOPED, name
+
+
+def normalize_scope(scope: str) -> str:
+    """Accept `@acme`, `acme` or `_` (unscoped); return `acme` / `_`."""
+    s = scope.strip()
+    s = s[1:] if s.startswith("@") else s
+    s = s.rstrip("/")
+    if s != UNSCOPED and not SCOPE_RE.match(s):
+        raise RegistryError(
+            f"{scope!r} is not a scope (lowercase letters, digits and '-', e.g. @acme; "
+            f"'{UNSCOPED}' means unscoped packages)"
+        )
+    return s
+
+
+def scope_label(scope: str) -> str:
+    return "unscoped packages" if scope == UNSCOPED else f"@{scope}"
+
+
+def role_name(scope: str) -> str:
+    """The TUF delegated role of a scope. Plain names: role names appear in URLs."""
+    return UNSCOPED_ROLE if scope == UNSCOPED else f"scope-{scope}"
+
+
+def index_path(name: str) -> str:
+    """The TUF target path of a package's index file (relative to the registry root)."""
+    scope, bare = split_name(name)
+    return f"index/{scope}/{bare}.json"
+
+
+def policy_path(scope: str) -> str:
+    return f"index/{scope}/{SCOPE_POLICY}"
+
+
+def scope_paths(scope: str) -> list[str]:
+    return [f"index/{scope}/*"]
+
+
+def consistent_path(target_path: str, sha256: str) -> str:
+    """Where a target is stored: its sha256 prefixed to the file name (TUF consistent snapshots)."""
+    d, _, base = target_path.rpartition("/")
+    return f"{d}/{sha256}.{base}" if d else f"{sha256}.{base}"
+
+
+def blob_path(sha256: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256 or ""):
+        raise RegistryError(f"{sha256!r} is not a sha256 hex digest")
+    return f"blobs/sha256/{sha256}"
+
+
+def folded(name: str) -> str:
+    """`@acme/weather` → `acme/weather`, `greeter` → `_/greeter`: used for site page paths."""
+    scope, bare = split_name(name)
+    return f"{scope}/{bare}"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def compact_json(doc: Any) -> bytes:
+    """Stable, small bytes: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
+    """Write via a temporary file in the same directory and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_new(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Atomically create an immutable file; identical content already there is fine, different is an error."""
+    if path.exists():
+        if path.read_bytes() == data:
+            return
+        raise RegistryError(
+            f"{path}: already exists with other content (immutable file; another publish "
+            "ran at the same time? re-run the command)"
+        )
+    atomic_write(path, data, fsync=fsync)

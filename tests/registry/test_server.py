@@ -1,0 +1,75 @@
+"""`extism-registry serve`: ETag / If-None-Match, cache headers, and what it refuses to serve."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from registry_static.server import BackgroundServer, make_server
+from tests.conftest import ROOT
+
+from .conftest import Reg
+from .helpers import free_port, wait_http
+
+
+def _get(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_etag_and_if_none_match(registry_template: Reg) -> None:
+    with BackgroundServer(registry_template.dir) as url:
+        status, h, body = _get(url + "metadata/timestamp.json")
+        assert status == 200 and h["ETag"].startswith('"') and h["Cache-Control"] == "no-cache"
+        assert h["Content-Type"].startswith("application/json") and int(h["Content-Length"]) == len(body)
+        status, h2, body = _get(url + "metadata/timestamp.json", {"If-None-Match": h["ETag"]})
+        assert status == 304 and body == b"" and h2["ETag"] == h["ETag"]
+        status, _, _ = _get(url + "metadata/timestamp.json", {"If-None-Match": '"other", W/' + h["ETag"]})
+        assert status == 304
+        status, _, body = _get(url + "metadata/timestamp.json", {"If-None-Match": '"other"'})
+        assert status == 200 and body
+        status, h, _ = _get(url + "metadata/1.root.json")
+        assert "immutable" in h["Cache-Control"]
+        status, h, body = _get(url + "metadata/1.root.json", method="HEAD")
+        assert status == 200 and body == b"" and int(h["Content-Length"]) > 0
+
+
+@pytest.mark.parametrize(
+    "path", [".extism-registry.lock", "metadata/../../keys/root.pem", "%2e%2e/keys/root.pem", "blobs/", "nothing.json"]
+)
+def test_refuses_dotfiles_traversal_and_listings(registry_template: Reg, path: str) -> None:
+    with BackgroundServer(registry_template.dir) as url:
+        status, _, _ = _get(url + path)
+        assert status == 404
+
+
+def test_serve_command_runs_and_stops(registry_template: Reg) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "registry_static.cli", "serve", str(registry_template.dir), "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/metadata/1.root.json")
+        assert _get(f"http://127.0.0.1:{port}/metadata/timestamp.json")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/" in out and "Traceback" not in err
+
+
+def test_make_server_rejects_a_missing_directory(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(FileNotFoundError):
+        make_server(tmp_path / "missing")
