@@ -103,6 +103,42 @@ def artifact_paths(dist: Path, stem: str) -> tuple[Path, Path, Path]:
     return dist / f"{stem}.wasm", dist / f"{stem}.plugin.json", dist / f"{stem}.sig"
 
 
+_SKIP_DIRS = {"dist", "build", "target", "node_modules", ".git", "__pycache__", ".zig-cache", "zig-out", ".nox"}
+
+
+def source_fingerprint(manifest: PluginManifest, toolchain_version: str, optimize: str) -> str:
+    """A hash of everything a build reads: plugin.yaml, the project's files, the PDK, the
+    compiler's version and the optimisation level."""
+    from hatch_extism.paths import pdk_dir
+
+    h = hashlib.sha256(f"{toolchain_version}\0{optimize}\0".encode())
+    for root in (manifest.project_dir, pdk_dir(manifest.language)):
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if path.is_file() and not (set(rel.parts[:-1]) & _SKIP_DIRS) and not rel.name.startswith("."):
+                h.update(f"{root.name}/{rel.as_posix()}\0".encode())
+                h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _reusable(
+    paths: tuple[Path, Path, Path], fingerprint_file: Path, fingerprint: str, key: Ed25519PrivateKey | None
+) -> Artifacts | None:
+    """The artifacts already in dist/, when they were built from exactly these sources and are
+    signed the way this build would sign them (`hatch build` builds the sdist, then the wheel)."""
+    wasm_path, json_path, sig_path = paths
+    try:
+        if fingerprint_file.read_text().strip() != fingerprint:
+            return None
+        data = [p.read_bytes() for p in paths]
+        v = verify_bytes(*data, keys=[key.public_key()] if key else [], require_signature=key is not None)
+    except (OSError, ExtismPlatformError):
+        return None
+    if key is None and v.signed:
+        return None
+    return Artifacts(wasm_path, json_path, sig_path, v.wasm_sha256, v.key_ids[0] if key else None)
+
+
 def build_artifacts(
     manifest: PluginManifest,
     dist: Path,
@@ -110,11 +146,22 @@ def build_artifacts(
     key: Ed25519PrivateKey | None,
     progress: Progress = _quiet,
     optimize: str = "small",
+    reuse: bool = False,
 ) -> Artifacts:
-    """Compile, check and sign; `key=None` writes an explicitly unsigned envelope."""
+    """Compile, check and sign; `key=None` writes an explicitly unsigned envelope.
+
+    With `reuse`, artifacts already in `dist` that were built from the same sources with the same
+    toolchain and key are kept instead of compiling again."""
     toolchain = get_toolchain(manifest.language)
     toolchain.ensure_installed(progress)
     wasm_path, json_path, sig_path = artifact_paths(dist, manifest.artifact_stem)
+    fingerprint_file = dist / f".{manifest.artifact_stem}.fingerprint"
+    fingerprint = source_fingerprint(manifest, toolchain.version(), optimize)
+    if reuse:
+        kept = _reusable((wasm_path, json_path, sig_path), fingerprint_file, fingerprint, key)
+        if kept is not None:
+            progress(f"{wasm_path.name}, {json_path.name}, {sig_path.name}: up to date (same sources, same key)")
+            return kept
     staging = dist / f".{manifest.artifact_stem}.build.wasm"
     result = toolchain.build(
         BuildRequest(
@@ -149,6 +196,7 @@ def build_artifacts(
     os.replace(staging, wasm_path)
     atomic_write_bytes(json_path, plugin_json)
     atomic_write_bytes(sig_path, canonical_json(envelope))
+    atomic_write_bytes(fingerprint_file, fingerprint.encode() + b"\n")
     kid = signing.key_id(key.public_key()) if key else None
     progress(
         f"wrote {wasm_path.name} ({len(wasm):,} bytes, sha256 {wasm_sha[:12]}…), "

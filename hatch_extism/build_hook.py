@@ -93,7 +93,7 @@ class ExtismBuildHook(BuildHookInterface):
 
         try:
             artifacts = build_artifacts(
-                manifest, dist, key=self.signing_key(), progress=progress, optimize=self.option_optimize
+                manifest, dist, key=self.signing_key(), progress=progress, optimize=self.option_optimize, reuse=True
             )
         except ExtismPlatformError as exc:
             # One actionable message, not a traceback through hatch's internals.

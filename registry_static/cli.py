@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -274,8 +275,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = make_server(Path(args.dir), args.host, args.port, token=args.token, quiet=not args.verbose)
     host, port = server.server_address[:2]
     print(f"serving {args.dir} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Stop cleanly on SIGTERM (service managers) and on SIGINT even when the shell that started
+    # us in the background left SIGINT ignored (Python then installs no handler of its own).
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
     finally:
         server.server_close()
     return 0

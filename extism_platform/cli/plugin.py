@@ -59,7 +59,7 @@ EXAMPLES = {
 """,
     "publish": """examples:
   extism-registry init ./registry                  # once: a registry directory (+ ./registry.keys)
-  extism-registry keys add-author ./registry --scope acme --key ~/.config/extism-platform/signing.key.pub
+  extism-registry keys add-scope ./registry @acme --author ~/.config/extism-platform/signing.key.pub
   extism-plugin build && extism-plugin publish --registry ./registry --site
 """,
     "keygen": """examples:
