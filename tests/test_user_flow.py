@@ -58,11 +58,14 @@ def test_init_hatch_build_test_verify(lang: str, tmp_path: Path, env: dict[str, 
     project = tmp_path / f"hello-{lang}"
     sh("hatch build", project, env)
     stem = f"flow-hello-{lang}-0.1.0"
-    assert {p.name for p in (project / "dist").glob(f"{stem}.*")} == {f"{stem}.wasm", f"{stem}.plugin.json",
-                                                                     f"{stem}.sig"}
+    assert {p.name for p in (project / "dist").glob(f"{stem}.*")} == {
+        f"{stem}.wasm",
+        f"{stem}.plugin.json",
+        f"{stem}.sig",
+    }
     result = sh("extism-plugin test --json", project, env)
     assert json.loads(result.stdout)["failed"] == 0
-    verified = sh(f"extism-plugin verify dist/{stem}.wasm --key \"$AUTHOR_PUB\" --json", project, env)
+    verified = sh(f'extism-plugin verify dist/{stem}.wasm --key "$AUTHOR_PUB" --json', project, env)
     assert json.loads(verified.stdout)["trusted"] is True
 
 
@@ -75,7 +78,7 @@ def test_the_seed_flow_ends_in_a_registry(tmp_path: Path, env: dict[str, str]) -
     sh("extism-plugin package", project, env)
     registry = tmp_path / "registry"
     sh(f"extism-registry init {registry}", tmp_path, env)
-    sh(f"extism-registry keys add-author {registry} _ \"$AUTHOR_PUB\"", tmp_path, env)
+    sh(f'extism-registry keys add-author {registry} _ "$AUTHOR_PUB"', tmp_path, env)
     out = sh(f"extism-plugin publish --registry {registry} --site", project, env)
     assert "published weather-tool@0.1.0" in out.stdout
     # A client reads it back through TUF and the author's signature.
@@ -84,6 +87,12 @@ def test_the_seed_flow_ends_in_a_registry(tmp_path: Path, env: dict[str, str]) -
     client = RegistryClient(registry.as_uri(), cache_dir=tmp_path / "cache")
     fetched = client.fetch("weather-tool", client.resolve("weather-tool", "^0.1").version)
     assert fetched.wasm == (project / "dist" / "weather-tool-0.1.0.wasm").read_bytes()
-    again = subprocess.run("extism-plugin publish --registry " + str(registry), shell=True, cwd=project, env=env,
-                           capture_output=True, text=True)
+    again = subprocess.run(
+        "extism-plugin publish --registry " + str(registry),
+        shell=True,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert again.returncode == 1 and len(again.stderr.strip().splitlines()) == 1, again.stderr
