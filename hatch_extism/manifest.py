@@ -192,18 +192,34 @@ def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
         raise ManifestError("\n".join(problems))
 
 
+def exports_from_list(items: list[dict[str, Any]] | None) -> tuple[Export, ...]:
+    """`exports:` of plugin.yaml (or a resolved plugin.json) as `Export`s."""
+    return tuple(
+        Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema")) for e in items or []
+    )
+
+
+def permissions_from_dict(perms: dict[str, Any] | None) -> Permissions:
+    """`permissions:` of plugin.yaml (or a resolved plugin.json), defaults filled in."""
+    perms = perms or {}
+    return Permissions(
+        hosts=tuple(perms.get("hosts") or ()),
+        paths=dict(perms.get("paths") or {}),
+        config=tuple(perms.get("config") or ()),
+        memory_mib=perms.get("memory_mib", DEFAULT_MEMORY_MIB),
+        timeout_ms=perms.get("timeout_ms", DEFAULT_TIMEOUT_MS),
+        host_functions=tuple(perms.get("host_functions") or ()),
+    )
+
+
 def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
     validate(doc, path.name)
-    perms = doc.get("permissions") or {}
     return PluginManifest(
         path=path.resolve(),
         name=doc["name"],
         version=str(doc["version"]),
         language=doc["language"],
-        exports=tuple(
-            Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema"))
-            for e in doc["exports"]
-        ),
+        exports=exports_from_list(doc["exports"]),
         description=doc.get("description", ""),
         license=doc.get("license", ""),
         wasi=bool(doc.get("wasi", False)),
@@ -211,14 +227,7 @@ def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
         readme=doc.get("readme"),
         homepage=doc.get("homepage", ""),
         tags=tuple(doc.get("tags") or ()),
-        permissions=Permissions(
-            hosts=tuple(perms.get("hosts") or ()),
-            paths=dict(perms.get("paths") or {}),
-            config=tuple(perms.get("config") or ()),
-            memory_mib=perms.get("memory_mib", DEFAULT_MEMORY_MIB),
-            timeout_ms=perms.get("timeout_ms", DEFAULT_TIMEOUT_MS),
-            host_functions=tuple(perms.get("host_functions") or ()),
-        ),
+        permissions=permissions_from_dict(doc.get("permissions")),
         dependencies=dict(doc.get("dependencies") or {}),
         tests=tuple(doc.get("tests") or ()),
     )

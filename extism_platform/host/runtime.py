@@ -26,7 +26,7 @@ from extism_platform.grants import Effective, Grant, effective, grant_for  # noq
 from extism_platform.host import functions as hostfns  # noqa: E402
 from extism_platform.host.http import HttpSettings  # noqa: E402
 from extism_platform.host.kv import KVStore  # noqa: E402
-from hatch_extism.manifest import DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT_MS, Export, Permissions  # noqa: E402
+from hatch_extism.manifest import Export, Permissions, exports_from_list, permissions_from_dict  # noqa: E402
 from hatch_extism.wasm_inspect import inspect_module  # noqa: E402
 
 POOL_MAX_IDLE = 8
@@ -47,23 +47,12 @@ class PluginInfo:
 
     @classmethod
     def from_plugin_json(cls, doc: dict[str, Any]) -> PluginInfo:
-        perms = doc.get("permissions") or {}
         return cls(
             name=doc["name"],
             version=str(doc["version"]),
             description=doc.get("description", ""),
-            exports=tuple(
-                Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema"))
-                for e in doc.get("exports") or []
-            ),
-            permissions=Permissions(
-                hosts=tuple(perms.get("hosts") or ()),
-                paths=dict(perms.get("paths") or {}),
-                config=tuple(perms.get("config") or ()),
-                memory_mib=perms.get("memory_mib", DEFAULT_MEMORY_MIB),
-                timeout_ms=perms.get("timeout_ms", DEFAULT_TIMEOUT_MS),
-                host_functions=tuple(perms.get("host_functions") or ()),
-            ),
+            exports=exports_from_list(doc.get("exports")),
+            permissions=permissions_from_dict(doc.get("permissions")),
             wasi=bool(doc.get("wasi", False)),
             doc=doc,
         )

@@ -139,26 +139,33 @@ EXTISM_EXPORT("json_sum") int32_t json_sum(void) {
     return 0;
 }
 
-EXTISM_EXPORT("config") int32_t config(void) {
+/* Look up the input as a key with `lookup`; output the value, or fail with
+ * "<what> '<key>' is not set". */
+static int32_t output_lookup(uint8_t *(*lookup)(const char *, uint64_t *), const char *what) {
     uint8_t *key = extism_input(NULL);
     if (!key) return OOM();
     uint64_t n;
-    char *value = extism_config((const char *)key, &n);
-    if (!value) {
+    uint8_t *value = lookup((const char *)key, &n);
+    int32_t rc = 0;
+    if (value) {
+        extism_output(value, n);
+    } else {
         ExtismBuffer msg = {0};
-        extism_buffer_append_str(&msg, "config key '");
+        extism_buffer_append_str(&msg, what);
+        extism_buffer_append_str(&msg, " '");
         extism_buffer_append_str(&msg, (const char *)key);
         extism_buffer_append_str(&msg, "' is not set");
-        extism_error_bytes(msg.data, msg.len);
+        rc = extism_error_bytes(msg.data, msg.len);
         extism_buffer_free(&msg);
-        extism_heap_free(key);
-        return 1;
     }
-    extism_output(value, n);
     extism_heap_free(value);
     extism_heap_free(key);
-    return 0;
+    return rc;
 }
+
+static uint8_t *config_lookup(const char *key, uint64_t *len) { return (uint8_t *)extism_config(key, len); }
+
+EXTISM_EXPORT("config") int32_t config(void) { return output_lookup(config_lookup, "config key"); }
 
 EXTISM_EXPORT("var_counter") int32_t var_counter(void) {
     uint64_t n = 0, count = 0;
@@ -190,26 +197,7 @@ EXTISM_EXPORT("var_set") int32_t var_set(void) {
     return 0;
 }
 
-EXTISM_EXPORT("var_get") int32_t var_get(void) {
-    uint8_t *key = extism_input(NULL);
-    if (!key) return OOM();
-    uint64_t n;
-    uint8_t *value = extism_var((const char *)key, &n);
-    if (!value) {
-        ExtismBuffer msg = {0};
-        extism_buffer_append_str(&msg, "var '");
-        extism_buffer_append_str(&msg, (const char *)key);
-        extism_buffer_append_str(&msg, "' is not set");
-        extism_error_bytes(msg.data, msg.len);
-        extism_buffer_free(&msg);
-        extism_heap_free(key);
-        return 1;
-    }
-    extism_output(value, n);
-    extism_heap_free(value);
-    extism_heap_free(key);
-    return 0;
-}
+EXTISM_EXPORT("var_get") int32_t var_get(void) { return output_lookup(extism_var, "var"); }
 
 EXTISM_EXPORT("var_delete") int32_t var_delete(void) {
     uint8_t *key = extism_input(NULL);
