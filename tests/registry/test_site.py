@@ -40,7 +40,9 @@ def test_plugin_page_shows_what_a_user_needs(site: Reg) -> None:
     assert "api.weather.example" in html and "<code>api_key</code>" in html
     assert re.search(r'class="yanked"><td><code>1\.0\.0</code>', html) and "please use 1.2" in html
     assert 'href="../../plugins/acme/units.html"' in html and "^0.3" in html
-    assert '"@acme/weather": "^1.2.0"' in html.replace("&#34;", '"') and "extism-plugin install" in html
+    unescaped = html.replace("&#34;", '"')
+    assert 'extism-mcp-server --registry <span class="registry-url">' in html
+    assert '--plugin "@acme/weather@^1.2.0"' in unescaped and "extism-registry fetch" in html
     assert "signature verified" in html and "scope-acme" in html
     assert "<strong>test</strong>" in html and "<table>" in html
     assert "<script>alert(1)</script>" not in html  # README HTML is escaped, not run
