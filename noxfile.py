@@ -85,6 +85,7 @@ def bench(session: nox.Session) -> None:
     _install(session)
     session.run("python", "-m", "conformance", "build")
     session.run("python", "-m", "benchmarks.pdk")
+    session.run("python", "-m", "benchmarks.host")
 
 
 @nox.session(python=PYTHON)
