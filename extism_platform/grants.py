@@ -363,3 +363,8 @@ def group_of(function: str) -> str | None:
 
 def with_requested(grant: Grant) -> Grant:
     return replace(grant, requested=True)
+
+
+def grants_from_project(grants_doc: dict[str, Any], where: str) -> dict[str, Grant]:
+    """The `grants:` section of an extism.yaml (as loaded by registry_static.project), checked."""
+    return {str(n): grant_from_dict(g, f"{where}: grants.{n}") for n, g in grants_doc.items()}

@@ -9,5 +9,8 @@ Public API (see FORMAT.md for the on-disk format):
   `add_scope`, `add_author`, `remove_author`, `rotate`, `refresh`.
 - `registry_static.site.build_site`, `registry_static.verify.verify_registry`,
   `registry_static.server.make_server` / `BackgroundServer`.
+- Consumer side (see LOCKFILE.md): `project.load_project` (extism.yaml), `resolver.Resolver`,
+  `lockfile.Lockfile` / `read_lock` / `differences`, `install.install` (→ `Installation.write()`),
+  `cache.read_blob` / `read_key`.
 - `extism-registry` command line: `registry_static.cli:main`.
 """

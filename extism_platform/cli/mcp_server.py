@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   extism-mcp-server --dist dist/ --grant '@acme/weather:host=api.weather.example'
   extism-mcp-server --dist dist/ --config extism.yaml --http 127.0.0.1:8765      # token: $EXTISM_MCP_TOKEN
   extism-mcp-server --registry https://plugins.example.com --plugin '@acme/weather@^1.2' --config extism.yaml
+  extism-mcp-server --project extism.yaml                  # extism.lock's plugins from the cache, its grants
   extism-mcp-server --installed --only 'acme_*' --list --json                       # the tools, then exit
 grants (default deny; the plugin must also ask for it in plugin.yaml):
   --grant PLUGIN:host=H | path=DIR[:rw] | config.KEY=VALUE | host_function=kv | memory_mib=N | timeout_ms=N
@@ -45,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--installed",
         action="store_true",
         help="plugins from installed wheels (entry point group extism_platform.plugins)",
+    )
+    src.add_argument(
+        "--project",
+        type=Path,
+        metavar="extism.yaml",
+        help="serve exactly what its extism.lock pins (from the cache, verified again), with its grants",
     )
     src.add_argument("--registry", metavar="URL", help="a static registry (with --plugin)")
     src.add_argument(
@@ -141,10 +148,29 @@ def _resolve_map(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _load_project(path: Path) -> Any:
+    """extism.yaml, refused when its extism.lock is missing or no longer satisfies it (serving a stale lock
+    would run other versions than the file asks for)."""
+    from registry_static.lockfile import differences, read_lock  # noqa: PLC0415
+    from registry_static.project import load_project
+
+    project = load_project(path)
+    lock = read_lock(project.lock_path)
+    if lock is None:
+        raise ExtismPlatformError(f"{project.lock_path}: not found (run `extism-plugin install` first)")
+    problems = differences(project, lock)
+    if problems:
+        raise ExtismPlatformError(
+            f"{project.lock_path.name} does not satisfy {project.path.name} (run `extism-plugin install`): "
+            + "; ".join(problems)
+        )
+    return project
+
+
 def build_host(args: argparse.Namespace) -> Any:
     """Sources, grants, audit log and kv store from the parsed options → a loaded `Host`."""
     from extism_platform.audit import AuditLog  # noqa: PLC0415 - keep `--help` fast
-    from extism_platform.grants import combine, grants_from_options, load_grants
+    from extism_platform.grants import combine, grants_from_options, grants_from_project, load_grants
     from extism_platform.host import sources
     from extism_platform.host.http import HttpSettings
     from extism_platform.host.kv import KVStore
@@ -152,20 +178,26 @@ def build_host(args: argparse.Namespace) -> Any:
     from extism_platform.paths import default_audit_log, default_kv_path
     from hatch_extism.signing import load_public_key
 
-    if not (args.dist or args.installed or args.registry):
-        raise ExtismPlatformError("no plugins: give --dist DIR, --installed, or --registry URL --plugin NAME@RANGE")
+    if not (args.dist or args.installed or args.registry or args.project):
+        raise ExtismPlatformError(
+            "no plugins: give --dist DIR, --installed, --project extism.yaml, or --registry URL --plugin NAME@RANGE"
+        )
     if args.registry and not args.plugin:
         raise ExtismPlatformError("--registry needs at least one --plugin NAME@RANGE, e.g. --plugin '@acme/weather@^1'")
     if args.plugin and not args.registry:
         raise ExtismPlatformError("--plugin NAME@RANGE needs --registry URL")
     keys = [load_public_key(k) for k in args.trust_key]
     file_grants = load_grants(args.config) if args.config else {}
-    grants = combine(file_grants, grants_from_options(args.grant))
+    project = _load_project(args.project) if args.project else None
+    project_grants = grants_from_project(project.grants, project.path.name) if project else {}
+    grants = combine(project_grants, file_grants, grants_from_options(args.grant))
     audit = AuditLog(None if args.no_audit else (args.audit_log or default_audit_log()))
     kv = KVStore((args.state_dir / "kv.sqlite3") if args.state_dir else default_kv_path())
     host = Host(grants=grants, audit=audit, kv=kv, http=HttpSettings(resolve=_resolve_map(args.resolve)))
     for d in args.dist:
         host.add_all(sources.from_dist(d, keys=keys, allow_unsigned=args.allow_unsigned))
+    if project is not None:
+        host.add_all(sources.from_lock(project.lock_path))
     if args.installed:
         host.add_all(sources.from_installed(keys=keys, allow_unsigned=args.allow_unsigned))
     if args.registry:

@@ -62,6 +62,17 @@ EXAMPLES = {
   extism-registry keys add-scope ./registry @acme --author ~/.config/extism-platform/signing.key.pub
   extism-plugin build && extism-plugin publish --registry ./registry --site
 """,
+    "install": """examples:
+  extism-plugin install                          # resolve extism.yaml, fetch + verify, write extism.lock
+  extism-plugin install --frozen                 # CI: exactly what extism.lock pins, or fail
+  extism-plugin install --upgrade @acme/weather  # let one plugin move to its newest matching version
+  extism-plugin install --project deploy/extism.yaml --upgrade --json
+""",
+    "add": """examples:
+  extism-plugin add @acme/weather                # newest version, written as "^1.2.0"
+  extism-plugin add '@acme/weather@~1.1' --registry acme
+  extism-plugin add greeter@0.1 --project deploy/extism.yaml
+""",
     "keygen": """examples:
   extism-plugin keygen                                   # ~/.config/extism-platform/signing.key (+ .pub)
   extism-plugin keygen --out ci.key --passphrase-env KEY_PASSPHRASE
@@ -359,6 +370,59 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- install / add ---------------------------------------------------------------------------------
+
+
+def _installed(args: argparse.Namespace, result: Any, wrote: bool, extra: str = "") -> int:
+    for warning in result.warnings:
+        print(f"extism-plugin: warning: {warning}", file=sys.stderr)
+    width = max((len(p.locked.name) for p in result.plugins), default=0)
+    lines = [
+        f"{p.locked.name:<{width}}  {p.locked.version:<10} {p.locked.registry}" + ("" if p.direct else "  (dependency)")
+        for p in result.plugins
+    ]
+    lock = result.project.lock_path
+    lines.append(extra + (f"{lock} written ({len(result.plugins)} plugins)" if wrote else f"{lock} up to date"))
+    _emit(args, {**result.to_dict(), "written": wrote}, "\n".join(lines))
+    return 0
+
+
+def _upgrade_set(values: list[str] | None) -> set[str]:
+    return set(values or ())
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from extism_platform.grants import grants_from_project
+    from registry_static.install import install
+    from registry_static.project import load_project
+
+    project = load_project(Path(args.project))
+    grants_from_project(project.grants, project.path.name)  # a bad grant fails now, not when serving
+    result = install(project, frozen=args.frozen, upgrade=_upgrade_set(args.upgrade))
+    return _installed(args, result, result.write())
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from extism_platform.host.sources import parse_spec
+    from registry_static.install import install
+    from registry_static.layout import atomic_write
+    from registry_static.project import load_project, parse_project, with_plugin
+
+    project = load_project(Path(args.project))
+    name, spec = parse_spec(args.plugin)
+    if args.registry and args.registry not in project.registries:
+        raise ExtismPlatformError(f"--registry {args.registry}: {project.path.name} defines no such registry")
+    # Install from the edited text first: extism.yaml and extism.lock are written only if all of it works.
+    text = with_plugin(project, name, spec, args.registry)
+    result = install(parse_project(project.path, text), upgrade={name})
+    if args.plugin.rfind("@") <= 0:  # no range given: pin the newest version's major line, as npm does
+        spec = "^" + next(p.locked.version for p in result.plugins if p.locked.name == name)
+        text = with_plugin(project, name, spec, args.registry)
+        result.project = parse_project(project.path, text)
+    atomic_write(project.path, text.encode())
+    return _installed(args, result, result.write(), extra=f"{project.path}: plugins.{name} = {spec}\n")
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     passphrase = None
     if args.passphrase_env:
@@ -463,6 +527,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(sub, "verify", "check an artifact's files against its signature (and a trusted key)", cmd_verify)
     p.add_argument("artifact", help="any of <name>-<version>.wasm / .plugin.json / .sig")
     p.add_argument("--key", action="append", default=[], metavar="PUB", help="trusted public key (repeatable)")
+
+    p = _sub(sub, "install", "install extism.yaml's plugins: resolve, fetch, verify, write extism.lock", cmd_install)
+    p.add_argument("--project", default="extism.yaml", metavar="extism.yaml", help="default: ./extism.yaml")
+    p.add_argument("--frozen", action="store_true", help="install exactly what extism.lock pins; fail if it is stale")
+    p.add_argument(
+        "--upgrade",
+        action="append",
+        nargs="?",
+        const="*",
+        metavar="NAME",
+        help="ignore extism.lock's version for NAME (repeatable), or for every plugin without NAME",
+    )
+
+    p = _sub(sub, "add", "add a plugin to extism.yaml (keeping the rest of the file) and install", cmd_add)
+    p.add_argument("plugin", metavar="NAME[@RANGE]", help="e.g. @acme/weather or '@acme/weather@^1.2'")
+    p.add_argument("--project", default="extism.yaml", metavar="extism.yaml", help="default: ./extism.yaml")
+    p.add_argument("--registry", metavar="NAME", help="take it from this entry of registries (default: default)")
 
     p = _sub(sub, "keygen", "create an Ed25519 signing key pair", cmd_keygen)
     p.add_argument("--out", default=str(DEFAULT_KEY), help=f"private key path (default: {DEFAULT_KEY})")

@@ -1,4 +1,4 @@
-"""Where plugins come from: a `dist/` directory, installed wheels, or a registry.
+"""Where plugins come from: a `dist/` directory, installed wheels, a registry, or a project's extism.lock.
 
 Each source yields verified `Artifact`s: the `.sig` envelope is checked against the `.plugin.json`
 and the wasm's sha256 (and against trusted keys when given) before anything is listed; the wasm
@@ -172,6 +172,45 @@ def from_registry(
                 read_wasm=lambda w=wasm: w,
             )
         )
+    return out
+
+
+def from_lock(lock_path: Path, *, cache_dir: Path | None = None) -> list[Artifact]:
+    """Exactly the plugins extism.lock pins, read from the content-addressed cache without contacting a
+    registry, and verified again: each blob against the lock's sha256, the author's signature against
+    the cached key whose id the lock names."""
+    from registry_static import cache  # lazy: only this source needs the registry side
+    from registry_static.lockfile import read_lock
+
+    try:
+        lock = read_lock(lock_path)
+    except ExtismPlatformError as exc:
+        raise LoadError(str(exc)) from None
+    if lock is None:
+        raise LoadError(f"{lock_path}: not found (run `extism-plugin install` first)")
+    out = []
+    for name, entry in sorted(lock.plugins.items()):
+        what = f"{lock_path.name}: {name} {entry.version}"
+        try:
+            wasm = cache.read_blob(entry.wasm_sha256, f"{what} wasm", cache_dir)
+            plugin_json = cache.read_blob(entry.plugin_json_sha256, f"{what} plugin.json", cache_dir)
+            sig = cache.read_blob(entry.sig_sha256, f"{what} signature", cache_dir)
+            key = cache.read_key(entry.key_id, cache_dir)
+        except ExtismPlatformError as exc:
+            raise LoadError(str(exc)) from None
+        art = _artifact(
+            wasm,
+            plugin_json,
+            sig,
+            keys=[key],
+            allow_unsigned=False,
+            where=f"{name}@{entry.version}",
+            source=f"lock:{entry.registry} {name}@{entry.version}",
+            read_wasm=lambda w=wasm: w,
+        )
+        if (art.info.name, art.info.version) != (name, entry.version):
+            raise LoadError(f"{what}: the cached artifact is {art.info.name}@{art.info.version}")
+        out.append(art)
     return out
 
 

@@ -1,0 +1,208 @@
+"""`extism-plugin install`: extism.yaml (+ extism.lock) → exact versions → fetched and verified → extism.lock.
+
+1. Resolve (`resolver.py`) — or, with `frozen=True`, take extism.lock as it is after checking that it
+   satisfies extism.yaml. Locked versions are preferred while they still satisfy (no surprise upgrades);
+   `upgrade` lifts that for some or all plugins.
+2. Fetch each plugin through `RegistryClient` (TUF-verified index, sha256 of every blob, the author's
+   signature; blobs land in the content-addressed cache only after that).
+3. Compare with what the lock pinned: the same version must have the same hashes, author key and
+   dependencies, or the install is refused.
+4. Only then `Installation.write()` stores the author keys in the cache and writes extism.lock
+   atomically — and not at all when nothing changed. Any failure before leaves extism.lock untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry_static import cache
+from registry_static.client import FetchedPlugin, RegistryClient, default_cache_dir
+from registry_static.errors import IntegrityError
+from registry_static.lockfile import LockedPlugin, LockError, Lockfile, differences, read_lock, write_lock
+from registry_static.project import Project, RegistryRef
+from registry_static.resolver import Candidate, Resolver
+
+UPGRADE_ALL = "*"
+
+
+class RegistrySource:
+    """The resolver's `VersionSource` over a project's registries: a plugin comes from the registry
+    extism.yaml names for it, else from the registry of the plugin that needs it, else `default`."""
+
+    def __init__(self, project: Project, client: Callable[[RegistryRef], RegistryClient]) -> None:
+        self.project = project
+        self.client = client
+        self.routes: dict[str, RegistryRef] = {}
+
+    def candidates(self, name: str, wanted_by: str | None) -> list[Candidate]:
+        ref = self.routes.get(name) or self.project.registry_for(name, self.routes.get(wanted_by or ""))
+        self.routes[name] = ref
+        return [Candidate(name, v.semver, v.dependencies, v.yanked, v) for v in self.client(ref).versions(name)]
+
+
+@dataclass(frozen=True)
+class Installed:
+    locked: LockedPlugin
+    fetched: FetchedPlugin
+    direct: bool  # listed in extism.yaml (else: a dependency)
+
+    def to_dict(self) -> dict[str, Any]:
+        info = self.fetched.info
+        return {
+            "name": self.locked.name,
+            "version": self.locked.version,
+            "registry": self.locked.registry,
+            "wasm_sha256": self.locked.wasm_sha256,
+            "key_id": self.locked.key_id,
+            "direct": self.direct,
+            "yanked": info.yanked,
+            "deprecated": info.deprecated,
+            "path": str(self.fetched.path),
+        }
+
+
+@dataclass
+class Installation:
+    """Everything fetched and verified; `write()` commits it."""
+
+    project: Project
+    lock: Lockfile
+    plugins: list[Installed]
+    cache_dir: Path
+    previous: bytes | None
+    frozen: bool = False
+    blobs_downloaded: int = 0
+    warnings: list[str] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return self.lock.to_bytes() != self.previous
+
+    def write(self) -> bool:
+        """Store the author keys in the cache, then extism.lock (atomically, only if it changed)."""
+        for key_id, pem in sorted(self.keys.items()):
+            cache.store_key(key_id, pem, self.cache_dir)
+        return write_lock(self.project.lock_path, self.lock)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": str(self.project.path),
+            "lock": str(self.project.lock_path),
+            "changed": self.changed,
+            "frozen": self.frozen,
+            "blobs_downloaded": self.blobs_downloaded,
+            "plugins": [p.to_dict() for p in self.plugins],
+            "warnings": list(self.warnings),
+        }
+
+
+def install(
+    project: Project,
+    *,
+    frozen: bool = False,
+    upgrade: Collection[str] = (),
+    cache_dir: Path | None = None,
+) -> Installation:
+    """Resolve (or read the lock), fetch and verify every plugin; nothing is written (call `.write()`)."""
+    cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
+    lock_path = project.lock_path
+    old = read_lock(lock_path)
+    clients: dict[str, RegistryClient] = {}
+    refs = {r.url: r for r in project.registries.values()}
+
+    def client_for(url: str) -> RegistryClient:
+        if url not in clients:
+            ref = refs.get(url)
+            clients[url] = RegistryClient(
+                url, cache_root, ref.token() if ref else None, root_sha256=ref.root_sha256 if ref else None
+            )
+        return clients[url]
+
+    if frozen:
+        if upgrade:
+            raise LockError("--frozen installs exactly what extism.lock pins; it cannot be combined with --upgrade")
+        if old is None:
+            raise LockError(f"{lock_path}: not found; --frozen needs one (run `extism-plugin install` and commit it)")
+        problems = differences(project, old)
+        if problems:
+            raise LockError(
+                f"{lock_path.name} does not satisfy {project.path.name} (--frozen never re-resolves: run "
+                "`extism-plugin install` and commit the lock):\n  " + "\n  ".join(problems)
+            )
+        plan = [(p.name, p.version, p.registry) for p in old.plugins.values()]
+    else:
+        unknown = sorted(set(upgrade) - {UPGRADE_ALL} - set(project.plugins) - set(old.plugins if old else ()))
+        if unknown:
+            raise LockError(f"--upgrade {unknown[0]}: neither {project.path.name} nor {lock_path.name} has it")
+        locked: dict[str, str] = {}
+        if old is not None and UPGRADE_ALL not in upgrade:
+            for name, entry in old.plugins.items():
+                explicit = project.registries[project.plugins[name].registry].url if name in project.plugins else None
+                if name not in upgrade and entry.registry == (explicit or entry.registry):
+                    locked[name] = entry.version
+        source = RegistrySource(project, lambda ref: client_for(ref.url))
+        resolver = Resolver(source, locked=locked, root=project.path.name)
+        chosen = resolver.resolve({n: w.spec for n, w in project.plugins.items()})
+        plan = [(n, str(c.version), source.routes[n].url) for n, c in chosen.items()]
+
+    plugins: list[Installed] = []
+    keys: dict[str, str] = {}
+    warnings: list[str] = []
+    for name, version, url in sorted(plan):
+        client = client_for(url)
+        fetched = client.fetch(name, version)
+        info = fetched.info
+        entry = LockedPlugin(
+            name,
+            info.version,
+            client.url,
+            info.sha256,
+            info.plugin_json_sha256,
+            info.sig_sha256,
+            info.key_id,
+            dict(info.dependencies),
+        )
+        pinned = old.plugins.get(name) if old else None
+        if pinned is not None and (pinned.version, pinned.registry) == (entry.version, entry.registry):
+            _same_as_pinned(pinned, entry, lock_path.name)
+        keys[info.key_id] = client.index(name).keys[info.key_id]
+        if info.yanked:
+            warnings.append(
+                f"{name} {version} is yanked; kept because {lock_path.name} pins it "
+                f"(`extism-plugin install --upgrade {name}` moves off it)"
+            )
+        if info.deprecated:
+            warnings.append(f"{name} {version} is deprecated: {info.deprecated}")
+        plugins.append(Installed(entry, fetched, name in project.plugins))
+    downloaded = sum(1 for c in clients.values() for u in c.stats.urls if "/blobs/" in u)
+    return Installation(
+        project,
+        Lockfile({p.locked.name: p.locked for p in plugins}),
+        plugins,
+        cache_root,
+        lock_path.read_bytes() if old is not None else None,
+        frozen,
+        downloaded,
+        warnings,
+        keys,
+    )
+
+
+def _same_as_pinned(pinned: LockedPlugin, got: LockedPlugin, lock_name: str) -> None:
+    """A published version never changes: the registry must serve exactly what the lock pinned."""
+    mine, theirs = pinned.to_dict(), got.to_dict()
+    for key in ("wasm_sha256", "plugin_json_sha256", "sig_sha256", "key_id", "dependencies"):
+        if mine[key] != theirs[key]:
+            raise IntegrityError(
+                f"{got.name} {got.version}: {lock_name} pins {key} {_short(mine[key])} but {got.registry} now "
+                f"serves {_short(theirs[key])}; a published version must never change, so this install is "
+                f"refused (if the registry was rebuilt on purpose, remove {got.name} from {lock_name})"
+            )
+
+
+def _short(value: Any) -> str:
+    return f"{value[:16]}…" if isinstance(value, str) and len(value) > 16 else str(value)
