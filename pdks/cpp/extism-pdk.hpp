@@ -12,6 +12,7 @@
 //   config::get                     read-only configuration
 //   var::get / set / remove         variables that live as long as the plugin instance
 //   log::debug / info / warn / error / trace
+//   json::parse / json::Value       JSON in and out (a value tree; RFC 8259, UTF-8 checked)
 //   http::request                   outgoing HTTP (the host's allowed_hosts apply)
 //   Memory                          an owned block of kernel memory (RAII, move-only)
 //   kernel::*                       the raw `extism:host/env` imports, for anything else
@@ -21,13 +22,16 @@
 #ifndef EXTISM_PDK_HPP
 #define EXTISM_PDK_HPP
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -303,26 +307,37 @@ inline void warn(std::string_view message) noexcept { detail::write(kernel::log_
 inline void error(std::string_view message) noexcept { detail::write(kernel::log_error, message); }
 }  // namespace log
 
-/// Outgoing HTTP through the host (only to the manifest's `allowed_hosts`; others fail the call).
-namespace http {
-/// An HTTP request: `http::Request{"https://example.com", "POST", {{"Accept", "text/plain"}}}`.
-struct Request {
-  std::string url;
-  std::string method = "GET";
-  std::map<std::string, std::string> headers;
-};
+/// JSON for inputs and outputs: `json::parse` reads a whole text into a `json::Value` tree,
+/// `Value::dump()` and `json::quote` write JSON text.
+///
+///   const std::optional<extism::json::Value> in = extism::json::parse(extism::input_string());
+///   const extism::json::Value* name = in ? in->get("name") : nullptr;
+///   if (!name || !name->as_string()) return extism::set_error("expected {\"name\": \"…\"}");
+///   extism::output(extism::json::Value::object().set("greeting", "Hi, " + *name->as_string()).dump());
+///
+/// The parser checks the whole text against RFC 8259: strings must be well-formed UTF-8, numbers
+/// must have JSON's syntax, nothing but whitespace may follow the value, and arrays and objects
+/// may nest `kMaxDepth` levels. A lone surrogate escape ("\ud800", which has no UTF-8 form)
+/// decodes to U+FFFD. Objects keep their members in order, duplicates included; `get` finds the
+/// last one, as most parsers do. Numbers keep their text, so no precision is lost until you
+/// read one with `as_int` or `as_double`.
+namespace json {
 
-/// An HTTP response.
-struct Response {
-  int32_t status = 0;
-  std::vector<uint8_t> body;
-  /// The body as a string (any bytes, not checked for UTF-8).
-  std::string text() const { return std::string(body.begin(), body.end()); }
-};
+/// How deeply arrays and objects may nest (the parser recurses once per level).
+inline constexpr int kMaxDepth = 128;
+
+/// The kind of a `Value`.
+enum class Type { null, boolean, number, string, array, object };
+
+class Value;
+/// An object's members, in order.
+using Members = std::vector<std::pair<std::string, Value>>;
 
 namespace detail {
+class Parser;
+
 // Append `s` as a JSON string literal.
-inline void json_string(std::string& out, std::string_view s) {
+inline void write_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (const char c : s) {
@@ -345,20 +360,430 @@ inline void json_string(std::string& out, std::string_view s) {
   }
   out += '"';
 }
+}  // namespace detail
+
+/// `s` (UTF-8) as a JSON string literal, quotes included: `quote("a\"b")` → `"a\"b"`.
+inline std::string quote(std::string_view s) {
+  std::string out;
+  detail::write_string(out, s);
+  return out;
+}
+
+/// A JSON value: null, a boolean, a number, a string, an array or an object.
+class Value {
+ public:
+  /// `null`.
+  Value() noexcept = default;
+  /// `null`.
+  Value(std::nullptr_t) noexcept {}
+  /// `true` / `false`.
+  Value(bool b) noexcept : type_(Type::boolean), bool_(b) {}
+  /// A string (UTF-8).
+  Value(std::string s) noexcept : type_(Type::string), text_(std::move(s)) {}
+  /// A string (UTF-8).
+  Value(std::string_view s) : Value(std::string(s)) {}
+  /// A string (UTF-8).
+  Value(const char* s) : Value(std::string(s)) {}
+  /// An integer.
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                        !std::is_same_v<T, char>, int> = 0>
+  Value(T n) : type_(Type::number), text_(std::to_string(n)) {}
+  /// A number, written in its shortest exact form (`0.1`, `2.0`, `1e+300`); NaN and infinities
+  /// (not JSON) become `null`.
+  Value(double n) {
+    char digits[32];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    if (n - n != 0 || ec != std::errc()) return;
+    *this = number(std::string(digits, end));
+    if (text_.find_first_of(".e") == std::string::npos) text_ += ".0";  // still a double when read back
+  }
+
+  /// An array of `items`: `Value::array({1, "two", nullptr})`.
+  static Value array(std::vector<Value> items = {}) {
+    Value v;
+    v.type_ = Type::array;
+    v.items_ = std::move(items);
+    return v;
+  }
+  /// An object, empty or with `members`; add to it with `set`.
+  static Value object(Members members = {}) {
+    Value v;
+    v.type_ = Type::object;
+    v.members_ = std::move(members);
+    return v;
+  }
+
+  Type type() const noexcept { return type_; }
+  bool is_null() const noexcept { return type_ == Type::null; }
+  bool is_bool() const noexcept { return type_ == Type::boolean; }
+  bool is_number() const noexcept { return type_ == Type::number; }
+  bool is_string() const noexcept { return type_ == Type::string; }
+  bool is_array() const noexcept { return type_ == Type::array; }
+  bool is_object() const noexcept { return type_ == Type::object; }
+
+  /// The boolean, if this is one.
+  std::optional<bool> as_bool() const noexcept {
+    return is_bool() ? std::optional<bool>(bool_) : std::nullopt;
+  }
+  /// The string, if this is one (else nullptr).
+  const std::string* as_string() const noexcept { return is_string() ? &text_ : nullptr; }
+  /// The number, if this is one written as an integer (no fraction or exponent) that fits.
+  std::optional<int64_t> as_int() const noexcept {
+    int64_t n = 0;
+    const char* end = text_.data() + text_.size();
+    const auto [p, ec] = std::from_chars(text_.data(), end, n);
+    if (!is_number() || ec != std::errc() || p != end) return std::nullopt;
+    return n;
+  }
+  /// The nearest double, if this is a number.
+  std::optional<double> as_double() const noexcept {
+    return is_number() ? std::optional<double>(std::strtod(text_.c_str(), nullptr)) : std::nullopt;
+  }
+  /// The elements, if this is an array (else nullptr).
+  const std::vector<Value>* as_array() const noexcept { return is_array() ? &items_ : nullptr; }
+  /// The members, if this is an object (else nullptr).
+  const Members* as_object() const noexcept { return is_object() ? &members_ : nullptr; }
+
+  /// The member `key` of an object (the last one if it repeats); nullptr when this is not an
+  /// object or has no such member.
+  const Value* get(std::string_view key) const noexcept {
+    if (!is_object()) return nullptr;
+    for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
+      if (it->first == key) return &it->second;
+    }
+    return nullptr;
+  }
+
+  /// Set member `key` (replacing it if present) and return *this, for chaining. A value that is
+  /// not an object becomes an empty object first.
+  Value& set(std::string_view key, Value value) {
+    if (!is_object()) *this = object();
+    for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
+      if (it->first == key) {
+        it->second = std::move(value);
+        return *this;
+      }
+    }
+    members_.emplace_back(std::string(key), std::move(value));
+    return *this;
+  }
+  /// Append an element and return *this. A value that is not an array becomes an empty array first.
+  Value& push(Value value) {
+    if (!is_array()) *this = array();
+    items_.push_back(std::move(value));
+    return *this;
+  }
+
+  /// Compact JSON text.
+  std::string dump() const {
+    std::string out;
+    dump(out);
+    return out;
+  }
+  /// Append compact JSON text to `out`.
+  void dump(std::string& out) const {
+    switch (type_) {
+      case Type::null: out += "null"; break;
+      case Type::boolean: out += bool_ ? "true" : "false"; break;
+      case Type::number: out += text_; break;
+      case Type::string: detail::write_string(out, text_); break;
+      case Type::array:
+        out += '[';
+        for (size_t i = 0; i < items_.size(); ++i) {
+          if (i) out += ',';
+          items_[i].dump(out);
+        }
+        out += ']';
+        break;
+      case Type::object:
+        out += '{';
+        for (size_t i = 0; i < members_.size(); ++i) {
+          if (i) out += ',';
+          detail::write_string(out, members_[i].first);
+          out += ':';
+          members_[i].second.dump(out);
+        }
+        out += '}';
+        break;
+    }
+  }
+
+ private:
+  friend class detail::Parser;
+  static Value number(std::string literal) {
+    Value v;
+    v.type_ = Type::number;
+    v.text_ = std::move(literal);
+    return v;
+  }
+
+  Type type_ = Type::null;
+  bool bool_ = false;
+  std::string text_;  // a string's UTF-8, or a number as written
+  std::vector<Value> items_;
+  Members members_;
+};
+
+namespace detail {
+class Parser {
+ public:
+  explicit Parser(std::string_view text) : p_(text.data()), begin_(p_), end_(p_ + text.size()) {}
+
+  std::optional<Value> document(std::string* error) {
+    std::optional<Value> value = this->value(0);
+    space();
+    if (value && p_ != end_) value = fail("unexpected text after the value");
+    if (!value && error) {
+      *error = error_;
+      *error += " at byte ";
+      const size_t at = error->size();
+      size_t offset = static_cast<size_t>(where_ - begin_);
+      do {
+        error->insert(error->begin() + at, static_cast<char>('0' + offset % 10));
+      } while (offset /= 10);
+    }
+    return value;
+  }
+
+ private:
+  const char* p_;
+  const char* begin_;
+  const char* end_;
+  const char* error_ = "";
+  const char* where_ = nullptr;
+
+  std::nullopt_t fail(const char* what) {
+    error_ = what;
+    where_ = p_;
+    return std::nullopt;
+  }
+  bool failed(const char* what) {
+    fail(what);
+    return false;
+  }
+
+  int peek() const { return p_ < end_ ? static_cast<unsigned char>(*p_) : -1; }
+
+  void space() {
+    while (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r') ++p_;
+  }
+
+  // Skip whitespace, then consume `c` if it comes next.
+  bool eat(char c) {
+    space();
+    if (peek() != static_cast<unsigned char>(c)) return false;
+    ++p_;
+    return true;
+  }
+
+  bool digits() {
+    const char* start = p_;
+    while (peek() >= '0' && peek() <= '9') ++p_;
+    return p_ > start;
+  }
+
+  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  std::optional<Value> number() {
+    const char* start = p_;
+    if (peek() == '-') ++p_;
+    bool ok = peek() == '0' ? (++p_, true) : digits();
+    if (ok && peek() == '.') ok = (++p_, digits());
+    if (ok && (peek() == 'e' || peek() == 'E')) {
+      ++p_;
+      if (peek() == '+' || peek() == '-') ++p_;
+      ok = digits();
+    }
+    if (!ok) return fail("invalid number");
+    return Value::number(std::string(start, p_));
+  }
+
+  std::optional<Value> word(std::string_view w, Value v) {
+    if (static_cast<size_t>(end_ - p_) < w.size() || std::string_view(p_, w.size()) != w) {
+      return fail("expected a JSON value");
+    }
+    p_ += w.size();
+    return v;
+  }
+
+  bool hex4(uint32_t* out) {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i, ++p_) {
+      const int c = peek();
+      const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (digit < 0) return false;
+      v = v << 4 | static_cast<uint32_t>(digit);
+    }
+    *out = v;
+    return true;
+  }
+
+  static void append_utf8(std::string* out, uint32_t cp) {
+    if (cp < 0x80) {
+      *out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      *out += static_cast<char>(0xC0 | cp >> 6);
+      *out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      *out += static_cast<char>(0xE0 | cp >> 12);
+      *out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+      *out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      *out += static_cast<char>(0xF0 | cp >> 18);
+      *out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
+      *out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+      *out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+  // A well-formed UTF-8 sequence whose lead byte `c` was just read (no overlongs, no
+  // surrogates, nothing above U+10FFFF), appended to `out`.
+  bool utf8_tail(unsigned char c, std::string* out) {
+    const int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0) return false;
+    int lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    int hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    *out += static_cast<char>(c);
+    for (int i = 1; i < n; ++i, lo = 0x80, hi = 0xBF) {
+      const int next = peek();
+      if (next < lo || next > hi) return false;
+      *out += *p_++;
+    }
+    return true;
+  }
+
+  // A string literal at the cursor (its opening quote), decoded into `out`.
+  bool string(std::string* out) {
+    ++p_;
+    for (;;) {
+      const int c = peek();
+      if (c < 0x20) return failed(c < 0 ? "unterminated string" : "control character in a string");
+      ++p_;
+      if (c == '"') return true;
+      if (c >= 0x80) {
+        if (!utf8_tail(static_cast<unsigned char>(c), out)) return failed("invalid UTF-8");
+        continue;
+      }
+      if (c != '\\') {
+        *out += static_cast<char>(c);
+        continue;
+      }
+      const int e = peek();
+      if (e < 0) return failed("unterminated string");
+      ++p_;
+      switch (e) {
+        case '"': case '\\': case '/': *out += static_cast<char>(e); continue;
+        case 'b': *out += '\b'; continue;
+        case 'f': *out += '\f'; continue;
+        case 'n': *out += '\n'; continue;
+        case 'r': *out += '\r'; continue;
+        case 't': *out += '\t'; continue;
+        case 'u': break;
+        default: --p_; return failed("invalid escape");
+      }
+      uint32_t cp, low;
+      if (!hex4(&cp)) return failed("invalid \\u escape");
+      if (cp >= 0xD800 && cp <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
+        const char* rewind = p_;
+        p_ += 2;
+        if (hex4(&low) && low >= 0xDC00 && low <= 0xDFFF) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        } else {
+          p_ = rewind;  // not a pair: the next escape is read on its own
+        }
+      }
+      append_utf8(out, cp >= 0xD800 && cp <= 0xDFFF ? 0xFFFD : cp);
+    }
+  }
+
+  // Any value, after optional whitespace; `depth` counts the containers around it.
+  std::optional<Value> value(int depth) {
+    space();
+    switch (peek()) {
+      case '"': {
+        std::string s;
+        if (!string(&s)) return std::nullopt;
+        return Value(std::move(s));
+      }
+      case 't': return word("true", true);
+      case 'f': return word("false", false);
+      case 'n': return word("null", nullptr);
+      case '[':
+      case '{': {
+        const bool is_object = *p_ == '{';
+        if (depth >= kMaxDepth) return fail("nested too deeply");
+        ++p_;
+        Value container = is_object ? Value::object() : Value::array();
+        if (eat(is_object ? '}' : ']')) return container;
+        do {
+          std::string key;
+          if (is_object) {
+            space();
+            if (peek() != '"') return fail("expected a string key");
+            if (!string(&key)) return std::nullopt;
+            if (!eat(':')) return fail("expected ':'");
+          }
+          std::optional<Value> item = value(depth + 1);
+          if (!item) return std::nullopt;
+          if (is_object) {
+            container.members_.emplace_back(std::move(key), std::move(*item));
+          } else {
+            container.items_.push_back(std::move(*item));
+          }
+        } while (eat(','));
+        if (!eat(is_object ? '}' : ']')) return fail(is_object ? "expected ',' or '}'" : "expected ',' or ']'");
+        return container;
+      }
+      case '-': case '0': case '1': case '2': case '3': case '4':
+      case '5': case '6': case '7': case '8': case '9':
+        return number();
+      default: return fail("expected a JSON value");
+    }
+  }
+};
+}  // namespace detail
+
+/// The JSON value that is the whole of `text` (UTF-8), or nothing when `text` is not JSON; then
+/// `*error` (if given) says why, e.g. "expected ':' at byte 7".
+inline std::optional<Value> parse(std::string_view text, std::string* error = nullptr) {
+  return detail::Parser(text).document(error);
+}
+
+}  // namespace json
+
+/// Outgoing HTTP through the host (only to the manifest's `allowed_hosts`; others fail the call).
+namespace http {
+/// An HTTP request: `http::Request{"https://example.com", "POST", {{"Accept", "text/plain"}}}`.
+struct Request {
+  std::string url;
+  std::string method = "GET";
+  std::map<std::string, std::string> headers;
+};
+
+/// An HTTP response.
+struct Response {
+  int32_t status = 0;
+  std::vector<uint8_t> body;
+  /// The body as a string (any bytes, not checked for UTF-8).
+  std::string text() const { return std::string(body.begin(), body.end()); }
+};
+
+namespace detail {
+using json::detail::write_string;
 
 inline std::string request_json(const Request& req) {
   std::string json = "{\"url\":";
-  json_string(json, req.url);
+  write_string(json, req.url);
   json += ",\"method\":";
-  json_string(json, req.method);
+  write_string(json, req.method);
   json += ",\"headers\":{";
   bool first = true;
   for (const auto& [name, value] : req.headers) {
     if (!first) json += ',';
     first = false;
-    json_string(json, name);
+    write_string(json, name);
     json += ':';
-    json_string(json, value);
+    write_string(json, value);
   }
   json += "}}";
   return json;

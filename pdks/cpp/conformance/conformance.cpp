@@ -24,112 +24,6 @@ std::optional<uint64_t> parse_count(std::string_view text) {
   return n;
 }
 
-// Just enough JSON to read an object's integer members; other values are validated and skipped.
-class JsonReader {
- public:
-  explicit JsonReader(std::string_view text) : s_(text) {}
-
-  // Reads a top-level object, calling `member(key, *this)` with the reader positioned at each
-  // value; the callback must consume that value. False on any syntax error.
-  template <typename F>
-  bool object(F&& member) {
-    if (!take('{')) return false;
-    if (take('}')) return true;
-    do {
-      std::string key;
-      if (!string(&key) || !take(':') || !member(key, *this)) return false;
-    } while (take(','));
-    return take('}');
-  }
-
-  bool end() {
-    space();
-    return i_ == s_.size();
-  }
-
-  // A JSON number that is an integer fitting in int64.
-  bool integer(int64_t* out) {
-    space();
-    const char* first = s_.data() + i_;
-    const char* last = s_.data() + s_.size();
-    const auto [p, ec] = std::from_chars(first, last, *out);
-    if (ec != std::errc() || (p < last && (*p == '.' || *p == 'e' || *p == 'E'))) return false;
-    i_ = static_cast<size_t>(p - s_.data());
-    return true;
-  }
-
-  // Any JSON value, discarded.
-  bool skip(int depth = 0) {
-    space();
-    if (depth > 64 || i_ == s_.size()) return false;
-    const char c = s_[i_];
-    if (c == '"') return string(nullptr);
-    if (c == '{') return object([depth](const std::string&, JsonReader& r) { return r.skip(depth + 1); });
-    if (c == '[') {
-      ++i_;
-      if (take(']')) return true;
-      do {
-        if (!skip(depth + 1)) return false;
-      } while (take(','));
-      return take(']');
-    }
-    for (std::string_view word : {"true", "false", "null"}) {
-      if (s_.substr(i_, word.size()) == word) {
-        i_ += word.size();
-        return true;
-      }
-    }
-    const size_t start = i_;
-    while (i_ < s_.size() && std::string_view("+-.eE0123456789").find(s_[i_]) != std::string_view::npos) ++i_;
-    return i_ > start;
-  }
-
- private:
-  void space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
-  }
-
-  bool take(char c) {
-    space();
-    if (i_ < s_.size() && s_[i_] == c) {
-      ++i_;
-      return true;
-    }
-    return false;
-  }
-
-  // A string literal; simple escapes are decoded, `\uXXXX` is kept verbatim (keys we look for
-  // are plain ASCII).
-  bool string(std::string* out) {
-    if (!take('"')) return false;
-    while (i_ < s_.size()) {
-      char c = s_[i_++];
-      if (c == '"') return true;
-      if (c == '\\') {
-        if (i_ == s_.size()) return false;
-        c = s_[i_++];
-        switch (c) {
-          case 'b': c = '\b'; break;
-          case 'f': c = '\f'; break;
-          case 'n': c = '\n'; break;
-          case 'r': c = '\r'; break;
-          case 't': c = '\t'; break;
-          case 'u': if (out) *out += "\\"; break;
-          case '"': case '\\': case '/': break;
-          default: return false;
-        }
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        return false;
-      }
-      if (out) *out += c;
-    }
-    return false;
-  }
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
 std::string http_output(const extism::http::Response& response) {
   return std::to_string(response.status) + "\n" + response.text();
 }
@@ -159,21 +53,16 @@ EXTISM_EXPORT(input_size) {
 }
 
 EXTISM_EXPORT(json_sum) {
-  const std::string text = extism::input_string();
-  JsonReader json(text);
-  std::optional<int64_t> a, b;
-  const bool ok = json.object([&](const std::string& key, JsonReader& r) {
-    if (key != "a" && key != "b") return r.skip();
-    int64_t value;
-    if (!r.integer(&value)) return false;
-    (key == "a" ? a : b) = value;
-    return true;
-  });
-  if (!ok || !json.end()) return extism::set_error("json_sum: input is not a JSON object");
-  if (!a || !b) return extism::set_error("json_sum: expected integer members \"a\" and \"b\"");
+  std::string why;
+  const std::optional<extism::json::Value> input = extism::json::parse(extism::input_string(), &why);
+  if (!input) return extism::set_error("json_sum: the input is not JSON: " + why);
+  const extism::json::Value* a = input->get("a");
+  const extism::json::Value* b = input->get("b");
+  const std::optional<int64_t> x = a ? a->as_int() : std::nullopt, y = b ? b->as_int() : std::nullopt;
+  if (!x || !y) return extism::set_error("json_sum: expected an object with integer members \"a\" and \"b\"");
   int64_t sum;
-  if (__builtin_add_overflow(*a, *b, &sum)) return extism::set_error("json_sum: a + b overflows int64");
-  extism::output("{\"sum\":" + std::to_string(sum) + "}");
+  if (__builtin_add_overflow(*x, *y, &sum)) return extism::set_error("json_sum: a + b overflows int64");
+  extism::output(extism::json::Value::object().set("sum", sum).dump());
   return 0;
 }
 

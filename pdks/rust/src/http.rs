@@ -11,8 +11,7 @@
 //! assert_eq!(response.status(), 200);
 //! ```
 
-use std::fmt::Write;
-
+use crate::json::quote;
 use crate::{sys, Memory};
 
 /// An HTTP request under construction.
@@ -62,17 +61,17 @@ impl Request {
     /// The request as the host expects it: `{"url":…,"method":…,"headers":{…}}`.
     fn to_json(&self) -> String {
         let mut json = String::from("{\"url\":");
-        push_json_string(&mut json, &self.url);
+        json.push_str(&quote(&self.url));
         json.push_str(",\"method\":");
-        push_json_string(&mut json, &self.method);
+        json.push_str(&quote(&self.method));
         json.push_str(",\"headers\":{");
         for (i, (name, value)) in self.headers.iter().enumerate() {
             if i > 0 {
                 json.push(',');
             }
-            push_json_string(&mut json, name);
+            json.push_str(&quote(name));
             json.push(':');
-            push_json_string(&mut json, value);
+            json.push_str(&quote(value));
         }
         json.push_str("}}");
         json
@@ -118,23 +117,4 @@ impl Response {
     pub fn into_body(self) -> Vec<u8> {
         self.body
     }
-}
-
-/// Append `s` to `out` as a JSON string literal.
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                write!(out, "\\u{:04x}", c as u32).expect("writing to a String")
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }

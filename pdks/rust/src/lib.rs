@@ -16,11 +16,12 @@
 //!
 //! The function's argument is the call's input ([`FromInput`]: `Vec<u8>`, `String` or `()`), its
 //! `Ok` value the call's output ([`IntoOutput`]), and its `Err` the call's error message. A panic
-//! also reaches the host as the call's error message.
+//! also reaches the host as the call's error message. JSON inputs and outputs: [`json`].
 
 #![warn(missing_docs)]
 
 pub mod http;
+pub mod json;
 mod memory;
 pub mod sys;
 
@@ -155,6 +156,13 @@ impl IntoOutput for String {
 impl IntoOutput for &str {
     fn into_output(self) {
         output(self)
+    }
+}
+
+/// The value's JSON text (see [`json`]).
+impl IntoOutput for json::Value {
+    fn into_output(self) {
+        output(self.to_string())
     }
 }
 

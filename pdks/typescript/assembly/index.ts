@@ -12,13 +12,15 @@
  *
  * Every exported function of the entry file is a plugin function: it takes no arguments,
  * reads the call's input, writes its output, and returns 0 (success) or non-zero after
- * `setError`. Strings cross the boundary as UTF-8.
+ * `setError`. Strings cross the boundary as UTF-8. JSON: `Json.parse`, `JsonValue`.
  */
 
 import * as kernel from "./kernel";
 import { Memory, decode } from "./memory";
+import { Json } from "./json";
 import "./abort";
 export { Memory } from "./memory";
+export { Json, JsonResult, JsonType, JsonValue, JSON_MAX_DEPTH } from "./json";
 
 // ---------------------------------------------------------------------------------------------
 // Input, output, errors
@@ -39,7 +41,10 @@ export function input(): Uint8Array {
   return bytes;
 }
 
-/** The call's input decoded as UTF-8. */
+/**
+ * The call's input decoded as UTF-8; ill-formed bytes become U+FFFD. To reject them instead,
+ * read JSON with `Json.parse(input())`, which checks UTF-8.
+ */
 export function inputString(): string {
   return decode(input());
 }
@@ -192,9 +197,9 @@ export class HttpRequest {
     const names = this.headers.keys();
     const fields = new Array<string>(names.length);
     for (let i = 0; i < names.length; i++) {
-      fields[i] = quote(names[i]) + ":" + quote(this.headers.get(names[i]));
+      fields[i] = Json.quote(names[i]) + ":" + Json.quote(this.headers.get(names[i]));
     }
-    return `{"method":${quote(this.method)},"url":${quote(this.url)},"headers":{${fields.join(",")}}}`;
+    return `{"method":${Json.quote(this.method)},"url":${Json.quote(this.url)},"headers":{${fields.join(",")}}}`;
   }
 }
 
@@ -229,23 +234,4 @@ export namespace Http {
     response.free();
     return new HttpResponse(status, bytes);
   }
-}
-
-const HEX = "0123456789abcdef";
-
-/** `text` as a JSON string literal. */
-function quote(text: string): string {
-  const parts = new Array<string>();
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
-    parts.push(text.substring(start, i));
-    if (c == 0x22) parts.push('\\"');
-    else if (c == 0x5c) parts.push("\\\\");
-    else parts.push("\\u00" + HEX.charAt(c >> 4) + HEX.charAt(c & 15));
-    start = i + 1;
-  }
-  parts.push(text.substring(start));
-  return '"' + parts.join("") + '"';
 }

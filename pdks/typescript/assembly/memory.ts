@@ -98,9 +98,55 @@ export function utf8(text: string): ArrayBuffer {
   return String.UTF8.encode(text, false, String.UTF8.ErrorMode.REPLACE);
 }
 
-/** `bytes` decoded as UTF-8. */
+/**
+ * The length of the well-formed UTF-8 sequence at `at` (1 to 4 bytes before `end`), or minus the
+ * length of the ill-formed bytes there (their "maximal subpart": 1 to 3 bytes). Well-formed means
+ * no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+export function utf8Sequence(at: usize, end: usize): i32 {
+  const lead = <u32>load<u8>(at);
+  if (lead < 0x80) return 1;
+  const n = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  if (n == 0) return -1;
+  let lo: u32 = lead == 0xe0 ? 0xa0 : lead == 0xf0 ? 0x90 : 0x80;
+  let hi: u32 = lead == 0xed ? 0x9f : lead == 0xf4 ? 0x8f : 0xbf;
+  for (let i = 1; i < n; i++) {
+    if (at + <usize>i >= end) return -i;
+    const next = <u32>load<u8>(at + <usize>i);
+    if (next < lo || next > hi) return -i;
+    lo = 0x80;
+    hi = 0xbf;
+  }
+  return n;
+}
+
+/**
+ * `bytes` decoded as UTF-8. Each ill-formed sequence becomes one U+FFFD (as in `TextDecoder`),
+ * and decoding resumes right after it, so no valid byte is lost.
+ */
 export function decode(bytes: Uint8Array): string {
-  return String.UTF8.decodeUnsafe(bytes.dataStart, <usize>bytes.length);
+  const start = bytes.dataStart;
+  const end = start + <usize>bytes.length;
+  let at = start;
+  for (let n = 0; at < end && (n = utf8Sequence(at, end)) > 0; ) at += <usize>n;
+  if (at == end) return String.UTF8.decodeUnsafe(start, <usize>bytes.length);
+  // Ill-formed: copy the text with EF BF BD (U+FFFD) in place of each ill-formed sequence.
+  const fixed = new Uint8Array(bytes.length * 3);
+  let to = fixed.dataStart;
+  for (at = start; at < end; ) {
+    const n = utf8Sequence(at, end);
+    if (n > 0) {
+      memory.copy(to, at, <usize>n);
+      to += <usize>n;
+      at += <usize>n;
+    } else {
+      store<u16>(to, 0xbfef);
+      store<u8>(to, 0xbd, 2);
+      to += 3;
+      at += <usize>-n;
+    }
+  }
+  return String.UTF8.decodeUnsafe(fixed.dataStart, to - fixed.dataStart);
 }
 
 /** Copies `count` bytes from linear memory at `source` into kernel memory at `target`. */

@@ -3,17 +3,15 @@
 // C++ PDK.
 #include <extism-pdk.hpp>
 
-#include "json.hpp"
+using extism::json::Value;
 
 // {"name": "Ada"} -> {"greeting": "Hello, Ada!"}
 EXTISM_EXPORT(greet) {
-  const json::StringMember name = json::string_member(extism::input_string(), "name");
-  switch (name.status) {
-    case json::Status::ok: break;
-    case json::Status::missing: return extism::set_error("greet: missing \"name\" (a string)");
-    case json::Status::wrong_type: return extism::set_error("greet: \"name\" must be a string");
-    case json::Status::invalid: return extism::set_error("greet: the input is not a JSON object");
-  }
-  extism::output("{\"greeting\":" + json::quote("Hello, " + name.value + "!") + "}");
+  const std::optional<Value> input = extism::json::parse(extism::input_string());
+  if (!input || !input->is_object()) return extism::set_error("greet: the input is not a JSON object");
+  const Value* name = input->get("name");
+  if (!name) return extism::set_error("greet: missing \"name\" (a string)");
+  if (!name->is_string()) return extism::set_error("greet: \"name\" must be a string");
+  extism::output(Value::object().set("greeting", "Hello, " + *name->as_string() + "!").dump());
   return 0;
 }
