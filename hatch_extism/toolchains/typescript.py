@@ -39,6 +39,7 @@ from hatch_extism.toolchains.base import (
     ToolchainStatus,
     _quiet,
     run_tool,
+    staged_install,
     which,
 )
 from hatch_extism.wasm_inspect import inspect_module
@@ -128,10 +129,8 @@ class TypeScriptToolchain(Toolchain):
         if not npm:
             raise ToolchainError(f"AssemblyScript is not installed and `npm` is not on PATH; {INSTALL_HINT}")
         progress(f"installing assemblyscript {ASSEMBLYSCRIPT_VERSION} from npm into {target} …")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # A private staging folder per process: a half-finished install never looks installed.
-        tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))
-        try:
+        ready = lambda d: _asc_js(d).is_file()  # noqa: E731
+        with staged_install(target, ready=ready, what=f"npm install assemblyscript@{ASSEMBLYSCRIPT_VERSION}") as tmp:
             run_tool(
                 [
                     npm,
@@ -147,15 +146,6 @@ class TypeScriptToolchain(Toolchain):
                 ],
                 what=f"npm install assemblyscript@{ASSEMBLYSCRIPT_VERSION}",
             )
-            if not _asc_js(tmp).is_file():
-                raise ToolchainError(f"npm installed assemblyscript without {_asc_js(tmp).relative_to(tmp)}")
-            try:
-                tmp.rename(target)
-            except OSError:
-                if not _asc_js(target).is_file():  # not a lost race with another installer
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         progress(f"installed assemblyscript {ASSEMBLYSCRIPT_VERSION}")
 
     def version(self) -> str:
