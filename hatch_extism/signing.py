@@ -71,18 +71,21 @@ def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, ove
     return key_id(key.public_key())
 
 
-def load_private_key(source: str | Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
-    """`source` is a path to a PEM file or the PEM text itself."""
+def _pem(source: str | Path, what: str) -> tuple[bytes, str]:
+    """A key's PEM bytes from a path or from the PEM text itself, and how to name it in errors."""
     text = str(source)
     if "-----BEGIN" in text:
-        data, where = text.encode(), "the key given as PEM text"
-    else:
-        path = Path(text).expanduser()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SigningError(f"signing key {path}: {exc.strerror}") from None
-        where = str(path)
+        return text.encode(), f"the {what} given as PEM text"
+    path = Path(text).expanduser()
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise SigningError(f"{what} {path}: {exc.strerror}") from None
+
+
+def load_private_key(source: str | Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """`source` is a path to a PEM file or the PEM text itself."""
+    data, where = _pem(source, "signing key")
     if passphrase is None and os.environ.get(PASSPHRASE_ENV):
         passphrase = os.environ[PASSPHRASE_ENV].encode()
     try:
@@ -97,16 +100,8 @@ def load_private_key(source: str | Path, passphrase: bytes | None = None) -> Ed2
 
 
 def load_public_key(source: str | Path) -> Ed25519PublicKey:
-    text = str(source)
-    if "-----BEGIN" in text:
-        data, where = text.encode(), "the public key given as PEM text"
-    else:
-        path = Path(text).expanduser()
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SigningError(f"public key {path}: {exc.strerror}") from None
-        where = str(path)
+    """`source` is a path to a PEM file or the PEM text itself."""
+    data, where = _pem(source, "public key")
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:
