@@ -16,6 +16,7 @@ DRIVERS: dict[str, str] = {
     "rust": "hatch_extism.toolchains.rust:RustToolchain",
     "typescript": "hatch_extism.toolchains.typescript:TypeScriptToolchain",
     "python": "hatch_extism.toolchains.python:PythonToolchain",
+    "javascript": "hatch_extism.toolchains.javascript:JavaScriptToolchain",
 }
 
 

@@ -1,0 +1,387 @@
+"""JavaScript driver: the plugin's script runs in QuickJS-ng, embedded in the module.
+
+Where the engine comes from: PyPI's source distribution of `quickjs-ng` (pinned, hash-checked)
+carries the QuickJS-ng C sources (`upstream-quickjs/`). `ensure_installed` downloads it once with
+pip and keeps only the engine's `.c`/`.h` files and its licence, in the platform toolchain cache
+(`quickjs-ng-<version>/`). Nothing of the Python binding is used. The compiler is zig's clang
+(`zig_common`), targeting wasm32-wasi.
+
+A project is one script, `plugin.js` (or `src/index.js`; `sources=[path]` names another). Each
+export of the request (plugin.yaml's `exports`; by default every top-level `function` of the
+script whose name does not start with `_`) becomes a wasm export `() -> i32` calling the
+script's global function of that name (pdks/javascript/runtime/glue.c). Host functions are the
+script's `Host.hostFunction("module", "name"[, params[, results]])` calls with literal arguments.
+
+Caching: the engine objects are compiled once per engine version, compiler and flags
+(`cache_dir()/javascript-pdk/engine-<digest>/`, ~15 s), the runtime glue once per its sources; a
+build then writes a small C file embedding the script and links — a fraction of a second. The
+same script gives a byte-identical module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from hatch_extism.errors import BuildError, ToolchainError
+from hatch_extism.paths import cache_dir, pdk_dir, toolchains_dir
+from hatch_extism.toolchains import zig_common
+from hatch_extism.toolchains.base import (
+    BuildRequest,
+    BuildResult,
+    Progress,
+    Stopwatch,
+    Toolchain,
+    ToolchainStatus,
+    _quiet,
+    staged_install,
+)
+
+#: The pinned engine source. Changing it changes every module's bytes (reproducibility).
+QUICKJS_NG_SDIST_VERSION = "0.17.0.2"
+QUICKJS_NG_SDIST_SHA256 = "43d2e48272208721a7aaea8e3f02d4b9318f12ef20cc4f5421b59d9a470706ef"
+INSTALL_HINT = (
+    f"`extism-plugin toolchains --install` (downloads PyPI's quickjs-ng=={QUICKJS_NG_SDIST_VERSION} "
+    f"source distribution with pip and keeps the QuickJS-ng engine sources; also needs zig: "
+    f"{zig_common.INSTALL_HINT})"
+)
+
+_SDIST_ROOT = PurePosixPath(f"quickjs_ng-{QUICKJS_NG_SDIST_VERSION}")
+_ENGINE_UNITS = ("quickjs", "dtoa", "libregexp", "libunicode")
+_ENGINE_FLAGS = (
+    "--target=wasm32-wasi",
+    "-mexec-model=reactor",
+    "-O2",
+    "-g0",
+    "-D_GNU_SOURCE",
+    "-D_WASI_EMULATED_SIGNAL",
+    "-D_WASI_EMULATED_PROCESS_CLOCKS",
+)
+_GLUE_OPT = {"small": "-Oz", "speed": "-O2", "debug": "-O0"}
+_RUNTIME = ("glue.c", "glue.h", "host.js")
+_LINK_FLAGS = (
+    "-lwasi-emulated-signal",
+    "-lwasi-emulated-process-clocks",
+    # glue.c caps JS recursion at 128 KiB of this stack, so deep recursion is a catchable error.
+    "-Wl,-z,stack-size=1048576",
+    "-s",
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*\Z")
+_TOP_LEVEL_FUNCTION = re.compile(r"^(?:async\s+)?function\s*\*?\s*([A-Za-z$][\w$]*)\s*\(", re.M)
+_HOST_FUNCTION = re.compile(
+    r"""Host\.hostFunction\(\s*(["'])([^"'\\]+)\1\s*,\s*(["'])([^"'\\]+)\3\s*(?:,\s*(\d)\s*)?(?:,\s*([01])\s*)?\)"""
+)
+_MAX_HOST_PARAMS = 8  # EXTISM_JS_MAX_HOST_PARAMS in glue.h
+
+
+def install_dir() -> Path:
+    return toolchains_dir() / f"quickjs-ng-{QUICKJS_NG_SDIST_VERSION}"
+
+
+def _installed(root: Path) -> bool:
+    return all((root / f"{unit}.c").is_file() for unit in _ENGINE_UNITS) and (root / "quickjs.h").is_file()
+
+
+def engine_version(root: Path | None = None) -> str:
+    """QuickJS-ng's own version, from quickjs.h (e.g. "0.17.0")."""
+    header = ((root or install_dir()) / "quickjs.h").read_text()
+    parts = [re.search(rf"#define QJS_VERSION_{p} (\d+)", header) for p in ("MAJOR", "MINOR", "PATCH")]
+    return ".".join(m.group(1) if m else "?" for m in parts)
+
+
+@dataclass(frozen=True)
+class HostFunction:
+    module: str
+    name: str
+    params: int
+    results: int
+
+
+class JavaScriptToolchain(Toolchain):
+    language = "javascript"
+    install_hint = INSTALL_HINT
+
+    def detect(self) -> ToolchainStatus:
+        root = install_dir()
+        found = _installed(root) and zig_common.is_installed()
+        version = None
+        if found:
+            try:
+                version = self.version()
+            except Exception:  # a broken zig is reported as not found, with the hint
+                found = False
+        return ToolchainStatus(self.language, found, version, str(root) if found else None, self.install_hint)
+
+    def ensure_installed(self, progress: Progress = _quiet) -> None:
+        zig_common.ensure_installed(progress)
+        target = install_dir()
+        if _installed(target):
+            return
+        progress(f"downloading quickjs-ng {QUICKJS_NG_SDIST_VERSION} (source distribution, ~0.5 MB) from PyPI …")
+        with (
+            staged_install(target, ready=_installed, what=f"quickjs-ng {QUICKJS_NG_SDIST_VERSION}") as stage,
+            tempfile.TemporaryDirectory(prefix="quickjs-download-", dir=target.parent) as download,
+        ):
+            _extract_engine(_download_sdist(Path(download)), stage)
+        progress(f"installed the QuickJS-ng {engine_version(target)} sources into {target}")
+
+    def version(self) -> str:
+        return f"QuickJS-ng {engine_version()}, zig {zig_common.zig_version()}"
+
+    def build(self, request: BuildRequest, progress: Progress = _quiet) -> BuildResult:
+        self.ensure_installed(progress)
+        clock = Stopwatch()
+        entry = _entry_file(request)
+        source = entry.read_bytes()
+        text = source.decode("utf-8", errors="replace")
+        exports = list(request.exports) or _top_level_functions(text)
+        if not exports:
+            raise BuildError(f"{entry}: nothing to export (no top-level function, no exports in plugin.yaml)")
+        for name in exports:
+            if not _IDENTIFIER.match(name):
+                raise BuildError(f"export {name!r} is not a JavaScript identifier")
+        host_functions = _host_functions(text)
+        objects = [*_engine_objects(progress), _glue_object(request.optimize, progress)]
+        plugin_c = _plugin_c(source, entry.relative_to(request.project_dir).as_posix(), exports, host_functions)
+        request.output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = request.output.with_name(request.output.name + ".tmp")
+        with tempfile.TemporaryDirectory(prefix="extism-javascript-") as work:
+            (Path(work) / "plugin.c").write_text(plugin_c)
+            log = zig_common.run_zig(
+                "cc",
+                "--target=wasm32-wasi",
+                "-mexec-model=reactor",
+                "-O1",
+                "-g0",
+                "-I",
+                pdk_dir("javascript") / "runtime",
+                "plugin.c",
+                *objects,
+                *_LINK_FLAGS,
+                *request.extra_args,
+                "-o",
+                tmp,
+                cwd=Path(work),
+                what="javascript link",
+                error=BuildError,
+            )
+        if not tmp.is_file():
+            raise BuildError(f"{self.language} build: the linker reported success but wrote no {tmp.name}")
+        tmp.replace(request.output)
+        notes = [f"host function {f.module}::{f.name} ({f.params} params, {f.results} results)" for f in host_functions]
+        return BuildResult(
+            wasm=request.output,
+            wasi=True,
+            toolchain="quickjs-ng",
+            toolchain_version=self.version(),
+            seconds=clock.seconds,
+            log=log,
+            notes=notes,
+        )
+
+
+# ---- installing ----------------------------------------------------------------------------
+
+
+def _download_sdist(dest: Path) -> Path:
+    """Download the pinned sdist with pip (hash-checked) into `dest`; returns the archive."""
+    requirements = dest / "requirements.txt"
+    requirements.write_text(f"quickjs-ng=={QUICKJS_NG_SDIST_VERSION} --hash=sha256:{QUICKJS_NG_SDIST_SHA256}\n")
+    pips = [[sys.executable, "-m", "pip"]] if _has_pip() else []
+    pips += [[found] for found in map(shutil.which, ("pip3", "pip")) if found]
+    if not pips:
+        raise ToolchainError(f"cannot download quickjs-ng {QUICKJS_NG_SDIST_VERSION}: no pip is available")
+    output = ""
+    for pip in pips:
+        proc = subprocess.run(
+            [*pip, "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:",
+             "--require-hashes", "-r", str(requirements), "-d", str(dest)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        output = proc.stdout.strip()
+        archives = sorted(dest.glob("quickjs_ng-*.tar.gz"))
+        if proc.returncode == 0 and archives:
+            return archives[0]
+    raise ToolchainError(f"could not download quickjs-ng {QUICKJS_NG_SDIST_VERSION} from PyPI: {output[-400:]}")
+
+
+def _has_pip() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("pip") is not None
+
+
+def _extract_engine(sdist: Path, dest: Path) -> None:
+    """Keep the engine's C sources and headers (flat) and its licence."""
+    with tarfile.open(sdist, "r:gz") as archive:
+        for member in archive:
+            path = PurePosixPath(member.name)
+            if not member.isfile() or ".." in path.parts:
+                continue
+            if path == _SDIST_ROOT / "LICENSE":
+                name = "LICENSE"
+            elif path.parent == _SDIST_ROOT / "upstream-quickjs" and path.suffix in (".c", ".h"):
+                name = path.name
+            else:
+                continue
+            source = archive.extractfile(member)
+            assert source is not None  # a regular file
+            with source, open(dest / name, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+
+
+# ---- cached objects ------------------------------------------------------------------------
+
+
+def _digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update((part.encode() if isinstance(part, str) else part) + b"\0")
+    return h.hexdigest()[:20]
+
+
+def _engine_objects(progress: Progress) -> list[Path]:
+    """The engine compiled once per engine version, compiler and flags (all units, or none)."""
+    root = install_dir()
+    key = _digest(zig_common.zig_version(), QUICKJS_NG_SDIST_VERSION, *_ENGINE_FLAGS)
+    target = cache_dir() / "javascript-pdk" / f"engine-{key}"
+    objects = [target / f"{unit}.o" for unit in _ENGINE_UNITS]
+    if all(o.is_file() for o in objects):
+        return objects
+    progress(f"javascript: compiling the QuickJS-ng {engine_version(root)} engine (once, ~15 s)")
+
+    def compile_unit(stage: Path, unit: str) -> None:
+        zig_common.run_zig(
+            "cc",
+            *_ENGINE_FLAGS,
+            f"-ffile-prefix-map={root}=quickjs-ng",
+            "-c",
+            root / f"{unit}.c",
+            "-o",
+            stage / f"{unit}.o",
+            cwd=root,
+            what=f"compiling QuickJS-ng {unit}.c",
+            error=BuildError,
+        )
+
+    with staged_install(
+        target, ready=lambda d: all((d / o.name).is_file() for o in objects), what="QuickJS-ng"
+    ) as stage:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda unit: compile_unit(stage, unit), _ENGINE_UNITS))
+    return objects
+
+
+def _glue_object(optimize: str, progress: Progress) -> Path:
+    """runtime/glue.c compiled once per its sources, the engine and the optimisation level."""
+    runtime = pdk_dir("javascript") / "runtime"
+    flags = ["--target=wasm32-wasi", "-mexec-model=reactor", _GLUE_OPT[optimize], "-g0", "-Wall", "-std=gnu11"]
+    key = _digest(
+        zig_common.zig_version(),
+        QUICKJS_NG_SDIST_VERSION,
+        *flags,
+        *((runtime / name).read_bytes() for name in ("glue.c", "glue.h")),
+    )
+    obj = cache_dir() / "javascript-pdk" / f"glue-{key}.o"
+    if obj.is_file():
+        return obj
+    progress("javascript: compiling the PDK runtime")
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=obj.parent) as tmp:
+        out = Path(tmp) / obj.name
+        zig_common.run_zig(
+            "cc", *flags, "-I", install_dir(), "-c", runtime / "glue.c", "-o", out,
+            cwd=runtime, what="javascript runtime compile", error=BuildError,
+        )  # fmt: skip
+        out.replace(obj)
+    return obj
+
+
+# ---- the plugin ------------------------------------------------------------------------------
+
+
+def _entry_file(request: BuildRequest) -> Path:
+    project = request.project_dir
+    candidates = [project / s for s in request.sources] or [project / "plugin.js", project / "src" / "index.js"]
+    entry = next((c for c in candidates if c.is_file()), None)
+    if entry is None:
+        names = ", ".join(str(c.relative_to(project)) for c in candidates)
+        raise BuildError(f"{project}: no JavaScript entry script (looked for {names})")
+    return entry
+
+
+def _top_level_functions(text: str) -> list[str]:
+    """`function name(` at the start of a line, public names only, in source order."""
+    names = [m.group(1) for m in _TOP_LEVEL_FUNCTION.finditer(text)]
+    return list(dict.fromkeys(names))
+
+
+def _host_functions(text: str) -> list[HostFunction]:
+    found: dict[tuple[str, str], HostFunction] = {}
+    for m in _HOST_FUNCTION.finditer(text):
+        fn = HostFunction(m.group(2), m.group(4), int(m.group(5) or 1), int(m.group(6) or 1))
+        if fn.params > _MAX_HOST_PARAMS:
+            raise BuildError(f"host function {fn.module}::{fn.name}: at most {_MAX_HOST_PARAMS} parameters")
+        previous = found.setdefault((fn.module, fn.name), fn)
+        if previous != fn:
+            raise BuildError(f"host function {fn.module}::{fn.name} is declared with two signatures")
+    return list(found.values())
+
+
+def _c_bytes(data: bytes) -> str:
+    """A C initializer for `data` plus a terminating NUL (QuickJS wants NUL-terminated source)."""
+    data += b"\0"
+    rows = (",".join(map(str, data[i : i + 32])) for i in range(0, len(data), 32))
+    return "{" + ",\n".join(rows) + "}"
+
+
+def _c_string(text: str) -> str:
+    """A C string literal for `text` (UTF-8; anything unusual as a 3-digit octal escape)."""
+    safe = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-./:$")
+    return '"' + "".join(chr(b) if b in safe else f"\\{b:03o}" for b in text.encode()) + '"'
+
+
+def _plugin_c(source: bytes, source_name: str, exports: list[str], host_functions: list[HostFunction]) -> str:
+    prelude = (pdk_dir("javascript") / "runtime" / "host.js").read_bytes()
+    lines = [
+        "/* Generated by hatch_extism.toolchains.javascript: the plugin's script and its exports. */",
+        '#include "glue.h"',
+        f"const char extism_js_prelude[] = {_c_bytes(prelude)};",
+        f"const size_t extism_js_prelude_len = {len(prelude)};",
+        f"const char extism_js_source[] = {_c_bytes(source)};",
+        f"const size_t extism_js_source_len = {len(source)};",
+        f"const char extism_js_source_name[] = {_c_string(source_name)};",
+        "const char *const extism_js_exports[] = {" + ", ".join(_c_string(n) for n in exports) + "};",
+        f"const size_t extism_js_export_count = {len(exports)};",
+    ]
+    for i, name in enumerate(exports):
+        attribute = f"__attribute__((export_name({_c_string(name)})))"
+        lines.append(f"{attribute} int32_t export_{i}(void) {{ return extism_js_call({i}); }}")
+    table = []
+    for i, fn in enumerate(host_functions):
+        params = ", ".join("uint64_t" for _ in range(fn.params)) or "void"
+        result = "uint64_t" if fn.results else "void"
+        args = ", ".join(f"a[{j}]" for j in range(fn.params))
+        call = f"return import_{i}({args});" if fn.results else f"import_{i}({args}); return 0;"
+        lines += [
+            f"__attribute__((import_module({_c_string(fn.module)}), import_name({_c_string(fn.name)}))) "
+            f"{result} import_{i}({params});",
+            f"static uint64_t call_{i}(const uint64_t *a) {{ {'(void)a; ' if not fn.params else ''}{call} }}",
+        ]
+        table.append(f"{{{_c_string(fn.module)}, {_c_string(fn.name)}, {fn.params}, {fn.results}, call_{i}}}")
+    lines += [
+        "const ExtismJsHostFn extism_js_host_fns[] = {" + ", ".join(table or ["{0}"]) + "};",
+        f"const size_t extism_js_host_fn_count = {len(host_functions)};",
+        "",
+    ]
+    return "\n".join(lines)
