@@ -327,7 +327,7 @@ def register_audit_commands(subparsers: argparse._SubParsersAction) -> argparse.
     )
     show.add_argument("log", nargs="?", help="the log file (default: $EXTISM_AUDIT_LOG or <state dir>/audit.jsonl)")
     show.add_argument("--plugin", help="only this plugin's records")
-    show.add_argument("--kind", choices=["call", "capability", "grant", "log", "load"], help="only this kind")
+    show.add_argument("--kind", choices=["call", "capability", "grant", "log", "load", "unload"], help="only this kind")
     show.add_argument("--last", type=int, default=0, metavar="N", help="only the last N records")
     show.add_argument("--json", action="store_true", help="one JSON record per line")
     show.set_defaults(func=_cmd_show)

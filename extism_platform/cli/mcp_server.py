@@ -1,4 +1,12 @@
-"""`extism-mcp-server` — serve Extism plugins as MCP tools (stdio by default, or streamable HTTP)."""
+"""`extism-mcp-server` — serve Extism plugins as MCP tools (stdio by default, or streamable HTTP).
+
+`--watch` is for plugin authors: the `--dist` directories (and `--project`'s extism.yaml and
+extism.lock, and the `--config` grants file) are polled, and when they change the plugins are loaded
+again — signatures verified exactly as at start-up — and swapped in while the server keeps running;
+connected clients get `notifications/tools/list_changed`. A build that fails verification is
+reported on stderr and the previous plugins keep serving. Plugins from `--installed` and
+`--registry` are loaded once, at start-up.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ from hatch_extism.errors import ExtismPlatformError
 
 EXAMPLES = """examples:
   extism-mcp-server --dist dist/ --grant '@acme/weather:host=api.weather.example'
+  extism-mcp-server --dist dist/ --allow-unsigned --watch     # reload (and tell clients) on each rebuild
   extism-mcp-server --dist dist/ --config extism.yaml --http 127.0.0.1:8765      # token: $EXTISM_MCP_TOKEN
   extism-mcp-server --registry https://plugins.example.com --plugin '@acme/weather@^1.2' --config extism.yaml
   extism-mcp-server --project extism.yaml                  # extism.lock's plugins from the cache, its grants
@@ -124,6 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
         "applies to HOST), e.g. api.weather.example=http://127.0.0.1:8123",
     )
     run.add_argument("--warm", action="store_true", help="compile every plugin at start instead of on first use")
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="poll --dist / --project / --config for changes; reload the plugins (verified as at start) "
+        "and send clients tools/list_changed",
+    )
+    run.add_argument(
+        "--watch-interval",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="with --watch: how often to poll (default 0.5; a change is loaded once it held still for a poll)",
+    )
     run.add_argument("--max-concurrency", type=int, default=8, metavar="N", help="calls running at once (default 8)")
     run.add_argument("--verbose", "-v", action="store_true", help="log to stderr at debug level")
     return p
@@ -167,16 +189,40 @@ def _load_project(path: Path) -> Any:
     return project
 
 
+def _keys(args: argparse.Namespace) -> list[Any]:
+    from hatch_extism.signing import load_public_key  # noqa: PLC0415
+
+    return [load_public_key(k) for k in args.trust_key]
+
+
+def _grants(args: argparse.Namespace, project: Any) -> dict[str, Any]:
+    from extism_platform.grants import combine, grants_from_options, grants_from_project, load_grants  # noqa: PLC0415
+
+    file_grants = load_grants(args.config) if args.config else {}
+    project_grants = grants_from_project(project.grants, project.path.name) if project else {}
+    return combine(project_grants, file_grants, grants_from_options(args.grant))
+
+
+def _watchable_artifacts(args: argparse.Namespace, keys: list[Any], project: Any) -> list[Any]:
+    """The plugins of the sources --watch polls: the --dist directories, then the project's lock."""
+    from extism_platform.host import sources  # noqa: PLC0415
+
+    out = []
+    for d in args.dist:
+        out.extend(sources.from_dist(d, keys=keys, allow_unsigned=args.allow_unsigned, keep_wasm=args.watch))
+    if project is not None:
+        out.extend(sources.from_lock(project.lock_path))
+    return out
+
+
 def build_host(args: argparse.Namespace) -> Any:
     """Sources, grants, audit log and kv store from the parsed options → a loaded `Host`."""
     from extism_platform.audit import AuditLog  # noqa: PLC0415 - keep `--help` fast
-    from extism_platform.grants import combine, grants_from_options, grants_from_project, load_grants
     from extism_platform.host import sources
     from extism_platform.host.http import HttpSettings
     from extism_platform.host.kv import KVStore
     from extism_platform.host.runtime import Host
     from extism_platform.paths import default_audit_log, default_kv_path
-    from hatch_extism.signing import load_public_key
 
     if not (args.dist or args.installed or args.registry or args.project):
         raise ExtismPlatformError(
@@ -186,18 +232,17 @@ def build_host(args: argparse.Namespace) -> Any:
         raise ExtismPlatformError("--registry needs at least one --plugin NAME@RANGE, e.g. --plugin '@acme/weather@^1'")
     if args.plugin and not args.registry:
         raise ExtismPlatformError("--plugin NAME@RANGE needs --registry URL")
-    keys = [load_public_key(k) for k in args.trust_key]
-    file_grants = load_grants(args.config) if args.config else {}
+    if args.watch and not (args.dist or args.project):
+        raise ExtismPlatformError("--watch needs --dist DIR or --project extism.yaml (the sources it polls)")
+    if args.watch_interval < 0.05:
+        raise ExtismPlatformError(f"--watch-interval {args.watch_interval}: give at least 0.05 seconds")
+    keys = _keys(args)
     project = _load_project(args.project) if args.project else None
-    project_grants = grants_from_project(project.grants, project.path.name) if project else {}
-    grants = combine(project_grants, file_grants, grants_from_options(args.grant))
+    grants = _grants(args, project)
     audit = AuditLog(None if args.no_audit else (args.audit_log or default_audit_log()))
     kv = KVStore((args.state_dir / "kv.sqlite3") if args.state_dir else default_kv_path())
     host = Host(grants=grants, audit=audit, kv=kv, http=HttpSettings(resolve=_resolve_map(args.resolve)))
-    for d in args.dist:
-        host.add_all(sources.from_dist(d, keys=keys, allow_unsigned=args.allow_unsigned))
-    if project is not None:
-        host.add_all(sources.from_lock(project.lock_path))
+    host.add_all(_watchable_artifacts(args, keys, project))
     if args.installed:
         host.add_all(sources.from_installed(keys=keys, allow_unsigned=args.allow_unsigned))
     if args.registry:
@@ -214,6 +259,26 @@ def build_host(args: argparse.Namespace) -> Any:
         for plugin in host.plugins.values():
             plugin.warm()
     return host
+
+
+def build_watched(args: argparse.Namespace, host: Any) -> Any:
+    """What --watch polls, and how it loads the plugins again: the same source functions, keys and
+    --allow-unsigned as at start-up (so the same verification), the project and grants read again;
+    the plugins from --installed and --registry, loaded once, are kept as they are."""
+    from extism_platform.host.watch import Watched  # noqa: PLC0415
+
+    keys = _keys(args)
+    static = [p.artifact for p in host.plugins.values() if not p.artifact.source.startswith(("dist:", "lock:"))]
+    project = _load_project(args.project) if args.project else None
+
+    def load() -> tuple[dict[str, Any], list[Any]]:
+        project = _load_project(args.project) if args.project else None
+        return _grants(args, project), [*_watchable_artifacts(args, keys, project), *static]
+
+    files = [project.path, project.lock_path] if project is not None else []
+    if args.config:
+        files.append(args.config)
+    return Watched(dirs=list(args.dist), files=files, load=load)
 
 
 def _print_tools(server: Any, as_json: bool) -> None:
@@ -248,6 +313,8 @@ def run(args: argparse.Namespace) -> int:
         skip=args.skip or None,
         max_concurrency=args.max_concurrency,
         transport="http" if args.http else "stdio",
+        watched=build_watched(args, host) if args.watch and not args.list else None,
+        watch_interval=args.watch_interval,
     )
     if args.list:
         _print_tools(server, args.json)
@@ -259,7 +326,8 @@ def run(args: argparse.Namespace) -> int:
         token = os.environ.get(args.token_env) or None
         print(
             f"extism-mcp-server: serving {len(server.tools)} tool(s) at http://{bind}:{port}/mcp"
-            + (" (bearer token required)" if token else ""),
+            + (" (bearer token required)" if token else "")
+            + (" (watching for changes)" if server.watched else ""),
             file=sys.stderr,
             flush=True,
         )
@@ -277,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="extism-mcp-server: %(levelname)s: %(message)s",
     )
+    if args.watch:  # say what was reloaded (and what was not) without --verbose
+        logging.getLogger("extism_platform.mcp.watch").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return run(args)
     except ExtismPlatformError as exc:

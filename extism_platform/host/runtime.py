@@ -3,6 +3,12 @@
 `Host.call(plugin, export, input)` is safe to call from many threads: each call borrows its own
 instance from the plugin's pool (an instance is never shared by two calls in flight) and an
 instance that trapped, timed out or was stopped by a denial is discarded, never reused.
+
+The plugin set can be replaced while calls run (`extism-mcp-server --watch`): `Host.plan` builds the
+next set from freshly verified artifacts (keeping the `LoadedPlugin` — compiled module and pool — of
+every plugin whose artifact and permissions did not change) without touching the current one, and
+`Host.swap` installs it in one assignment. A call holds the `LoadedPlugin` it started with, so
+in-flight calls finish on the old instances, which are dropped with it.
 """
 
 from __future__ import annotations
@@ -69,6 +75,26 @@ class Artifact:
     signed: bool = False
     trusted: bool = False
     key_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PluginChanges:
+    """What `Host.swap` changed, by plugin name."""
+
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.replaced or self.removed)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{sign}{n}"
+            for sign, names in (("+", self.added), ("~", self.replaced), ("-", self.removed))
+            for n in names
+        ]
+        return ", ".join(parts) or "no change"
 
 
 @dataclass
@@ -183,6 +209,13 @@ class LoadedPlugin:
         self._compile()
 
 
+def _same_build(a: Artifact, b: Artifact) -> bool:
+    def key(x: Artifact) -> tuple[Any, ...]:
+        return (x.sha256, x.info.doc, x.source, x.signed, x.trusted, x.key_ids)
+
+    return key(a) == key(b)
+
+
 def _classify(message: str) -> tuple[str, str]:
     """(kind, one-line message) of an extism.Error."""
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
@@ -220,18 +253,8 @@ class Host:
         self.http = http or HttpSettings()
         self.plugins: dict[str, LoadedPlugin] = {}
 
-    def add(self, artifact: Artifact) -> LoadedPlugin:
-        """Register a verified artifact; records its capability decisions in the audit log."""
-        info = artifact.info
-        if info.name in self.plugins:
-            other = self.plugins[info.name]
-            raise LoadError(
-                f"plugin {info.name} is loaded twice ({other.version} from {other.artifact.source} "
-                f"and {info.version} from {artifact.source}); load one of them"
-            )
-        eff = effective(info.name, info.permissions, grant_for(self.grants, info.name))
-        loaded = LoadedPlugin(artifact, eff)
-        self.plugins[info.name] = loaded
+    def _audit_load(self, loaded: LoadedPlugin) -> None:
+        info, artifact, eff = loaded.info, loaded.artifact, loaded.effective
         self.audit.append(
             "load",
             plugin=info.name,
@@ -244,7 +267,66 @@ class Host:
         )
         for d in eff.decisions:
             self.audit.append("grant", plugin=info.name, version=info.version, sha256=artifact.sha256, **d.to_dict())
+
+    def add(self, artifact: Artifact) -> LoadedPlugin:
+        """Register a verified artifact; records its capability decisions in the audit log."""
+        info = artifact.info
+        if info.name in self.plugins:
+            other = self.plugins[info.name]
+            raise LoadError(
+                f"plugin {info.name} is loaded twice ({other.version} from {other.artifact.source} "
+                f"and {info.version} from {artifact.source}); load one of them"
+            )
+        eff = effective(info.name, info.permissions, grant_for(self.grants, info.name))
+        loaded = LoadedPlugin(artifact, eff)
+        self.plugins[info.name] = loaded
+        self._audit_load(loaded)
         return loaded
+
+    def plan(self, artifacts: Iterable[Artifact], grants: dict[str, Grant] | None = None) -> dict[str, LoadedPlugin]:
+        """The plugin set these artifacts make (under `grants`, default the current ones), without
+        installing it: an unchanged plugin (same wasm sha256, plugin.json, signature status and
+        source; same effective permissions) keeps its current `LoadedPlugin`. Raises `LoadError`
+        for a name given twice."""
+        grants = self.grants if grants is None else grants
+        out: dict[str, LoadedPlugin] = {}
+        for artifact in artifacts:
+            info = artifact.info
+            if info.name in out:
+                other = out[info.name]
+                raise LoadError(
+                    f"plugin {info.name} is loaded twice ({other.version} from {other.artifact.source} "
+                    f"and {info.version} from {artifact.source}); load one of them"
+                )
+            eff = effective(info.name, info.permissions, grant_for(grants, info.name))
+            current = self.plugins.get(info.name)
+            if current is not None and _same_build(current.artifact, artifact) and current.effective == eff:
+                out[info.name] = current
+            else:
+                out[info.name] = LoadedPlugin(artifact, eff)
+        return out
+
+    def swap(self, plugins: dict[str, LoadedPlugin], grants: dict[str, Grant] | None = None) -> PluginChanges:
+        """Install a set from `plan` in one assignment (calls in flight keep the plugin they hold);
+        audits the new and the unloaded plugins."""
+        old = self.plugins
+        kept = {name for name, p in plugins.items() if old.get(name) is p}
+        changes = PluginChanges(
+            added=tuple(sorted(n for n in plugins if n not in old)),
+            replaced=tuple(sorted(n for n in plugins if n in old and n not in kept)),
+            removed=tuple(sorted(n for n in old if n not in plugins)),
+        )
+        if grants is not None:
+            self.grants = grants
+        self.plugins = plugins
+        for name in (*changes.replaced, *changes.removed):
+            gone = old[name]
+            self.audit.append(
+                "unload", plugin=name, version=gone.version, sha256=gone.sha256, source=gone.artifact.source
+            )
+        for name in (*changes.added, *changes.replaced):
+            self._audit_load(plugins[name])
+        return changes
 
     def add_all(self, artifacts: Iterable[Artifact]) -> None:
         for a in artifacts:
@@ -257,9 +339,14 @@ class Host:
             known = ", ".join(sorted(self.plugins)) or "none"
             raise PluginCallError(f"no plugin named {name} is loaded (loaded: {known})", "unavailable") from None
 
-    def call(self, name: str, export: str, data: bytes, context: dict[str, Any] | None = None) -> CallResult:
-        """Run one export. Raises `PluginCallError` (the plugin's error, a timeout, a trap, a denial)."""
-        plugin = self.get(name)
+    def call(
+        self, name: str | LoadedPlugin, export: str, data: bytes, context: dict[str, Any] | None = None
+    ) -> CallResult:
+        """Run one export of the plugin named `name` (or of that `LoadedPlugin`, which need no longer
+        be in the current set). Raises `PluginCallError` (the plugin's error, a timeout, a trap, a
+        denial)."""
+        plugin = name if isinstance(name, LoadedPlugin) else self.get(name)
+        name = plugin.name
         started = time.perf_counter()
         input_sha = hashlib.sha256(data).hexdigest()
         audit_base = {

@@ -68,24 +68,33 @@ def _read(path: Path) -> bytes:
 
 
 def from_dist(
-    directory: Path, *, keys: list[Ed25519PublicKey] | None = None, allow_unsigned: bool = False
+    directory: Path,
+    *,
+    keys: list[Ed25519PublicKey] | None = None,
+    allow_unsigned: bool = False,
+    keep_wasm: bool = False,
 ) -> list[Artifact]:
-    """Every plugin in a build output directory (the highest version of each name)."""
+    """Every plugin in a build output directory (the highest version of each name).
+
+    The wasm is read again when first compiled, unless `keep_wasm`: then the verified bytes are
+    kept in memory (for `--watch`, where the file may be rebuilt or tampered with after it was
+    verified and the plugin must keep serving what was verified)."""
     if not directory.is_dir():
         raise LoadError(f"--dist {directory}: not a directory (build plugins with `extism-plugin build`)")
     found: dict[str, Artifact] = {}
     for json_path in sorted(directory.glob("*.plugin.json")):
         stem = json_path.name[: -len(".plugin.json")]
         wasm_path, sig_path = directory / f"{stem}.wasm", directory / f"{stem}.sig"
+        wasm = _read(wasm_path)
         art = _artifact(
-            _read(wasm_path),
+            wasm,
             _read(json_path),
             _read(sig_path),
             keys=keys or [],
             allow_unsigned=allow_unsigned,
             where=str(directory / stem),
             source=f"dist:{wasm_path}",
-            read_wasm=lambda p=wasm_path: p.read_bytes(),
+            read_wasm=(lambda w=wasm: w) if keep_wasm else (lambda p=wasm_path: p.read_bytes()),
         )
         prev = found.get(art.info.name)
         if prev is None or _version_key(art.info.version) > _version_key(prev.info.version):

@@ -9,6 +9,13 @@ Arguments are validated against the export's input schema before the plugin runs
 validated against its output schema and returned as `structuredContent`. A plugin's error,
 timeout, trap or denied capability is a tool result with `isError` carrying the message: the
 server keeps serving.
+
+The tool list can change while serving (`--watch`: `ExtismMCPServer.watch` polls the sources and
+`reload` swaps the host's plugin set), so `tools.listChanged` is always advertised and a change is
+announced on both protocol eras: 2026-07-28 clients get it on their `subscriptions/listen` stream
+(the SDK's `ListenHandler` fed by a `SubscriptionBus`), 2025-11-25 clients as a
+`notifications/tools/list_changed` on their connection (recorded when they send
+`notifications/initialized`). A reload that fails verification is logged and changes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,17 +35,22 @@ import jsonschema
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform import __version__
-from extism_platform.errors import PluginCallError, RunError
+from extism_platform.errors import ExtismPlatformError, PluginCallError, RunError
 from extism_platform.host.runtime import Host, LoadedPlugin
+from extism_platform.host.watch import Watched
 from hatch_extism.manifest import Export
 
 log = logging.getLogger("extism_platform.mcp")
+watch_log = logging.getLogger("extism_platform.mcp.watch")
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 LIST_PLUGINS_TOOL = "extism_plugins"
 SERVER_NAME = "extism-platform"
+MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
 
 
 def fold_name(plugin: str) -> str:
@@ -76,10 +89,17 @@ def _matches(patterns: Iterable[str], tool: PluginTool) -> bool:
     return any(fnmatch.fnmatchcase(tool.name, p) or fnmatch.fnmatchcase(tool.plugin.name, p) for p in patterns)
 
 
-def build_tools(host: Host, *, only: list[str] | None = None, skip: list[str] | None = None) -> dict[str, PluginTool]:
-    """The tool table, from manifests only (no wasm is compiled here)."""
+def build_tools(
+    host: Host,
+    *,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    plugins: Mapping[str, LoadedPlugin] | None = None,
+) -> dict[str, PluginTool]:
+    """The tool table of the host's plugins (or of `plugins`, a set not installed yet), from
+    manifests only (no wasm is compiled here)."""
     tools: dict[str, PluginTool] = {}
-    for plugin in host.plugins.values():
+    for plugin in (host.plugins if plugins is None else plugins).values():
         for exp in plugin.info.exports:
             if exp.input_schema is None:
                 continue
@@ -122,8 +142,26 @@ LIST_PLUGINS_OUTPUT = {
 }
 
 
+class _Server(Server[Any]):
+    """The SDK's low-level server, advertising `tools.listChanged` also when a transport asks for
+    the initialization options without arguments (streamable HTTP does)."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> Any:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True), experimental_capabilities, extensions
+        )
+
+
 class ExtismMCPServer:
-    """The MCP server of a `Host`: tools from manifests, calls into Extism on worker threads."""
+    """The MCP server of a `Host`: tools from manifests, calls into Extism on worker threads.
+
+    With `watched`, `serve_stdio`/`serve_http` also poll those sources every `watch_interval`
+    seconds and reload the plugins when they change (see `watch`)."""
 
     def __init__(
         self,
@@ -133,18 +171,32 @@ class ExtismMCPServer:
         skip: list[str] | None = None,
         max_concurrency: int = 8,
         transport: str = "stdio",
+        watched: Watched | None = None,
+        watch_interval: float = 0.5,
     ) -> None:
         self.host = host
+        self.only, self.skip = only, skip
         self.tools = build_tools(host, only=only, skip=skip)
         self.transport = transport
+        self.watched = watched
+        self.watch_interval = watch_interval
+        self.reloads = 0
         self._limiter = anyio.CapacityLimiter(max_concurrency)
-        self.server: Server[Any] = Server(
+        self._reload_lock = anyio.Lock()
+        self.bus = InMemorySubscriptionBus()
+        self._listen = ListenHandler(self.bus)
+        self._legacy_sessions: OrderedDict[int, Any] = OrderedDict()
+        self.server: Server[Any] = _Server(
             SERVER_NAME,
             version=__version__,
             instructions="Tools run as WebAssembly plugins inside the Extism sandbox, with only the "
             "capabilities the user granted. `extism_plugins` lists them and their permissions.",
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+            on_subscriptions_listen=self._listen,
+        )
+        self.server.add_notification_handler(
+            "notifications/initialized", types.NotificationParams, self._on_initialized
         )
 
     # ---- tools/list ---------------------------------------------------------------------------
@@ -239,8 +291,9 @@ class ExtismMCPServer:
         data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
         context = self._context(ctx, tool)
         try:
+            # The tool's own LoadedPlugin: a reload during the call does not change what it runs.
             result = await anyio.to_thread.run_sync(
-                self.host.call, tool.plugin.name, tool.export.name, data, context, limiter=self._limiter
+                self.host.call, tool.plugin, tool.export.name, data, context, limiter=self._limiter
             )
         except PluginCallError as exc:
             return _text(str(exc))
@@ -262,16 +315,103 @@ class ExtismMCPServer:
             )
         return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=value)
 
+    # ---- tools/list_changed, reloading -------------------------------------------------------
+
+    async def _on_initialized(self, ctx: Any, params: Any) -> None:
+        """A handshake-era client finished its handshake: remember its session for list_changed."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        self._legacy_sessions[id(ctx.session)] = ctx.session
+        while len(self._legacy_sessions) > MAX_LEGACY_SESSIONS:
+            self._legacy_sessions.popitem(last=False)
+
+    async def notify_tools_changed(self) -> None:
+        """Tell every connected client that tools/list changed (both protocol eras)."""
+        await self.bus.publish(ToolsListChanged())
+        for key, session in list(self._legacy_sessions.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception as exc:  # a closed connection: forget it  # noqa: BLE001
+                log.debug("list_changed not delivered (%s); forgetting the session", exc)
+                self._legacy_sessions.pop(key, None)
+
+    async def reload(self) -> bool:
+        """Load the watched sources again (signatures verified as at start-up; changed plugins
+        compiled) and swap the host's plugin set and the tool table in one step. On any failure
+        the error is logged and the previous plugins keep serving. True when the set changed."""
+        if self.watched is None:
+            return False
+        watched = self.watched
+        async with self._reload_lock:
+            try:
+                grants, artifacts = await anyio.to_thread.run_sync(watched.load)
+                plugins = self.host.plan(artifacts, grants)
+                tools = build_tools(self.host, only=self.only, skip=self.skip, plugins=plugins)
+                fresh = [p for name, p in plugins.items() if self.host.plugins.get(name) is not p]
+                await anyio.to_thread.run_sync(_compile_all, fresh)
+            except (ExtismPlatformError, OSError) as exc:
+                watch_log.error("reload failed, still serving the previous plugins: %s", exc)
+                return False
+            before = self.mcp_tools()
+            # No await from here on: handlers see either the old host set and tools or the new ones.
+            changes = self.host.swap(plugins, grants)
+            self.tools = tools
+            if not changes:
+                return False
+            self.reloads += 1
+            watch_log.info("reloaded (%s): %d tool(s)", changes, len(self.tools))
+            if self.mcp_tools() != before:
+                await self.notify_tools_changed()
+            return True
+
+    async def watch(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        """Poll the watched sources' fingerprint; reload once a change has held still for one poll
+        (so a rebuild caught halfway through is not reported as a bad artifact)."""
+        watched = self.watched
+        if watched is None:
+            task_status.started()
+            return
+        last = await anyio.to_thread.run_sync(watched.fingerprint)
+        watch_log.info("watching %s (every %.2g s)", watched.describe(), self.watch_interval)
+        task_status.started()
+        pending = None
+        while True:
+            await anyio.sleep(self.watch_interval)
+            try:
+                current = await anyio.to_thread.run_sync(watched.fingerprint)
+                if current == last:
+                    pending = None
+                elif current != pending:
+                    pending = current  # changed: wait for it to settle
+                else:
+                    last, pending = current, None
+                    await self.reload()
+            except Exception:  # the watcher must outlive any surprise  # noqa: BLE001
+                watch_log.exception("watching failed; still serving")
+
+    async def _serving(self, serve: Any) -> None:
+        """Run `serve()` (a transport), with the watcher beside it when there is one."""
+        if self.watched is None:
+            await serve()
+            return
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.watch)
+            await serve()
+            tg.cancel_scope.cancel()
+
     # ---- transports ---------------------------------------------------------------------------
 
     def initialization_options(self) -> Any:
-        return self.server.create_initialization_options(NotificationOptions())
+        return self.server.create_initialization_options(NotificationOptions(tools_changed=True))
 
     async def serve_stdio(self) -> None:
         from mcp.server.stdio import stdio_server  # noqa: PLC0415
 
-        async with stdio_server() as (read_stream, write_stream):
-            await self.server.run(read_stream, write_stream, self.initialization_options())
+        async def serve() -> None:
+            async with stdio_server() as (read_stream, write_stream):
+                await self.server.run(read_stream, write_stream, self.initialization_options())
+
+        await self._serving(serve)
 
     def http_app(self, host: str, *, token: str | None = None, path: str = "/mcp") -> Any:
         """The streamable-HTTP ASGI app (with a bearer-token check when `token` is set)."""
@@ -282,12 +422,22 @@ class ExtismMCPServer:
         import uvicorn  # noqa: PLC0415
 
         config = uvicorn.Config(
-            self.http_app(host, token=token), host=host, port=port, log_level="warning", lifespan="on"
+            self.http_app(host, token=token),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=3,  # open SSE / listen streams would otherwise hold shutdown
         )
         server = uvicorn.Server(config)
         if ready is not None:
             ready(server)
-        await server.serve()
+        await self._serving(server.serve)
+
+
+def _compile_all(plugins: list[LoadedPlugin]) -> None:
+    for plugin in plugins:
+        plugin.warm()
 
 
 class BearerGate:
