@@ -1,12 +1,14 @@
 """`extism-registry serve`: a plain static file server for a registry directory (local use and tests).
 
-Strong ETags (sha256 of the content) with If-None-Match → 304, Cache-Control that matches the format
+Strong ETags (sha256 of the content) with If-None-Match → 304, gzip for metadata/index/site files when
+the client accepts it (blobs always identity), Cache-Control that matches the format
 (everything is immutable except timestamp.json, root.json and the site pages), no directory listings,
 no dot files, GET/HEAD only. `--token` makes it a private registry (Bearer auth) for testing clients.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import hmac
 import mimetypes
@@ -39,6 +41,36 @@ def etag_for(path: Path) -> str:
     with _etag_lock:
         _etag_cache[key] = tag
     return tag
+
+
+#: Representations worth compressing: metadata, index files, the site. Blobs (wasm) stay identity so
+#: their bytes on the wire are exactly the content-addressed file.
+_COMPRESSIBLE = (".json", ".html", ".css", ".js", ".svg", ".txt", ".md")
+_GZIP_MIN = 1024
+_gzip_cache: dict[tuple[str, int, int], bytes] = {}
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    for part in (header or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def gzipped(path: Path, data: bytes) -> bytes:
+    """`data` gzip-compressed deterministically (no name, no time), memoised by (path, mtime, size)."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    with _etag_lock:
+        if key in _gzip_cache:
+            return _gzip_cache[key]
+    packed = gzip.compress(data, compresslevel=6, mtime=0)
+    with _etag_lock:
+        if len(_gzip_cache) > 4096:
+            _gzip_cache.clear()
+        _gzip_cache[key] = packed
+    return packed
 
 
 def cache_control(rel: str) -> str:
@@ -110,15 +142,28 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
             return
         rel = path.relative_to(self.root).as_posix()
+        compress = (
+            not rel.startswith("blobs/")
+            and path.suffix in _COMPRESSIBLE
+            and path.stat().st_size >= _GZIP_MIN
+            and _accepts_gzip(self.headers.get("Accept-Encoding"))
+        )
+        # Each representation has its own strong ETag; caches keep them apart through Vary.
         etag = etag_for(path)
+        if compress:
+            etag = etag[:-1] + '-gzip"'
         inm = self.headers.get("If-None-Match")
         if inm is not None and _matches(inm, etag):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             self.send_header("ETag", etag)
             self.send_header("Cache-Control", cache_control(rel))
+            if not rel.startswith("blobs/"):
+                self.send_header("Vary", "Accept-Encoding")
             self.end_headers()
             return
         data = path.read_bytes()
+        if compress:
+            data = gzipped(path, data)
         ctype = (
             "application/octet-stream"
             if rel.startswith("blobs/")
@@ -129,6 +174,10 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        if compress:
+            self.send_header("Content-Encoding", "gzip")
+        if not rel.startswith("blobs/"):
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("ETag", etag)
         self.send_header("Cache-Control", cache_control(rel))
         self.send_header("X-Content-Type-Options", "nosniff")

@@ -73,3 +73,26 @@ def test_serve_command_runs_and_stops(registry_template: Reg) -> None:
 def test_make_server_rejects_a_missing_directory(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(FileNotFoundError):
         make_server(tmp_path / "missing")
+
+
+def test_gzip_for_metadata_identity_for_blobs(registry_template: Reg) -> None:
+    import gzip
+    import json
+
+    # The largest metadata file (above the 1 KiB threshold) and the largest blob.
+    snapshot = max((registry_template.dir / "metadata").glob("*.json"), key=lambda p: p.stat().st_size)
+    assert snapshot.stat().st_size >= 1024
+    blob = max((registry_template.dir / "blobs" / "sha256").iterdir(), key=lambda p: p.stat().st_size)
+    with BackgroundServer(registry_template.dir) as url:
+        status, headers, body = _get(f"{url}metadata/{snapshot.name}", {"Accept-Encoding": "gzip"})
+        assert status == 200 and headers.get("Content-Encoding") == "gzip" and headers.get("Vary") == "Accept-Encoding"
+        assert gzip.decompress(body) == snapshot.read_bytes() and len(body) < snapshot.stat().st_size
+        json.loads(gzip.decompress(body))
+        gz_etag = headers["ETag"]
+        assert _get(f"{url}metadata/{snapshot.name}", {"Accept-Encoding": "gzip", "If-None-Match": gz_etag})[0] == 304
+        status, headers, body = _get(f"{url}metadata/{snapshot.name}")
+        assert "Content-Encoding" not in headers and body == snapshot.read_bytes() and headers["ETag"] != gz_etag
+        refused = _get(f"{url}metadata/{snapshot.name}", {"Accept-Encoding": "gzip;q=0"})[1]
+        assert refused.get("Content-Encoding") is None
+        status, headers, body = _get(f"{url}blobs/sha256/{blob.name}", {"Accept-Encoding": "gzip"})
+        assert "Content-Encoding" not in headers and body == blob.read_bytes()
