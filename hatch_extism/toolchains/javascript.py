@@ -16,11 +16,23 @@ Caching: the engine objects are compiled once per engine version, compiler and f
 (`cache_dir()/javascript-pdk/engine-<digest>/`, ~15 s), the runtime glue once per its sources; a
 build then writes a small C file embedding the script and links — a fraction of a second. The
 same script gives a byte-identical module.
+
+Bundling: a TypeScript entry (`plugin.ts`, `src/index.ts`, `src/plugin.ts`), an entry that uses
+`import`/`export`/`require`, or a project whose package.json has dependencies is first bundled
+by npm `esbuild` into one classic script (an IIFE whose exports the footer copies onto
+`globalThis`), which is then embedded like a plain script. A `.ts` entry is type-checked first
+with npm `typescript` (`tsc --noEmit`, a generated tsconfig, pdks/javascript/host.d.ts for
+`Host`). Both are pinned and installed once with the machine's npm into the platform toolchain
+cache (`esbuild-<v>-typescript-<v>/`, only when a project needs them); esbuild's native binary
+comes from its `@esbuild/<platform>` optional dependency, so a build needs no network. A plain
+`.js` script without imports is never bundled (its module is the same as without this step).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import platform
 import re
 import shutil
 import subprocess
@@ -42,7 +54,9 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    run_tool,
     staged_install,
+    which,
 )
 
 #: The pinned engine source. Changing it changes every module's bytes (reproducibility).
@@ -74,6 +88,26 @@ _LINK_FLAGS = (
     "-Wl,-z,stack-size=1048576",
     "-s",
 )
+#: The pinned bundler and type checker (`esbuild` pins its `@esbuild/<platform>` binary exactly).
+ESBUILD_VERSION = "0.28.2"
+TYPESCRIPT_VERSION = "5.9.3"
+_TS_SUFFIXES = (".ts", ".mts", ".cts", ".tsx")
+_DEFAULT_ENTRIES = ("plugin.js", "src/index.js", "plugin.ts", "src/index.ts", "src/plugin.ts")
+_MODULE_SYNTAX = re.compile(r"^\s*(?:import\s*[\w{*\"'(]|export\s)|\brequire\s*\(", re.M)
+_BUNDLE_GLOBAL = "__plugin"
+_BUNDLE_FLAGS = (
+    "--bundle",
+    "--format=iife",
+    f"--global-name={_BUNDLE_GLOBAL}",
+    "--target=es2020",
+    "--platform=browser",
+    "--charset=utf8",
+    "--color=false",
+    "--log-level=warning",
+    # The entry's exports become the globals the glue calls.
+    f"--footer:js=Object.assign(globalThis, {_BUNDLE_GLOBAL});",
+)
+_TSC_ERROR = re.compile(r"^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$")
 _IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*\Z")
 _TOP_LEVEL_FUNCTION = re.compile(r"^(?:async\s+)?function\s*\*?\s*([A-Za-z$][\w$]*)\s*\(", re.M)
 _HOST_FUNCTION = re.compile(
@@ -142,7 +176,13 @@ class JavaScriptToolchain(Toolchain):
         entry = _entry_file(request)
         source = entry.read_bytes()
         text = source.decode("utf-8", errors="replace")
-        exports = list(request.exports) or _top_level_functions(text)
+        bundled = _needs_bundling(request.project_dir, entry, text)
+        if bundled:
+            source, entry_exports = _bundle(request.project_dir, entry, progress)
+            text = source.decode("utf-8", errors="replace")
+            exports = list(request.exports) or entry_exports
+        else:
+            exports = list(request.exports) or _top_level_functions(text)
         if not exports:
             raise BuildError(f"{entry}: nothing to export (no top-level function, no exports in plugin.yaml)")
         for name in exports:
@@ -177,11 +217,16 @@ class JavaScriptToolchain(Toolchain):
             raise BuildError(f"{self.language} build: the linker reported success but wrote no {tmp.name}")
         tmp.replace(request.output)
         notes = [f"host function {f.module}::{f.name} ({f.params} params, {f.results} results)" for f in host_functions]
+        version = self.version()
+        if bundled:
+            checked = f", type-checked with typescript {TYPESCRIPT_VERSION}" if entry.suffix in _TS_SUFFIXES else ""
+            notes.insert(0, f"bundled {entry.name} with esbuild {ESBUILD_VERSION}{checked}")
+            version += f", esbuild {ESBUILD_VERSION}"
         return BuildResult(
             wasm=request.output,
             wasi=True,
             toolchain="quickjs-ng",
-            toolchain_version=self.version(),
+            toolchain_version=version,
             seconds=clock.seconds,
             log=log,
             notes=notes,
@@ -307,16 +352,162 @@ def _glue_object(optimize: str, progress: Progress) -> Path:
     return obj
 
 
+# ---- bundling (esbuild) and type-checking (tsc) ------------------------------------------
+
+
+def bundler_dir() -> Path:
+    return toolchains_dir() / f"esbuild-{ESBUILD_VERSION}-typescript-{TYPESCRIPT_VERSION}"
+
+
+def _esbuild_native(root: Path) -> Path | None:
+    """esbuild's native binary from its installed `@esbuild/<platform>` package, if any."""
+    found = sorted((root / "node_modules" / "@esbuild").glob("*/bin/esbuild"))
+    return found[0] if found else None
+
+
+def _tsc_js(root: Path) -> Path:
+    return root / "node_modules" / "typescript" / "lib" / "tsc.js"
+
+
+def _bundler_ready(root: Path) -> bool:
+    return _esbuild_native(root) is not None and _tsc_js(root).is_file()
+
+
+def _node() -> str:
+    node = which("node")
+    if not node:
+        raise ToolchainError("type-checking TypeScript needs Node.js (`node` is not on PATH)")
+    return node
+
+
+def ensure_bundler(progress: Progress = _quiet) -> Path:
+    """Install the pinned esbuild and typescript with the machine's npm, once (atomically)."""
+    target = bundler_dir()
+    if _bundler_ready(target):
+        return target
+    npm = which("npm")
+    packages = (f"esbuild@{ESBUILD_VERSION}", f"typescript@{TYPESCRIPT_VERSION}")
+    if not npm:
+        raise ToolchainError(
+            f"bundling this JavaScript/TypeScript plugin needs {' and '.join(packages)}, installed with "
+            "npm into the platform cache, but `npm` is not on PATH (install Node.js with npm)"
+        )
+    progress(f"installing {', '.join(packages)} from npm into {target} …")
+    with staged_install(target, ready=_bundler_ready, what=f"npm install {' '.join(packages)}") as stage:
+        run_tool(
+            [npm, "install", "--prefix", stage, "--no-audit", "--no-fund", "--no-update-notifier",
+             "--ignore-scripts", "--save-exact", *packages],
+            what=f"npm install {' '.join(packages)}",
+        )  # fmt: skip
+        if _esbuild_native(stage) is None:
+            raise ToolchainError(
+                f"npm installed esbuild {ESBUILD_VERSION} without a native binary for "
+                f"{platform.system()} {platform.machine()} (its @esbuild/* optional dependency)"
+            )
+    return target
+
+
+def _package_dependencies(project: Path) -> bool:
+    """The project's package.json (in the source directory, or beside plugin.yaml just above it)
+    declares dependencies."""
+    dirs = [project] + ([project.parent] if (project.parent / "plugin.yaml").is_file() else [])
+    for folder in dirs:
+        manifest = folder / "package.json"
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text())
+            except (OSError, ValueError) as exc:
+                raise BuildError(f"{manifest}: not valid JSON ({exc})") from None
+            return isinstance(data, dict) and bool(data.get("dependencies"))
+    return False
+
+
+def _needs_bundling(project: Path, entry: Path, text: str) -> bool:
+    return entry.suffix in _TS_SUFFIXES or bool(_MODULE_SYNTAX.search(text)) or _package_dependencies(project)
+
+
+def _bundle(project: Path, entry: Path, progress: Progress) -> tuple[bytes, list[str]]:
+    """One classic script from `entry` and what it imports, and the entry's public export names.
+    A `.ts` entry is type-checked first."""
+    root = ensure_bundler(progress)
+    esbuild = _esbuild_native(root)
+    assert esbuild is not None  # ensure_bundler checked it
+    rel = entry.relative_to(project).as_posix()
+    if entry.suffix in _TS_SUFFIXES:
+        _type_check(root, project, rel)
+    with tempfile.TemporaryDirectory(prefix="extism-esbuild-") as work:
+        out, esm, meta = (Path(work) / name for name in ("bundle.js", "exports.mjs", "meta.json"))
+        run_tool([esbuild, rel, *_BUNDLE_FLAGS, f"--outfile={out}"], cwd=project, what="esbuild", error=BuildError)
+        # The export names, from a second (ESM) pass: esbuild's metafile lists them for ESM only.
+        run_tool(
+            [esbuild, rel, "--bundle", "--format=esm", "--log-level=error", f"--metafile={meta}", f"--outfile={esm}"],
+            cwd=project,
+            what="esbuild",
+            error=BuildError,
+        )
+        outputs = json.loads(meta.read_text()).get("outputs", {})
+        names = [n for output in outputs.values() for n in output.get("exports", ())]
+        bundle = out.read_bytes()
+    exports = [n for n in dict.fromkeys(names) if n != "default" and not n.startswith("_")]
+    return bundle, exports
+
+
+def _type_check(root: Path, project: Path, rel: str) -> None:
+    """`tsc --noEmit` on the entry (and what it imports) with the PDK's host.d.ts; a BuildError
+    naming the first errors as `file:line:col`."""
+    config = {
+        "compilerOptions": {
+            "strict": True,
+            "noEmit": True,
+            "target": "es2020",
+            "lib": ["es2023"],
+            "module": "preserve",
+            "moduleResolution": "bundler",
+            "allowImportingTsExtensions": True,
+            "resolveJsonModule": True,
+            "isolatedModules": True,
+            "esModuleInterop": True,
+            "allowJs": True,
+            "skipLibCheck": True,
+            "types": [],
+        },
+        "files": [str((project / rel).resolve()), str((pdk_dir("javascript") / "host.d.ts").resolve())],
+    }
+    with tempfile.TemporaryDirectory(prefix="extism-tsc-") as work:
+        tsconfig = Path(work) / "tsconfig.json"
+        tsconfig.write_text(json.dumps(config, indent=2))
+        proc = subprocess.run(
+            [_node(), str(_tsc_js(root)), "--project", str(tsconfig), "--pretty", "false"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=600,
+        )
+    if proc.returncode == 0:
+        return
+    errors = []
+    for line in proc.stdout.splitlines():
+        m = _TSC_ERROR.match(line)
+        if m:
+            errors.append(f"{m.group(1)}:{m.group(2)}:{m.group(3)}: {m.group(5)} ({m.group(4)})")
+    if not errors:
+        first = "; ".join(proc.stdout.strip().splitlines()[:2])[:400]
+        raise BuildError(f"TypeScript type check of {rel} failed: {first}")
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    raise BuildError("TypeScript type check failed: " + "\n".join(errors[:3]) + more)
+
+
 # ---- the plugin ------------------------------------------------------------------------------
 
 
 def _entry_file(request: BuildRequest) -> Path:
     project = request.project_dir
-    candidates = [project / s for s in request.sources] or [project / "plugin.js", project / "src" / "index.js"]
+    candidates = [project / s for s in request.sources] or [project / name for name in _DEFAULT_ENTRIES]
     entry = next((c for c in candidates if c.is_file()), None)
     if entry is None:
         names = ", ".join(str(c.relative_to(project)) for c in candidates)
-        raise BuildError(f"{project}: no JavaScript entry script (looked for {names})")
+        raise BuildError(f"{project}: no JavaScript or TypeScript entry (looked for {names})")
     return entry
 
 
