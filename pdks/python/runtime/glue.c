@@ -23,32 +23,9 @@
 
 /* ---- the kernel ------------------------------------------------------------------------- */
 
-#define KERNEL(name) __attribute__((import_module("extism:host/env"), import_name(name)))
+#include "extism-pdk.h" /* the kernel imports, declared once: pdks/c */
 
-typedef uint64_t Block; /* an offset into kernel memory; 0 is "no block" or "empty block" */
-
-KERNEL("input_length") uint64_t k_input_length(void);
-KERNEL("input_load_u8") uint8_t k_input_load_u8(uint64_t offset);
-KERNEL("input_load_u64") uint64_t k_input_load_u64(uint64_t offset);
-KERNEL("alloc") Block k_alloc(uint64_t length);
-KERNEL("free") void k_free(Block block);
-KERNEL("length") uint64_t k_length(Block block);
-KERNEL("load_u8") uint8_t k_load_u8(uint64_t offset);
-KERNEL("load_u64") uint64_t k_load_u64(uint64_t offset);
-KERNEL("store_u8") void k_store_u8(uint64_t offset, uint8_t value);
-KERNEL("store_u64") void k_store_u64(uint64_t offset, uint64_t value);
-KERNEL("output_set") void k_output_set(Block block, uint64_t length);
-KERNEL("error_set") void k_error_set(Block block);
-KERNEL("config_get") Block k_config_get(Block key);
-KERNEL("var_get") Block k_var_get(Block key);
-KERNEL("var_set") void k_var_set(Block key, Block value);
-KERNEL("http_request") Block k_http_request(Block request, Block body);
-KERNEL("http_status_code") int32_t k_http_status_code(void);
-KERNEL("log_trace") void k_log_trace(Block message);
-KERNEL("log_debug") void k_log_debug(Block message);
-KERNEL("log_info") void k_log_info(Block message);
-KERNEL("log_warn") void k_log_warn(Block message);
-KERNEL("log_error") void k_log_error(Block message);
+typedef ExtismHandle Block; /* an offset into kernel memory; 0 is "no block" or "empty block" */
 
 /* ---- the generated bundle: bundle.h declares its tables ----------------------------------- */
 
@@ -64,10 +41,10 @@ static const char bootstrap_py[] = {
 static void load_bytes(Block src, uint8_t *dst, uint64_t n) {
     uint64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t word = k_load_u64(src + i);
+        uint64_t word = extism_load_u64(src + i);
         memcpy(dst + i, &word, 8);
     }
-    for (; i < n; i++) dst[i] = k_load_u8(src + i);
+    for (; i < n; i++) dst[i] = extism_load_u8(src + i);
 }
 
 static void store_bytes(Block dst, const uint8_t *src, uint64_t n) {
@@ -75,16 +52,16 @@ static void store_bytes(Block dst, const uint8_t *src, uint64_t n) {
     for (; i + 8 <= n; i += 8) {
         uint64_t word;
         memcpy(&word, src + i, 8);
-        k_store_u64(dst + i, word);
+        extism_store_u64(dst + i, word);
     }
-    for (; i < n; i++) k_store_u8(dst + i, src[i]);
+    for (; i < n; i++) extism_store_u8(dst + i, src[i]);
 }
 
 /* A new block holding `data`; 0 for empty data. Sets MemoryError and returns 0 on failure,
  * so callers check `n && !block`. */
 static Block block_from(const void *data, uint64_t n) {
     if (n == 0) return 0;
-    Block b = k_alloc(n);
+    Block b = extism_alloc(n);
     if (!b) {
         PyErr_Format(PyExc_MemoryError, "the Extism kernel could not allocate %llu bytes",
                      (unsigned long long)n);
@@ -96,7 +73,7 @@ static Block block_from(const void *data, uint64_t n) {
 
 /* The bytes of block `b` (0 = empty) as a new `bytes` object. */
 static PyObject *bytes_from_block(Block b) {
-    uint64_t n = b ? k_length(b) : 0;
+    uint64_t n = b ? extism_length(b) : 0;
     PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
     if (bytes) load_bytes(b, (uint8_t *)PyBytes_AS_STRING(bytes), n);
     return bytes;
@@ -120,21 +97,21 @@ static Block block_from_str(PyObject *str, int *failed) {
 static PyObject *ErrorType; /* _extism.Error, re-exported as extism_pdk.Error */
 
 static PyObject *py_input(PyObject *self, PyObject *unused) {
-    uint64_t n = k_input_length();
+    uint64_t n = extism_input_length();
     PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
     if (!bytes) return NULL;
     uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(bytes);
     uint64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        uint64_t word = k_input_load_u64(i);
+        uint64_t word = extism_input_load_u64(i);
         memcpy(dst + i, &word, 8);
     }
-    for (; i < n; i++) dst[i] = k_input_load_u8(i);
+    for (; i < n; i++) dst[i] = extism_input_load_u8(i);
     return bytes;
 }
 
 static PyObject *py_input_length(PyObject *self, PyObject *unused) {
-    return PyLong_FromUnsignedLongLong(k_input_length());
+    return PyLong_FromUnsignedLongLong(extism_input_length());
 }
 
 static int set_output(PyObject *data) {
@@ -142,7 +119,7 @@ static int set_output(PyObject *data) {
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return -1;
     Block b = block_from(view.buf, (uint64_t)view.len);
     int failed = view.len && !b;
-    if (!failed) k_output_set(b, (uint64_t)view.len);
+    if (!failed) extism_output_set(b, (uint64_t)view.len);
     PyBuffer_Release(&view);
     return failed ? -1 : 0;
 }
@@ -160,12 +137,12 @@ static PyObject *lookup(Block (*get)(Block), PyObject *key) {
     Block v = get(k);
     if (!v) Py_RETURN_NONE;
     PyObject *value = bytes_from_block(v);
-    k_free(v);
+    extism_free(v);
     return value;
 }
 
-static PyObject *py_config_get(PyObject *self, PyObject *key) { return lookup(k_config_get, key); }
-static PyObject *py_var_get(PyObject *self, PyObject *key) { return lookup(k_var_get, key); }
+static PyObject *py_config_get(PyObject *self, PyObject *key) { return lookup(extism_config_get, key); }
+static PyObject *py_var_get(PyObject *self, PyObject *key) { return lookup(extism_var_get, key); }
 
 static PyObject *py_var_set(PyObject *self, PyObject *args) {
     PyObject *key;
@@ -180,12 +157,12 @@ static PyObject *py_var_set(PyObject *self, PyObject *args) {
     }
     if (value.buf) PyBuffer_Release(&value);
     if (failed) return NULL;
-    k_var_set(k, v); /* v == 0 removes the var */
+    extism_var_set(k, v); /* v == 0 removes the var */
     Py_RETURN_NONE;
 }
 
 static PyObject *py_log(PyObject *self, PyObject *args) {
-    static void (*const levels[])(Block) = {k_log_trace, k_log_debug, k_log_info, k_log_warn, k_log_error};
+    static void (*const levels[])(Block) = {extism_log_trace, extism_log_debug, extism_log_info, extism_log_warn, extism_log_error};
     int level;
     PyObject *message;
     if (!PyArg_ParseTuple(args, "iU:log", &level, &message)) return NULL;
@@ -211,10 +188,10 @@ static PyObject *py_http_request(PyObject *self, PyObject *args) {
     }
     if (body.buf) PyBuffer_Release(&body);
     if (failed) return NULL;
-    Block response = k_http_request(req, b);
-    int32_t status = k_http_status_code();
+    Block response = extism_http_request(req, b);
+    int32_t status = extism_http_status_code();
     PyObject *data = bytes_from_block(response);
-    if (response) k_free(response);
+    if (response) extism_free(response);
     if (!data) return NULL;
     return Py_BuildValue("(iN)", (int)status, data);
 }
@@ -238,7 +215,7 @@ static PyObject *py_load(PyObject *self, PyObject *offset) {
 static PyObject *py_free(PyObject *self, PyObject *offset) {
     unsigned long long b = PyLong_AsUnsignedLongLong(offset);
     if (b == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
-    if (b) k_free(b);
+    if (b) extism_free(b);
     Py_RETURN_NONE;
 }
 
@@ -329,9 +306,9 @@ static PyObject *PyInit__extism(void) {
 /* ---- errors ----------------------------------------------------------------------------- */
 
 static void set_error(const char *text, Py_ssize_t n) {
-    Block b = k_alloc((uint64_t)n);
+    Block b = extism_alloc((uint64_t)n);
     if (b) store_bytes(b, (const uint8_t *)text, (uint64_t)n);
-    k_error_set(b);
+    extism_error_set(b);
 }
 
 /* Turn the pending exception into the call's error: the message alone for extism_pdk.Error,
@@ -439,7 +416,7 @@ int32_t extism_py_call(const char *name) {
         const char *text = PyUnicode_AsUTF8AndSize(result, &n);
         Block b = text ? block_from(text, (uint64_t)n) : 0;
         failed = !text || (n && !b);
-        if (!failed) k_output_set(b, (uint64_t)n);
+        if (!failed) extism_output_set(b, (uint64_t)n);
     } else if (PyObject_CheckBuffer(result)) {
         failed = set_output(result) < 0;
     } else if (result != Py_None) {
