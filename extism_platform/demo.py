@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hatch_extism.errors import ExtismPlatformError
+from hatch_extism.errors import ExtismPlatformError, run_command
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -99,14 +99,11 @@ def build_examples(dist: Path, key_path: Path, names: list[str] | None = None) -
     return out
 
 
-def publish_local(dist: Path, key_path: Path, out: Path) -> str | None:
-    """Publish the built examples to a fresh local registry under `out`; its file:// URL, or None
-    when the registry package is not available."""
-    try:
-        from registry_static.repository import Repository  # noqa: PLC0415
-    except ImportError:
-        return None
+def publish_local(dist: Path, key_path: Path, out: Path) -> str:
+    """Publish the built examples to a fresh local registry under `out`; returns its file:// URL."""
     import shutil  # noqa: PLC0415
+
+    from registry_static.repository import Repository  # noqa: PLC0415
 
     for d in (out / "registry", out / "registry-keys"):
         shutil.rmtree(d, ignore_errors=True)
@@ -116,14 +113,14 @@ def publish_local(dist: Path, key_path: Path, out: Path) -> str | None:
     return (out / "registry").resolve().as_uri()
 
 
-def server_args(dist: Path, key_path: Path, api: WeatherAPI, audit: Path, registry: str | None = None) -> list[str]:
-    source = (
-        ["--registry", registry, "--plugin", "@examples/weather@^1", "--plugin", "@examples/probe@^0.1"]
-        if registry
-        else ["--dist", str(dist)]
-    )
+def server_args(key_path: Path, api: WeatherAPI, audit: Path, registry: str) -> list[str]:
     return [
-        *source,
+        "--registry",
+        registry,
+        "--plugin",
+        "@examples/weather@^1",
+        "--plugin",
+        "@examples/probe@^0.1",
         "--trust-key",
         str(key_path) + ".pub",
         "--grant",
@@ -198,39 +195,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765, help="HTTP port of the MCP server (default 8765)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "demo", help="where to build (default build/demo)")
     args = parser.parse_args(argv)
-    try:
-        import anyio  # noqa: PLC0415
+    return run_command("demo", lambda: _run(args))
 
-        started = time.perf_counter()
-        dist, key = args.out / "dist", args.out / "demo-signing-key.pem"
-        for wasm in build_examples(dist, key):
-            print(f"built {wasm.name}")
-        registry = publish_local(dist, key, args.out)
-        where = f"the local registry {registry}" if registry else f"{dist} (no registry package installed)"
-        print(f"built in {time.perf_counter() - started:.1f} s; serving from {where}")
-        with WeatherAPI() as api:
-            sargs = server_args(dist, key, api, args.out / "audit.jsonl", registry)
-            if args.check:
-                failures = anyio.run(check, sargs)
-                from extism_platform.audit import verify_log  # noqa: PLC0415
 
-                report = verify_log(args.out / "audit.jsonl")
-                print(
-                    f"audit log {args.out / 'audit.jsonl'}: {report.lines} lines, "
-                    f"chain {'intact' if report.ok else 'BROKEN'}"
-                )
-                for f in failures:
-                    print(f"demo: FAILED {f}", file=sys.stderr)
-                return 1 if failures or not report.ok else 0
-            from extism_platform.cli import mcp_server  # noqa: PLC0415
+def _run(args: argparse.Namespace) -> int:
+    import anyio  # noqa: PLC0415
 
-            print(f"MCP endpoint: http://127.0.0.1:{args.port}/mcp  (Ctrl-C to stop)")
-            return mcp_server.main([*sargs, "--http", f"127.0.0.1:{args.port}"])
-    except ExtismPlatformError as exc:
-        print(f"demo: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    started = time.perf_counter()
+    dist, key = args.out / "dist", args.out / "demo-signing-key.pem"
+    for wasm in build_examples(dist, key):
+        print(f"built {wasm.name}")
+    registry = publish_local(dist, key, args.out)
+    print(f"built in {time.perf_counter() - started:.1f} s; serving from the local registry {registry}")
+    with WeatherAPI() as api:
+        sargs = server_args(key, api, args.out / "audit.jsonl", registry)
+        if args.check:
+            failures = anyio.run(check, sargs)
+            from extism_platform.audit import verify_log  # noqa: PLC0415
+
+            report = verify_log(args.out / "audit.jsonl")
+            print(
+                f"audit log {args.out / 'audit.jsonl'}: {report.lines} lines, "
+                f"chain {'intact' if report.ok else 'BROKEN'}"
+            )
+            for f in failures:
+                print(f"demo: FAILED {f}", file=sys.stderr)
+            return 1 if failures or not report.ok else 0
+        from extism_platform.cli import mcp_server  # noqa: PLC0415
+
+        print(f"MCP endpoint: http://127.0.0.1:{args.port}/mcp  (Ctrl-C to stop)")
+        return mcp_server.main([*sargs, "--http", f"127.0.0.1:{args.port}"])
 
 
 if __name__ == "__main__":

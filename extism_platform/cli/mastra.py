@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hatch_extism.errors import ExtismPlatformError
+from hatch_extism.errors import ExtismPlatformError, run_command
 
 EXAMPLES = """examples:
   extism-mastra config -- --dist dist/ --config extism.yaml          # TypeScript for your Mastra project
@@ -218,13 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.server_args and args.server_args[0] == "--":
         args.server_args = args.server_args[1:]
-    try:
-        return args.func(args)
-    except ExtismPlatformError as exc:
-        print(f"extism-mastra: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_command("extism-mastra", lambda: args.func(args))
 
 
 if __name__ == "__main__":

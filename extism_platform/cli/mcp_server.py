@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hatch_extism.errors import ExtismPlatformError
+from hatch_extism.errors import ExtismPlatformError, run_command
 
 EXAMPLES = """examples:
   extism-mcp-server --dist dist/ --grant '@acme/weather:host=api.weather.example'
@@ -347,16 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.watch:  # say what was reloaded (and what was not) without --verbose
         logging.getLogger("extism_platform.mcp.watch").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    try:
-        return run(args)
-    except ExtismPlatformError as exc:
-        print(f"extism-mcp-server: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except OSError as exc:  # e.g. the HTTP port is taken
-        print(f"extism-mcp-server: error: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    return run_command("extism-mcp-server", lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hatch_extism import signing
-from hatch_extism.errors import ExtismPlatformError
+from hatch_extism.errors import ExtismPlatformError, run_command
 from hatch_extism.toolchains import DRIVERS, get_toolchain
 
 DEFAULT_KEY = signing.DEFAULT_KEY_PATH
@@ -563,13 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ExtismPlatformError as exc:
-        print(f"extism-plugin: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_command("extism-plugin", lambda: args.func(args))
 
 
 if __name__ == "__main__":
