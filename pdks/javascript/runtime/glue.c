@@ -35,16 +35,7 @@ static char *init_error;     /* why start-up failed (reported by every call) */
 /* ---- kernel blocks <-> bytes ---------------------------------------------------------------- */
 
 static Block to_block(const uint8_t *data, size_t len) {
-    if (len == 0) return 0;
-    Block block = extism_alloc(len);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t word;
-        memcpy(&word, data + i, 8);
-        extism_store_u64(block + i, word);
-    }
-    for (; i < len; i++) extism_store_u8(block + i, data[i]);
-    return block;
+    return len ? extism_alloc_bytes(data, len) : 0;
 }
 
 /** Owns the malloc'd bytes behind the Uint8Arrays made here (size 0: free them). */
@@ -54,22 +45,21 @@ static void *buffer_realloc(JSRuntime *unused_rt, void *opaque, void *ptr, size_
     return NULL;
 }
 
-/** A new Uint8Array of `len` bytes read with `load8`/`load64` from `base` on. */
-static JSValue load_bytes(uint64_t base, size_t len, uint8_t (*load8)(uint64_t), uint64_t (*load64)(uint64_t)) {
+/** A new Uint8Array of `len` bytes of kernel block `block`, or of the call's input when `block`
+ * is 0 and `from_input` is set. */
+static JSValue load_bytes(Block block, size_t len, bool from_input) {
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf) return JS_ThrowOutOfMemory(ctx);
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t word = load64(base + i);
-        memcpy(buf + i, &word, 8);
-    }
-    for (; i < len; i++) buf[i] = load8(base + i);
+    if (from_input)
+        extism_input_read(buf, len);
+    else
+        extism_load(block, buf, len);
     return JS_NewUint8Array(ctx, buf, len, buffer_realloc, NULL, false);
 }
 
 /** A block's bytes as a Uint8Array (block 0 is empty); the block is not freed. */
 static JSValue block_bytes(Block block) {
-    return load_bytes(block, block ? extism_length(block) : 0, extism_load_u8, extism_load_u64);
+    return load_bytes(block, block ? extism_length(block) : 0, false);
 }
 
 /** A block's bytes, then the block freed; 0 (absent) gives null. */
@@ -106,7 +96,7 @@ static int arg_u64(JSValueConst value, uint64_t *out) {
 #define NATIVE(name) static JSValue name(JSContext *c, JSValueConst this_val, int argc, JSValueConst *argv)
 
 NATIVE(n_input) {
-    return load_bytes(0, extism_input_length(), extism_input_load_u8, extism_input_load_u64);
+    return load_bytes(0, extism_input_length(), true);
 }
 
 NATIVE(n_output) {

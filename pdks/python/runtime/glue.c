@@ -36,26 +36,7 @@ static const char bootstrap_py[] = {
 #embed "bootstrap.py"
     , 0};
 
-/* ---- moving bytes between plugin memory and kernel blocks --------------------------------- */
-
-static void load_bytes(Block src, uint8_t *dst, uint64_t n) {
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t word = extism_load_u64(src + i);
-        memcpy(dst + i, &word, 8);
-    }
-    for (; i < n; i++) dst[i] = extism_load_u8(src + i);
-}
-
-static void store_bytes(Block dst, const uint8_t *src, uint64_t n) {
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t word;
-        memcpy(&word, src + i, 8);
-        extism_store_u64(dst + i, word);
-    }
-    for (; i < n; i++) extism_store_u8(dst + i, src[i]);
-}
+/* ---- moving bytes between plugin memory and kernel blocks (extism_load / extism_store) ----- */
 
 /* A new block holding `data`; 0 for empty data. Sets MemoryError and returns 0 on failure,
  * so callers check `n && !block`. */
@@ -67,7 +48,7 @@ static Block block_from(const void *data, uint64_t n) {
                      (unsigned long long)n);
         return 0;
     }
-    store_bytes(b, data, n);
+    extism_store(b, data, n);
     return b;
 }
 
@@ -75,7 +56,7 @@ static Block block_from(const void *data, uint64_t n) {
 static PyObject *bytes_from_block(Block b) {
     uint64_t n = b ? extism_length(b) : 0;
     PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
-    if (bytes) load_bytes(b, (uint8_t *)PyBytes_AS_STRING(bytes), n);
+    if (bytes) extism_load(b, (uint8_t *)PyBytes_AS_STRING(bytes), n);
     return bytes;
 }
 
@@ -100,13 +81,7 @@ static PyObject *py_input(PyObject *self, PyObject *unused) {
     uint64_t n = extism_input_length();
     PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
     if (!bytes) return NULL;
-    uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(bytes);
-    uint64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t word = extism_input_load_u64(i);
-        memcpy(dst + i, &word, 8);
-    }
-    for (; i < n; i++) dst[i] = extism_input_load_u8(i);
+    extism_input_read(PyBytes_AS_STRING(bytes), n);
     return bytes;
 }
 
@@ -307,7 +282,7 @@ static PyObject *PyInit__extism(void) {
 
 static void set_error(const char *text, Py_ssize_t n) {
     Block b = extism_alloc((uint64_t)n);
-    if (b) store_bytes(b, (const uint8_t *)text, (uint64_t)n);
+    if (b) extism_store(b, (const uint8_t *)text, (uint64_t)n);
     extism_error_set(b);
 }
 
