@@ -198,6 +198,20 @@ def cmd_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _read_module(path: Path) -> tuple[bytes, Any]:
+    """A module's bytes and parsed imports/exports; errors name the file."""
+    from hatch_extism.wasm_inspect import inspect_module
+
+    try:
+        wasm = path.read_bytes()
+    except OSError as exc:
+        raise ExtismPlatformError(f"{path}: {exc.strerror}") from None
+    try:
+        return wasm, inspect_module(wasm)
+    except ValueError as exc:
+        raise ExtismPlatformError(f"{path}: {exc}") from None
+
+
 # ---- call -------------------------------------------------------------------------------------------
 
 
@@ -217,8 +231,6 @@ def cmd_call(args: argparse.Namespace) -> int:
     os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
     import extism
 
-    from hatch_extism.wasm_inspect import inspect_module
-
     target = Path(args.target)
     wasi = args.wasi
     if target.is_dir() or target.name == "plugin.yaml":
@@ -232,14 +244,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         wasi = wasi or manifest.wasi
     else:
         wasm_path = target
-    try:
-        wasm = wasm_path.read_bytes()
-    except OSError as exc:
-        raise ExtismPlatformError(f"{wasm_path}: {exc.strerror}") from None
-    try:
-        info = inspect_module(wasm)
-    except ValueError as exc:
-        raise ExtismPlatformError(f"{wasm_path}: {exc}") from None
+    wasm, info = _read_module(wasm_path)
     if args.export not in info.func_exports:
         exports = ", ".join(sorted(n for n in info.func_exports if not n.startswith("_"))) or "none"
         raise ExtismPlatformError(f"{wasm_path}: no export {args.export!r} (exports: {exports})")
@@ -303,19 +308,11 @@ def _load_public_keys(paths: list[str]) -> list:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from hatch_extism.artifacts import VerifyError, locate, sha256_hex, verify_artifact
-    from hatch_extism.wasm_inspect import inspect_module
 
     wasm_path, json_path, sig_path = locate(Path(args.artifact))
     if not wasm_path.is_file() and Path(args.artifact).is_file():
         wasm_path = Path(args.artifact)
-    try:
-        wasm = wasm_path.read_bytes()
-    except OSError as exc:
-        raise ExtismPlatformError(f"{wasm_path}: {exc.strerror}") from None
-    try:
-        info = inspect_module(wasm)
-    except ValueError as exc:
-        raise ExtismPlatformError(f"{wasm_path}: {exc}") from None
+    wasm, info = _read_module(wasm_path)
     doc: dict[str, Any] = {
         "wasm": str(wasm_path),
         "size": len(wasm),

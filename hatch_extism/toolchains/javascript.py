@@ -145,14 +145,7 @@ class JavaScriptToolchain(Toolchain):
 
     def detect(self) -> ToolchainStatus:
         root = install_dir()
-        found = _installed(root) and zig_common.is_installed()
-        version = None
-        if found:
-            try:
-                version = self.version()
-            except Exception:  # a broken zig is reported as not found, with the hint
-                found = False
-        return ToolchainStatus(self.language, found, version, str(root) if found else None, self.install_hint)
+        return zig_common.status(self, root, _installed(root))
 
     def ensure_installed(self, progress: Progress = _quiet) -> None:
         zig_common.ensure_installed(progress)

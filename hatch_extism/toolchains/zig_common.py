@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hatch_extism.errors import ToolchainError
 from hatch_extism.paths import cache_dir, toolchains_dir
-from hatch_extism.toolchains.base import Progress, pip_install_target, run_tool
+from hatch_extism.toolchains.base import Progress, Toolchain, ToolchainStatus, pip_install_target, run_tool
 
 #: The pinned compiler. Changing it changes every module's bytes (reproducibility).
 ZIGLANG_VERSION = "0.17.1"
@@ -52,6 +52,19 @@ def location() -> str | None:
 
 def is_installed() -> bool:
     return location() is not None
+
+
+def status(toolchain: Toolchain, root: Path, files_installed: bool) -> ToolchainStatus:
+    """`detect()` of a toolchain made of files in `root` plus zig (the Python and JavaScript PDKs):
+    found only when both are there and its version can be read."""
+    found = files_installed and is_installed()
+    version = None
+    if found:
+        try:
+            version = toolchain.version()
+        except Exception:  # a broken zig is reported as not found, with the hint
+            found = False
+    return ToolchainStatus(toolchain.language, found, version, str(root) if found else None, toolchain.install_hint)
 
 
 def ensure_installed(progress: Progress) -> None:
