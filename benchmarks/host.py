@@ -33,10 +33,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
-
 import anyio  # noqa: E402
-import extism  # noqa: E402
+
+from hatch_extism.extism_sdk import extism
 
 BUILD = Path("build")
 BENCH = BUILD / "bench"

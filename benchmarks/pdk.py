@@ -14,14 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
 os.environ["EXTISM_CACHE_CONFIG"] = ""  # measure real compiles, not wasmtime's disk cache
 
-import extism  # noqa: E402
 import wasmtime  # noqa: E402
-from extism.extism import CompiledPlugin  # noqa: E402
 
 from conformance.runner import REVERSE_BYTES  # noqa: E402
+from hatch_extism.extism_sdk import CompiledPlugin, extism
 
 BUILD = Path("build")
 OUT = BUILD / "bench" / "pdk.json"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -12,16 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# The runtime captures a Rust backtrace for every guest error when RUST_BACKTRACE=1 is inherited
-# (~60 ms each); library backtraces are noise for plugin errors.
-os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
-
-import extism  # noqa: E402
-from extism.extism import CompiledPlugin
-
-from conformance.server import TestServer  # noqa: E402
-from conformance.spec import Case, Spec, Step, fill_deep, generate  # noqa: E402
-from hatch_extism.wasm_inspect import inspect_module  # noqa: E402
+from conformance.server import TestServer
+from conformance.spec import Case, Spec, Step, fill_deep, generate
+from hatch_extism.extism_sdk import CompiledPlugin, extism
+from hatch_extism.wasm_inspect import inspect_module
 
 
 class RunnerError(Exception):

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
-os.environ.setdefault("RUST_LIB_BACKTRACE", "0")  # guest errors would each capture a Rust backtrace
-
-import extism  # noqa: E402
-
-from hatch_extism.manifest import PluginManifest  # noqa: E402
+from hatch_extism.extism_sdk import extism
+from hatch_extism.manifest import PluginManifest
 
 I64 = extism.ValType.I64
 I32 = extism.ValType.I32

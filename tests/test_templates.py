@@ -7,22 +7,18 @@ toolchain is missing are skipped, naming what to install.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("RUST_LIB_BACKTRACE", "0")  # guest errors would each capture a Rust backtrace
-
-import extism  # noqa: E402
-
-from hatch_extism.manifest import PluginManifest, load_manifest  # noqa: E402
-from hatch_extism.project_init import template_languages  # noqa: E402
-from hatch_extism.toolchains import get_toolchain  # noqa: E402
-from hatch_extism.wasm_inspect import imports_wasi  # noqa: E402
-from tests.conftest import run_cli  # noqa: E402
+from hatch_extism.extism_sdk import extism
+from hatch_extism.manifest import PluginManifest, load_manifest
+from hatch_extism.project_init import template_languages
+from hatch_extism.toolchains import get_toolchain
+from hatch_extism.wasm_inspect import imports_wasi
+from tests.conftest import run_cli
 
 LANGUAGES = template_languages()
 # `{{ name }}`, `{% block … %}`: jinja left in an output file (Rust's `{{` in format strings is not).

@@ -228,8 +228,7 @@ def _read_input(value: str | None) -> bytes:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
-    import extism
+    from hatch_extism.extism_sdk import extism
 
     target = Path(args.target)
     wasi = args.wasi

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import extism
-
 from extism_platform.errors import PermissionDeniedError
 from extism_platform.grants import group_of, host_allowed
 from extism_platform.host import http
+from hatch_extism.extism_sdk import extism
 from hatch_extism.host_functions import GROUPS
 
 if TYPE_CHECKING:

@@ -14,26 +14,21 @@ in-flight calls finish on the old instances, which are dropped with it.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-os.environ.setdefault("RUST_LIB_BACKTRACE", "0")  # a guest error otherwise costs ~60 ms of backtrace
-
-import extism  # noqa: E402
-from extism.extism import CompiledPlugin  # noqa: E402
-
-from extism_platform.audit import AuditLog  # noqa: E402
-from extism_platform.errors import LoadError, PluginCallError  # noqa: E402
-from extism_platform.grants import Effective, Grant, effective, grant_for  # noqa: E402
-from extism_platform.host import functions as hostfns  # noqa: E402
-from extism_platform.host.http import HttpSettings  # noqa: E402
-from extism_platform.host.kv import KVStore  # noqa: E402
-from hatch_extism.manifest import Export, Permissions, exports_from_list, permissions_from_dict  # noqa: E402
-from hatch_extism.wasm_inspect import inspect_module  # noqa: E402
+from extism_platform.audit import AuditLog
+from extism_platform.errors import LoadError, PluginCallError
+from extism_platform.grants import Effective, Grant, effective, grant_for
+from extism_platform.host import functions as hostfns
+from extism_platform.host.http import HttpSettings
+from extism_platform.host.kv import KVStore
+from hatch_extism.extism_sdk import CompiledPlugin, extism
+from hatch_extism.manifest import Export, Permissions, exports_from_list, permissions_from_dict
+from hatch_extism.wasm_inspect import inspect_module
 
 POOL_MAX_IDLE = 8
 _ERROR_PREVIEW = 2000
