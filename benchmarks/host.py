@@ -36,6 +36,7 @@ from typing import Any
 import anyio  # noqa: E402
 
 from hatch_extism.extism_sdk import extism
+from hatch_extism.files import atomic_write_text
 
 BUILD = Path("build")
 BENCH = BUILD / "bench"
@@ -425,10 +426,7 @@ def main() -> int:
         "latency": latency,
         "throughput": throughput,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = OUT.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(doc, indent=2))
-    os.replace(tmp_out, OUT)
+    atomic_write_text(OUT, json.dumps(doc, indent=2))
     print(f"wrote {OUT} ({total_s:.1f} s, plugin build {build_s:.1f} s)")
     return 0
 

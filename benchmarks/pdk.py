@@ -20,6 +20,7 @@ import wasmtime  # noqa: E402
 
 from conformance.runner import REVERSE_BYTES  # noqa: E402
 from hatch_extism.extism_sdk import CompiledPlugin, extism
+from hatch_extism.files import atomic_write_text
 
 BUILD = Path("build")
 OUT = BUILD / "bench" / "pdk.json"
@@ -79,10 +80,7 @@ def main() -> int:
             f"{r['echo_16b_us']:>10.1f}µs{r['echo_16b_ratio']:>6.2f}x{r['echo_1mib_us']:>11.0f}µs"
             f"{r['echo_1mib_ratio']:>6.2f}x"
         )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = OUT.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"baseline": "raw (no PDK)", "results": results}, indent=2))
-    os.replace(tmp, OUT)
+    atomic_write_text(OUT, json.dumps({"baseline": "raw (no PDK)", "results": results}, indent=2))
     print(f"wrote {OUT}")
     return 0
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,17 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from conformance.spec import load_spec
+from hatch_extism.files import atomic_write_text
 from hatch_extism.paths import pdk_dir
 from hatch_extism.toolchains import BuildRequest, available_languages, get_toolchain
 
 BUILD_DIR = Path("build") / "conformance"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def conformance_languages() -> list[str]:
@@ -53,7 +46,7 @@ def build(lang: str, out_root: Path = BUILD_DIR) -> dict[str, Any]:
         "toolchain_version": result.toolchain_version,
         "seconds": round(result.seconds, 3),
     }
-    _atomic_write(out_root / lang / "build.json", json.dumps(record, indent=2) + "\n")
+    atomic_write_text(out_root / lang / "build.json", json.dumps(record, indent=2) + "\n")
     return record
 
 
@@ -113,8 +106,8 @@ def run_all(langs: list[str], out_root: Path = BUILD_DIR) -> dict[str, Any]:
             f"({time.perf_counter() - started:.1f} s)",
             flush=True,
         )
-    _atomic_write(out_root / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    _atomic_write(out_root / "report.md", render_markdown(report))
+    atomic_write_text(out_root / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(out_root / "report.md", render_markdown(report))
     return report
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hatch_extism import signing
 from hatch_extism.errors import BuildError, ExtismPlatformError
+from hatch_extism.files import atomic_write
 from hatch_extism.host_functions import allowed_imports
 from hatch_extism.manifest import PluginManifest
 from hatch_extism.toolchains import BuildRequest, get_toolchain
@@ -35,16 +36,6 @@ class VerifyError(ExtismPlatformError):
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def canonical_json(doc: Any) -> bytes:
@@ -194,9 +185,9 @@ def build_artifacts(
     stmt = signing.statement(manifest.name, manifest.version, wasm_sha, sha256_hex(plugin_json))
     envelope = signing.sign_statement(stmt, key) if key else signing.unsigned_envelope(stmt)
     os.replace(staging, wasm_path)
-    atomic_write_bytes(json_path, plugin_json)
-    atomic_write_bytes(sig_path, canonical_json(envelope))
-    atomic_write_bytes(fingerprint_file, fingerprint.encode() + b"\n")
+    atomic_write(json_path, plugin_json)
+    atomic_write(sig_path, canonical_json(envelope))
+    atomic_write(fingerprint_file, fingerprint.encode() + b"\n")
     kid = signing.key_id(key.public_key()) if key else None
     progress(
         f"wrote {wasm_path.name} ({len(wasm):,} bytes, sha256 {wasm_sha[:12]}…), "

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hatch_extism.errors import ExtismPlatformError
+from hatch_extism.files import atomic_write
 
 PAYLOAD_TYPE = "application/vnd.extism-platform.statement+json"
 STATEMENT_TYPE = "extism-platform/statement@1"
@@ -43,18 +44,6 @@ def public_pem(public: Ed25519PublicKey) -> str:
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, overwrite: bool = False) -> str:
     """Write `private_path` (PKCS#8 PEM, mode 0600, encrypted when a passphrase is given) and
     `<private_path>.pub`; return the key id."""
@@ -66,8 +55,8 @@ def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, ove
     key = Ed25519PrivateKey.generate()
     enc = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-    _atomic_write(private_path, pem, 0o600)
-    _atomic_write(pub_path, public_pem(key.public_key()).encode(), 0o644)
+    atomic_write(private_path, pem, mode=0o600)
+    atomic_write(pub_path, public_pem(key.public_key()).encode(), mode=0o644)
     return key_id(key.public_key())
 
 

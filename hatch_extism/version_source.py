@@ -6,13 +6,13 @@ line of plugin.yaml in place (comments and layout kept).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from hatchling.version.source.plugin.interface import VersionSourceInterface
 
+from hatch_extism.files import atomic_write_text
 from hatch_extism.manifest import load_manifest, validate
 
 _VERSION_LINE = re.compile(r"^(version:\s*)([\"']?)([^\"'\s#]+)([\"']?)(.*)$", re.M)
@@ -37,6 +37,4 @@ class ExtismVersionSource(VersionSourceInterface):
         import yaml
 
         validate(yaml.safe_load(new), path.name)  # never write an invalid plugin.yaml
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(new, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, new)

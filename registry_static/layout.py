@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from hatch_extism.files import atomic_write  # re-exported: the registry writes through it
 from registry_static.errors import RegistryError
 
 NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
@@ -115,23 +114,6 @@ def sha256_hex(data: bytes) -> str:
 def compact_json(doc: Any) -> bytes:
     """Stable, small bytes: sorted keys, no whitespace, UTF-8."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
-    """Write via a temporary file in the same directory and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_new(path: Path, data: bytes, *, fsync: bool = True) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hatch_extism.errors import ExtismPlatformError, run_command
+from hatch_extism.files import atomic_write_text
 
 EXAMPLES = """examples:
   extism-mastra config -- --dist dist/ --config extism.yaml          # TypeScript for your Mastra project
@@ -114,13 +115,6 @@ export const extismMcp = new MCPClient({{
 """
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def cmd_config(args: argparse.Namespace) -> int:
     entry = server_entry(args.server_args)
     if args.json:
@@ -128,7 +122,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     else:
         text = typescript(entry)
     if args.write:
-        _atomic_write(args.write, text)
+        atomic_write_text(args.write, text)
         print(f"wrote {args.write}", file=sys.stderr)
     else:
         sys.stdout.write(text)
