@@ -35,8 +35,8 @@ from typing import Any
 
 import anyio  # noqa: E402
 
-from hatch_extism.extism_sdk import extism
-from hatch_extism.files import atomic_write_text
+from plugin_format.extism_sdk import extism
+from plugin_format.files import atomic_write_text
 
 BUILD = Path("build")
 BENCH = BUILD / "bench"
@@ -103,8 +103,8 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 def build_plugin() -> tuple[Path, float]:
     """Build the echo plugin (unsigned) into DIST; returns its wasm path and the build time in s."""
-    from hatch_extism.artifacts import build_artifacts  # noqa: PLC0415
-    from hatch_extism.manifest import load_manifest
+    from hatch_extism.build import build_artifacts  # noqa: PLC0415
+    from plugin_format.manifest import load_manifest
 
     _write_if_changed(PROJECT / "plugin.yaml", PLUGIN_YAML)
     _write_if_changed(PROJECT / "src" / "echo.c", ECHO_C)

@@ -19,8 +19,8 @@ os.environ["EXTISM_CACHE_CONFIG"] = ""  # measure real compiles, not wasmtime's 
 import wasmtime  # noqa: E402
 
 from conformance.runner import REVERSE_BYTES  # noqa: E402
-from hatch_extism.extism_sdk import CompiledPlugin, extism
-from hatch_extism.files import atomic_write_text
+from plugin_format.extism_sdk import CompiledPlugin, extism
+from plugin_format.files import atomic_write_text
 
 BUILD = Path("build")
 OUT = BUILD / "bench" / "pdk.json"
@@ -54,7 +54,7 @@ def measure(name: str, wasm: bytes, wasi: bool) -> dict[str, float]:
 
 
 def main() -> int:
-    from hatch_extism.wasm_inspect import inspect_module
+    from plugin_format.wasm import inspect_module
 
     results: dict[str, dict[str, float]] = {}
     raw = bytes(wasmtime.wat2wasm((Path(__file__).parent / "raw_echo.wat").read_text()))

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from conformance.spec import load_spec
-from hatch_extism.files import atomic_write_text
-from hatch_extism.paths import pdk_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains import BuildRequest, available_languages, get_toolchain
+from plugin_format.files import atomic_write_text
 
 BUILD_DIR = Path("build") / "conformance"
 

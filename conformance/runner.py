@@ -13,8 +13,8 @@ from typing import Any
 
 from conformance.server import TestServer
 from conformance.spec import Case, Spec, Step, fill_deep, generate
-from hatch_extism.extism_sdk import CompiledPlugin, extism
-from hatch_extism.wasm_inspect import inspect_module
+from plugin_format.extism_sdk import CompiledPlugin, extism
+from plugin_format.wasm import inspect_module
 
 
 class RunnerError(Exception):

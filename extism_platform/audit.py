@@ -23,16 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from extism_platform.errors import RunError
-from extism_platform.paths import default_audit_log
+from plugin_format.errors import AuditError
+from plugin_format.paths import default_audit_log
 
 GENESIS = "0" * 64
 HEAD_SUFFIX = ".head"
 HEAD_WIDTH = 120
-
-
-class AuditError(RunError):
-    """The audit log cannot be written or read."""
 
 
 def _line_hash(line: bytes) -> str:

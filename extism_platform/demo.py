@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hatch_extism.errors import ExtismPlatformError, run_command
+from plugin_format.errors import ExtismPlatformError, run_command
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -82,9 +82,9 @@ class WeatherAPI:
 
 def build_examples(dist: Path, key_path: Path, names: list[str] | None = None) -> list[Path]:
     """Build (and sign) the example plugins into `dist`; returns their .wasm paths."""
-    from hatch_extism.artifacts import build_artifacts  # noqa: PLC0415
-    from hatch_extism.manifest import load_manifest
-    from hatch_extism.signing import generate_keypair, load_private_key
+    from hatch_extism.build import build_artifacts  # noqa: PLC0415
+    from plugin_format.manifest import load_manifest
+    from plugin_format.signing import generate_keypair, load_private_key
 
     if not EXAMPLES_DIR.is_dir():
         raise ExtismPlatformError(f"{EXAMPLES_DIR}: not found (the demo runs from a source checkout)")

@@ -28,9 +28,9 @@ from typing import Any
 
 import yaml
 
-from extism_platform.errors import GrantError
-from hatch_extism.host_functions import GROUPS, allowed_imports
-from hatch_extism.manifest import Permissions
+from plugin_format.errors import GrantError
+from plugin_format.host_functions import GROUPS, allowed_imports
+from plugin_format.manifest import Permissions
 
 GRANT_KEYS = ("hosts", "paths", "config", "host_functions", "memory_mib", "timeout_ms", "requested")
 ANY_PLUGIN = "*"

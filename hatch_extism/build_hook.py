@@ -20,11 +20,11 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-from hatch_extism import signing
-from hatch_extism.artifacts import build_artifacts
-from hatch_extism.errors import ExtismPlatformError
-from hatch_extism.manifest import load_manifest
-from hatch_extism.metadata_hook import python_package
+from hatch_extism.build import build_artifacts
+from plugin_format import signing
+from plugin_format.errors import ExtismPlatformError
+from plugin_format.manifest import load_manifest
+from plugin_format.names import python_package
 
 OPTIMIZE = ("small", "speed", "debug")
 
@@ -104,7 +104,7 @@ class ExtismBuildHook(BuildHookInterface):
             for f in files:
                 build_data["force_include"][str(f)] = f"extism-artifacts/{f.name}"
             return
-        package_dir = python_package(manifest).replace(".", "/")
+        package_dir = python_package(manifest.name).replace(".", "/")
         init = dist / f".{manifest.artifact_stem}.__init__.py"
         init.write_text(
             f'"""Extism plugin {manifest.name} {manifest.version}: its signed artifacts are beside this file."""\n\n'

@@ -12,14 +12,8 @@ from typing import Any
 
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-from hatch_extism.manifest import PluginManifest, load_manifest
-
-ENTRY_POINT_GROUP = "extism.plugins"
-
-
-def python_package(manifest: PluginManifest) -> str:
-    """The module the wheel ships the artifacts in: `extism_plugins.<folded_name>`."""
-    return "extism_plugins." + manifest.folded_name.replace("-", "_")
+from plugin_format.manifest import load_manifest
+from plugin_format.names import ENTRY_POINT_GROUP, python_package
 
 
 class ExtismMetadataHook(MetadataHookInterface):
@@ -48,5 +42,5 @@ class ExtismMetadataHook(MetadataHookInterface):
             metadata["description"] = manifest.description
         if "entry-points" in dynamic:
             entry_points = dict(metadata.get("entry-points", {}))
-            entry_points[ENTRY_POINT_GROUP] = {manifest.name: python_package(manifest)}
+            entry_points[ENTRY_POINT_GROUP] = {manifest.name: python_package(manifest.name)}
             metadata["entry-points"] = entry_points

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from hatch_extism.extism_sdk import extism
-from hatch_extism.manifest import PluginManifest
+from plugin_format.extism_sdk import extism
+from plugin_format.manifest import PluginManifest
 
 I64 = extism.ValType.I64
 I32 = extism.ValType.I32

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -20,16 +19,12 @@ from typing import Any
 
 import jinja2
 
-from hatch_extism.errors import ExtismPlatformError
-from hatch_extism.paths import pdk_dir, templates_dir
+from hatch_extism.data import pdk_dir, templates_dir
 from hatch_extism.toolchains import DRIVERS
+from plugin_format import names
+from plugin_format.errors import InitError
 
-NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 REQUIREMENT_ENV = "EXTISM_PLATFORM_REQUIREMENT"
-
-
-class InitError(ExtismPlatformError):
-    pass
 
 
 def template_languages() -> list[str]:
@@ -72,15 +67,13 @@ class InitResult:
 
 
 def context_for(name: str, language: str, description: str | None) -> dict[str, Any]:
-    scope = name[1:].split("/", 1)[0] if name.startswith("@") else None
-    bare = name.split("/", 1)[-1]
-    folded = f"{scope}-{bare}" if scope else name
+    scope, bare = names.split(name)
     return {
         "name": name,
         "scope": scope,
         "bare_name": bare,
-        "folded_name": folded,
-        "ident": folded.replace("-", "_"),
+        "folded_name": names.fold(name),
+        "ident": names.identifier(name),
         "language": language,
         "description": description or f"The {bare} plugin",
         "version": "0.1.0",
@@ -92,7 +85,7 @@ def context_for(name: str, language: str, description: str | None) -> dict[str, 
 def init_project(
     name: str, language: str, directory: Path | None = None, description: str | None = None, *, force: bool = False
 ) -> InitResult:
-    if not NAME_RE.match(name) or len(name) > 64:
+    if not names.is_valid(name):
         raise InitError(
             f"plugin name {name!r}: use [@scope/]name with lowercase letters, digits and '-', "
             "at most 64 characters (e.g. weather-tool or @acme/weather)"

@@ -12,8 +12,8 @@ from typing import Any
 
 from hatchling.version.source.plugin.interface import VersionSourceInterface
 
-from hatch_extism.files import atomic_write_text
-from hatch_extism.manifest import load_manifest, validate
+from plugin_format.files import atomic_write_text
+from plugin_format.manifest import load_manifest, validate
 
 _VERSION_LINE = re.compile(r"^(version:\s*)([\"']?)([^\"'\s#]+)([\"']?)(.*)$", re.M)
 

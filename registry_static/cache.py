@@ -15,10 +15,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hatch_extism import signing
+from plugin_format import signing
+from plugin_format.artifact import sha256_hex
+from plugin_format.errors import IntegrityError, NotFoundError
+from plugin_format.files import atomic_write
 from registry_static.client import default_cache_dir
-from registry_static.errors import IntegrityError, NotFoundError
-from registry_static.layout import atomic_write, blob_path, sha256_hex
+from registry_static.layout import blob_path
 
 
 def _root(cache_dir: Path | None) -> Path:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hatch_extism.errors import run_command
+from plugin_format.errors import run_command
 
 PROG = "extism-registry"
 
@@ -183,7 +183,7 @@ def _read_pub(path: str) -> str:
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
     except OSError as exc:
-        from registry_static.errors import RegistryError
+        from plugin_format.errors import RegistryError
 
         raise RegistryError(
             f"{path}: {exc.strerror} (an author key is the .pem.pub from `extism-plugin keygen`)"
@@ -309,7 +309,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from registry_static.layout import atomic_write
+    from plugin_format.files import atomic_write
 
     name, _, spec = (
         args.spec.rpartition("@")

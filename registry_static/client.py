@@ -22,22 +22,25 @@ from urllib.request import pathname2url
 from tuf.api import exceptions as tuf_exc
 from tuf.ngclient import Updater
 
-from hatch_extism import signing
-from hatch_extism.artifacts import VerifyError, verify_bytes
-from hatch_extism.errors import ExtismPlatformError
-from hatch_extism.paths import cache_dir
-from registry_static.errors import (
+from plugin_format import signing
+from plugin_format.artifact import sha256_hex, verify_bytes
+from plugin_format.errors import (
+    ExtismPlatformError,
     FetchError,
     IntegrityError,
     NotFoundError,
     RegistryError,
+    SemverError,
     SignatureError,
     TrustError,
+    VerifyError,
 )
+from plugin_format.files import atomic_write
+from plugin_format.paths import cache_dir
+from plugin_format.semver import Range, Version
 from registry_static.fetcher import FetchStats, RegistryFetcher, env_token, token_env_name
 from registry_static.index import IndexFile, VersionEntry
-from registry_static.layout import atomic_write, blob_path, index_path, sha256_hex
-from registry_static.semver import Range, SemverError, Version
+from registry_static.layout import blob_path, index_path
 
 ROOT_MAX = 512_000
 
@@ -71,7 +74,7 @@ class VersionInfo:
     dependencies: dict[str, str]
     exports: list[dict[str, Any]]
     permissions: dict[str, Any]
-    key_id: str  # the author key that signed the artifact (hatch_extism.signing.key_id)
+    key_id: str  # the author key that signed the artifact (plugin_format.signing.key_id)
     published: str
     description: str = ""
     language: str = ""

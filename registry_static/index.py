@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry_static.errors import TrustError
+from plugin_format.errors import SemverError, TrustError
+from plugin_format.semver import Version
 from registry_static.layout import INDEX_SCHEMA, SCOPE_SCHEMA, compact_json
-from registry_static.semver import SemverError, Version
 
 
 @dataclass(frozen=True)

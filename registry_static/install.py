@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugin_format.errors import IntegrityError, LockError
 from registry_static import cache
 from registry_static.client import FetchedPlugin, RegistryClient, default_cache_dir
-from registry_static.errors import IntegrityError
-from registry_static.lockfile import LockedPlugin, LockError, Lockfile, differences, read_lock, write_lock
+from registry_static.lockfile import LockedPlugin, Lockfile, differences, read_lock, write_lock
 from registry_static.project import Project, RegistryRef
 from registry_static.resolver import Candidate, Resolver
 

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from registry_static.errors import RegistryLayoutError
-from registry_static.layout import atomic_write
+from plugin_format.errors import RegistryLayoutError
+from plugin_format.files import atomic_write
 
 PASSPHRASE_ENV = "EXTISM_REGISTRY_KEY_PASSPHRASE"
 KEYS_ENV = "EXTISM_REGISTRY_KEYS"

@@ -16,17 +16,15 @@ REGISTRY/
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-from hatch_extism.files import atomic_write  # re-exported: the registry writes through it
-from registry_static.errors import RegistryError
+from plugin_format import names
+from plugin_format.errors import RegistryError
+from plugin_format.files import atomic_write
 
-NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-SCOPE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 UNSCOPED = "_"  # the directory (and pseudo-scope) of packages without a scope
 UNSCOPED_ROLE = "unscoped"
 SCOPE_POLICY = "_scope.json"  # cannot clash with a package: names start with [a-z0-9]
@@ -39,18 +37,15 @@ LOCK_NAME = ".extism-registry.lock"
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 64:
+    if not names.is_valid(name):
         raise RegistryError(f"{name!r} is not a plugin name ([@scope/]name: lowercase letters, digits, '-')")
     return name
 
 
 def split_name(name: str) -> tuple[str, str]:
-    """`@acme/weather` → (`acme`, `weather`); `greeter` → (`_`, `greeter`)."""
-    check_name(name)
-    if name.startswith("@"):
-        scope, bare = name[1:].split("/", 1)
-        return scope, bare
-    return UNSCOPED, name
+    """`@acme/weather` → (`acme`, `weather`); `greeter` → (`_`, `greeter`): index directories."""
+    scope, bare = names.split(check_name(name))
+    return scope or UNSCOPED, bare
 
 
 def normalize_scope(scope: str) -> str:
@@ -58,7 +53,7 @@ def normalize_scope(scope: str) -> str:
     s = scope.strip()
     s = s[1:] if s.startswith("@") else s
     s = s.rstrip("/")
-    if s != UNSCOPED and not SCOPE_RE.match(s):
+    if s != UNSCOPED and not names.is_valid_scope(s):
         raise RegistryError(
             f"{scope!r} is not a scope (lowercase letters, digits and '-', e.g. @acme; "
             f"'{UNSCOPED}' means unscoped packages)"
@@ -105,10 +100,6 @@ def folded(name: str) -> str:
     """`@acme/weather` → `acme/weather`, `greeter` → `_/greeter`: used for site page paths."""
     scope, bare = split_name(name)
     return f"{scope}/{bare}"
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def compact_json(doc: Any) -> bytes:

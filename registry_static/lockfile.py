@@ -13,18 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry_static.errors import RegistryError
-from registry_static.layout import atomic_write, check_name
+from plugin_format.errors import LockError, RegistryError, SemverError
+from plugin_format.files import atomic_write
+from plugin_format.semver import Range, Version
+from registry_static.layout import check_name
 from registry_static.project import Project
-from registry_static.semver import Range, SemverError, Version
 
 LOCK_SCHEMA = "extism-platform/lock@1"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HASH_FIELDS = ("wasm_sha256", "plugin_json_sha256", "sig_sha256", "key_id")
-
-
-class LockError(RegistryError):
-    """extism.lock is malformed, or (with --frozen) does not satisfy extism.yaml."""
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ from typing import Any
 
 import yaml
 
+from plugin_format.errors import ProjectError, RegistryError, SemverError
+from plugin_format.semver import Range
 from registry_static.client import normalize_url
-from registry_static.errors import RegistryError
 from registry_static.layout import check_name
-from registry_static.semver import Range, SemverError
 
 PROJECT_FILE = "extism.yaml"
 LOCK_FILE = "extism.lock"
@@ -37,10 +37,6 @@ DEFAULT_REGISTRY = "default"
 TOP_KEYS = ("registries", "plugins", "grants")
 REGISTRY_KEYS = ("url", "token_env", "root_sha256")
 PLUGIN_KEYS = ("version", "registry")
-
-
-class ProjectError(RegistryError):
-    """extism.yaml is missing or malformed; the message names the file and the field."""
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,19 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
-from hatch_extism import signing
-from hatch_extism.artifacts import VerifyError, locate, verify_bytes
-from hatch_extism.errors import ExtismPlatformError
-from registry_static.errors import PublishError, RegistryError, RegistryLayoutError, TrustError
+from plugin_format import signing
+from plugin_format.artifact import locate, sha256_hex, verify_bytes
+from plugin_format.errors import (
+    ExtismPlatformError,
+    PublishError,
+    RegistryError,
+    RegistryLayoutError,
+    SemverError,
+    TrustError,
+    VerifyError,
+)
+from plugin_format.files import atomic_write
+from plugin_format.semver import Range, Version
 from registry_static.index import BlobRef, IndexFile, ScopePolicy, VersionEntry
 from registry_static.keys import KeyStore, default_key_dir
 from registry_static.layout import (
@@ -44,7 +53,6 @@ from registry_static.layout import (
     REGISTRY_SCHEMA,
     UNSCOPED,
     UNSCOPED_ROLE,
-    atomic_write,
     blob_path,
     consistent_path,
     index_path,
@@ -53,11 +61,9 @@ from registry_static.layout import (
     role_name,
     scope_label,
     scope_paths,
-    sha256_hex,
     split_name,
     write_new,
 )
-from registry_static.semver import Range, SemverError, Version
 
 SERIALIZER = JSONSerializer(compact=True)
 TOP_ROLES = ("root", "targets", "snapshot", "timestamp")

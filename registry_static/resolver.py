@@ -26,20 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from registry_static.errors import RegistryError
-from registry_static.semver import Range, SemverError, Version
+from plugin_format.errors import RegistryError, ResolveError, SemverError
+from plugin_format.semver import Range, Version
 
 MAX_STEPS = 20_000
 _LIST_MAX = 8
-
-
-class ResolveError(RegistryError):
-    """No set of versions satisfies every requirement; `lines` are the explanation, one step each."""
-
-    def __init__(self, summary: str, lines: Sequence[str] = ()) -> None:
-        self.summary = summary
-        self.lines = list(lines)
-        super().__init__("\n".join([summary, *("  " + ln for ln in self.lines)]))
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from typing import Any
 import jinja2
 from markdown_it import MarkdownIt
 
+from plugin_format.errors import RegistryError
+from plugin_format.files import atomic_write
+from plugin_format.semver import Version
 from registry_static.client import RegistryClient, normalize_url
-from registry_static.errors import RegistryError
-from registry_static.layout import atomic_write, folded, role_name, split_name
+from registry_static.layout import folded, role_name, split_name
 from registry_static.repository import Repository
-from registry_static.semver import Version
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PERM_KINDS = (("hosts", "network"), ("paths", "filesystem"), ("config", "config"), ("host_functions", "host_functions"))

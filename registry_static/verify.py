@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from plugin_format.errors import RegistryError
 from registry_static.client import RegistryClient, normalize_url
-from registry_static.errors import RegistryError
 from registry_static.layout import blob_path, policy_path, role_name
 from registry_static.repository import Repository
 

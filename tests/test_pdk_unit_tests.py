@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
-from hatch_extism.paths import cache_dir, pdk_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains import get_toolchain
+from plugin_format.paths import cache_dir
 
 
 @pytest.mark.toolchain

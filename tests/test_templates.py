@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from hatch_extism.extism_sdk import extism
-from hatch_extism.manifest import PluginManifest, load_manifest
 from hatch_extism.project_init import template_languages
 from hatch_extism.toolchains import get_toolchain
-from hatch_extism.wasm_inspect import imports_wasi
+from plugin_format.extism_sdk import extism
+from plugin_format.manifest import PluginManifest, load_manifest
+from plugin_format.wasm import imports_wasi
 from tests.conftest import run_cli
 
 LANGUAGES = template_languages()

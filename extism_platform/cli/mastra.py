@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hatch_extism.errors import ExtismPlatformError, run_command
-from hatch_extism.files import atomic_write_text
+from plugin_format.errors import ExtismPlatformError, run_command
+from plugin_format.files import atomic_write_text
 
 EXAMPLES = """examples:
   extism-mastra config -- --dist dist/ --config extism.yaml          # TypeScript for your Mastra project

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hatch_extism.errors import ExtismPlatformError, run_command
+from plugin_format.errors import ExtismPlatformError, run_command
 
 EXAMPLES = """examples:
   extism-mcp-server --dist dist/ --grant '@acme/weather:host=api.weather.example'
@@ -190,7 +190,7 @@ def _load_project(path: Path) -> Any:
 
 
 def _keys(args: argparse.Namespace) -> list[Any]:
-    from hatch_extism.signing import load_public_key  # noqa: PLC0415
+    from plugin_format.signing import load_public_key  # noqa: PLC0415
 
     return [load_public_key(k) for k in args.trust_key]
 
@@ -222,7 +222,7 @@ def build_host(args: argparse.Namespace) -> Any:
     from extism_platform.host.http import HttpSettings
     from extism_platform.host.kv import KVStore
     from extism_platform.host.runtime import Host
-    from extism_platform.paths import default_audit_log, default_kv_path
+    from plugin_format.paths import default_audit_log, default_kv_path
 
     if not (args.dist or args.installed or args.registry or args.project):
         raise ExtismPlatformError(

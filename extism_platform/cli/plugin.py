@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hatch_extism import signing
-from hatch_extism.errors import ExtismPlatformError, run_command
 from hatch_extism.toolchains import DRIVERS, get_toolchain
+from plugin_format import signing
+from plugin_format.errors import ExtismPlatformError, run_command
 
 DEFAULT_KEY = signing.DEFAULT_KEY_PATH
 
@@ -158,8 +158,8 @@ def _signing_key(args: argparse.Namespace):
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from hatch_extism.artifacts import build_artifacts
-    from hatch_extism.manifest import load_manifest
+    from hatch_extism.build import build_artifacts
+    from plugin_format.manifest import load_manifest
 
     manifest = load_manifest(Path(args.project))
     key = _signing_key(args)
@@ -174,9 +174,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from hatch_extism.artifacts import build_artifacts
-    from hatch_extism.manifest import load_manifest
+    from hatch_extism.build import build_artifacts
     from hatch_extism.plugin_tests import run_tests
+    from plugin_format.manifest import load_manifest
 
     manifest = load_manifest(Path(args.project))
     if not manifest.tests:
@@ -200,7 +200,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def _read_module(path: Path) -> tuple[bytes, Any]:
     """A module's bytes and parsed imports/exports; errors name the file."""
-    from hatch_extism.wasm_inspect import inspect_module
+    from plugin_format.wasm import inspect_module
 
     try:
         wasm = path.read_bytes()
@@ -228,13 +228,13 @@ def _read_input(value: str | None) -> bytes:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from hatch_extism.extism_sdk import extism
+    from plugin_format.extism_sdk import extism
 
     target = Path(args.target)
     wasi = args.wasi
     if target.is_dir() or target.name == "plugin.yaml":
-        from hatch_extism.artifacts import build_artifacts
-        from hatch_extism.manifest import load_manifest
+        from hatch_extism.build import build_artifacts
+        from plugin_format.manifest import load_manifest
 
         manifest = load_manifest(target)
         wasm_path = build_artifacts(
@@ -276,8 +276,8 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from hatch_extism.artifacts import artifact_paths
-    from hatch_extism.manifest import load_manifest
+    from plugin_format.artifact import artifact_paths
+    from plugin_format.manifest import load_manifest
     from registry_static.repository import Repository
 
     manifest = load_manifest(Path(args.project))
@@ -306,7 +306,8 @@ def _load_public_keys(paths: list[str]) -> list:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from hatch_extism.artifacts import VerifyError, locate, sha256_hex, verify_artifact
+    from plugin_format.artifact import locate, sha256_hex, verify_artifact
+    from plugin_format.errors import VerifyError
 
     wasm_path, json_path, sig_path = locate(Path(args.artifact))
     if not wasm_path.is_file() and Path(args.artifact).is_file():
@@ -351,7 +352,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from hatch_extism.artifacts import verify_artifact
+    from plugin_format.artifact import verify_artifact
 
     keys = _load_public_keys(args.key)
     v = verify_artifact(Path(args.artifact), keys=keys, require_signature=True)
@@ -400,8 +401,8 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from extism_platform.host.sources import parse_spec
+    from plugin_format.files import atomic_write
     from registry_static.install import install
-    from registry_static.layout import atomic_write
     from registry_static.project import load_project, parse_project, with_plugin
 
     project = load_project(Path(args.project))

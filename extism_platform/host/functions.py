@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from extism_platform.errors import PermissionDeniedError
 from extism_platform.grants import group_of, host_allowed
 from extism_platform.host import http
-from hatch_extism.extism_sdk import extism
-from hatch_extism.host_functions import GROUPS
+from plugin_format.errors import PermissionDeniedError
+from plugin_format.extism_sdk import extism
+from plugin_format.host_functions import GROUPS
 
 if TYPE_CHECKING:
     from extism_platform.host.runtime import Host, LoadedPlugin

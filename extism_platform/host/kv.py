@@ -6,7 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from extism_platform.errors import RunError
+from plugin_format.errors import RunError
 
 MAX_KEY_BYTES = 1024
 MAX_VALUE_BYTES = 1 << 20

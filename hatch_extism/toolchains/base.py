@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hatch_extism.errors import ToolchainError
+from plugin_format.errors import ToolchainError
 
 Progress = Callable[[str], None]
 

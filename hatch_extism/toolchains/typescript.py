@@ -28,8 +28,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from hatch_extism.errors import BuildError, ToolchainError
-from hatch_extism.paths import pdk_dir, toolchains_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains.base import (
     BuildRequest,
     BuildResult,
@@ -42,7 +41,9 @@ from hatch_extism.toolchains.base import (
     staged_install,
     which,
 )
-from hatch_extism.wasm_inspect import inspect_module
+from plugin_format.errors import BuildError, ToolchainError
+from plugin_format.paths import toolchains_dir
+from plugin_format.wasm import inspect_module
 
 #: The pinned compiler. Changing it changes every module's bytes (reproducibility).
 ASSEMBLYSCRIPT_VERSION = "0.28.20"

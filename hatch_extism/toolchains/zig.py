@@ -7,10 +7,10 @@ The project's root file is `main.zig` (or `src/main.zig`); it imports the PDK wi
 
 from __future__ import annotations
 
-from hatch_extism.errors import BuildError
-from hatch_extism.paths import pdk_dir
+from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains.base import BuildRequest
 from hatch_extism.toolchains.zig_family import ZigFamilyToolchain
+from plugin_format.errors import BuildError
 
 OPT_MODES = {"small": "ReleaseSmall", "speed": "ReleaseFast", "debug": "Debug"}
 ROOT_FILES = ("main.zig", "src/main.zig")

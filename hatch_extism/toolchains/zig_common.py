@@ -15,9 +15,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from hatch_extism.errors import ToolchainError
-from hatch_extism.paths import cache_dir, toolchains_dir
 from hatch_extism.toolchains.base import Progress, Toolchain, ToolchainStatus, pip_install_target, run_tool
+from plugin_format.errors import ToolchainError
+from plugin_format.paths import cache_dir, toolchains_dir
 
 #: The pinned compiler. Changing it changes every module's bytes (reproducibility).
 ZIGLANG_VERSION = "0.17.1"

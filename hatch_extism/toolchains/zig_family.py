@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from hatch_extism.errors import BuildError
 from hatch_extism.toolchains import zig_common
 from hatch_extism.toolchains.base import (
     BuildRequest,
@@ -13,7 +12,8 @@ from hatch_extism.toolchains.base import (
     ToolchainStatus,
     _quiet,
 )
-from hatch_extism.wasm_inspect import imports_wasi
+from plugin_format.errors import BuildError
+from plugin_format.wasm import imports_wasi
 
 
 class ZigFamilyToolchain(Toolchain):

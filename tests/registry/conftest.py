@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from hatch_extism import signing
-from hatch_extism.artifacts import Artifacts, build_artifacts
-from hatch_extism.manifest import load_manifest
+from hatch_extism.build import Artifacts, build_artifacts
+from plugin_format import signing
+from plugin_format.manifest import load_manifest
 from registry_static.repository import Repository
 
 PLUGIN_C = """#include "extism-pdk.h"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from tuf.api.metadata import Metadata
 
-from hatch_extism.artifacts import Artifacts
+from hatch_extism.build import Artifacts
+from plugin_format.errors import IntegrityError, NotFoundError, TrustError
 from registry_static.client import RegistryClient
-from registry_static.errors import IntegrityError, NotFoundError, TrustError
 from registry_static.keys import KeyStore
 from registry_static.layout import blob_path, consistent_path, index_path
 from registry_static.repository import SERIALIZER

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from plugin_format.errors import FetchError, NotFoundError, RegistryError, TrustError
 from registry_static.client import RegistryClient
-from registry_static.errors import FetchError, NotFoundError, RegistryError, TrustError
 from registry_static.server import BackgroundServer
 from tests.conftest import run_cli
 

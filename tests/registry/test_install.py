@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from registry_static.errors import IntegrityError
+from plugin_format.errors import IntegrityError, LockError, ProjectError
 from registry_static.install import install
-from registry_static.lockfile import LockError, read_lock
-from registry_static.project import ProjectError, load_project, parse_project, with_plugin
+from registry_static.lockfile import read_lock
+from registry_static.project import load_project, parse_project, with_plugin
 from registry_static.repository import Repository
 from registry_static.server import BackgroundServer
 from tests.conftest import run_cli

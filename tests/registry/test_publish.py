@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hatch_extism.artifacts import Artifacts
+from hatch_extism.build import Artifacts
+from plugin_format.errors import NotFoundError, PublishError, RegistryLayoutError
 from registry_static.client import RegistryClient
-from registry_static.errors import NotFoundError, PublishError, RegistryLayoutError
 from registry_static.index import IndexFile
 from registry_static.layout import blob_path
 from registry_static.repository import Repository
@@ -119,7 +119,7 @@ def test_yank_unyank_deprecate(reg: Reg, tmp_path: Path) -> None:
 def test_remove_author_stops_new_publishes_but_old_versions_still_verify(
     reg: Reg, built: dict[str, Artifacts], authors: Authors, tmp_path: Path
 ) -> None:
-    from hatch_extism import signing
+    from plugin_format import signing
 
     kid = signing.key_id(signing.load_public_key(authors.pub("alice")))
     rc, _, err = cli("keys", "remove-author", str(reg.dir), "@acme", kid[:12], "--keys", str(reg.keys))

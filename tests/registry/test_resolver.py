@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry_static.resolver import MemorySource, ResolveError, Resolver
+from plugin_format.errors import ResolveError
+from registry_static.resolver import MemorySource, Resolver
 
 
 def solve(packages: dict, wanted: dict, *, yanked: tuple[str, ...] = (), locked: dict | None = None) -> dict:

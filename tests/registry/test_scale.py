@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hatch_extism import signing
-from hatch_extism.artifacts import Artifacts, canonical_json, sha256_hex
+from hatch_extism.build import Artifacts
+from plugin_format import signing
+from plugin_format.artifact import canonical_json, sha256_hex
 from registry_static.client import RegistryClient
 from registry_static.repository import ArtifactBytes, Repository
 from registry_static.server import BackgroundServer

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry_static.semver import Range, SemverError, Version, max_satisfying, sort_versions
+from plugin_format.errors import SemverError
+from plugin_format.semver import Range, Version, max_satisfying, sort_versions
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from extism_platform.demo import WeatherAPI, build_examples
 from extism_platform.grants import grants_from_options
 from extism_platform.host.runtime import Host
 from extism_platform.host.sources import from_dist
-from hatch_extism.artifacts import canonical_json, sha256_hex
-from hatch_extism.signing import load_private_key, sign_statement, statement
+from plugin_format.artifact import canonical_json, sha256_hex
+from plugin_format.signing import load_private_key, sign_statement, statement
 
 PROBE = "@examples/probe"
 WEATHER = "@examples/weather"

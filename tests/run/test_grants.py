@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from extism_platform.errors import GrantError
 from extism_platform.grants import (
     Grant,
     combine,
@@ -18,7 +17,8 @@ from extism_platform.grants import (
     load_grants,
     parse_grant_option,
 )
-from hatch_extism.manifest import Permissions
+from plugin_format.errors import GrantError
+from plugin_format.manifest import Permissions
 
 
 @pytest.mark.parametrize(

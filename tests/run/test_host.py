@@ -12,9 +12,9 @@ import pytest
 
 from extism_platform.audit import read_records, verify_log
 from extism_platform.demo import WeatherAPI
-from extism_platform.errors import LoadError, PluginCallError
 from extism_platform.host.runtime import Host
 from extism_platform.host.sources import from_dist
+from plugin_format.errors import LoadError, PluginCallError
 from tests.run.conftest import PROBE, WEATHER, call_json, resign
 
 PROBE_STEM = "examples-probe-0.1.0"
@@ -169,10 +169,10 @@ def test_tampered_and_unsigned_artifacts_are_refused(built: dict, tmp_path: Path
     (dist / f"{PROBE_STEM}.wasm").write_bytes((dist / f"{PROBE_STEM}.wasm").read_bytes() + b"\0")
     with pytest.raises(LoadError, match="wasm: sha256 does not match the signed statement"):
         from_dist(dist)
-    from hatch_extism.signing import load_public_key
+    from plugin_format.signing import load_public_key
 
     other = tmp_path / "other.pem"
-    from hatch_extism.signing import generate_keypair
+    from plugin_format.signing import generate_keypair
 
     generate_keypair(other)
     with pytest.raises(LoadError, match="no valid signature by the given key"):

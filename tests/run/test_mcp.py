@@ -17,7 +17,7 @@ import anyio
 import pytest
 
 from extism_platform.demo import WeatherAPI
-from extism_platform.mcp.server import fold_name, tool_name
+from extism_platform.mcp.server import tool_name
 from tests.conftest import ROOT, run_cli
 
 SERVER = ["-m", "extism_platform.cli.mcp_server"]
@@ -47,7 +47,6 @@ def _args(built: dict[str, Path], api: WeatherAPI, tmp_path: Path) -> list[str]:
 
 
 def test_tool_names_fold_the_scope_and_cannot_collide() -> None:
-    assert fold_name("@acme/weather") == "acme_weather" and fold_name("weather") == "weather"
     assert tool_name("@acme/weather", "get_weather") == "acme_weather-get_weather"
     # `@a/b-c` + `d` vs `a-b` + `c_d` vs `@a/b` + `c_d`: all distinct
     names = {tool_name("@a/b-c", "d"), tool_name("a-b", "c_d"), tool_name("@a/b", "c_d"), tool_name("a-b-c", "d")}

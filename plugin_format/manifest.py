@@ -7,7 +7,6 @@ Every error names the file, the field path and what is allowed, e.g.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from hatch_extism.errors import ExtismPlatformError
+from plugin_format import names
+from plugin_format.errors import ManifestError
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "plugin.schema.json"
 MANIFEST_NAME = "plugin.yaml"
@@ -24,10 +24,6 @@ MANIFEST_NAME = "plugin.yaml"
 # Defaults of what a plugin gets when it asks for nothing: deny everything, modest limits.
 DEFAULT_MEMORY_MIB = 64
 DEFAULT_TIMEOUT_MS = 30_000
-
-
-class ManifestError(ExtismPlatformError):
-    """plugin.yaml is missing, unreadable or invalid."""
 
 
 @lru_cache(maxsize=1)
@@ -54,12 +50,6 @@ def _describe(err: jsonschema.ValidationError) -> str:
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     return err.message
-
-
-def _parse_semver(version: str) -> tuple[int, int, int]:
-    m = re.match(r"^(\d+)\.(\d+)\.(\d+)", version)
-    assert m  # the schema already checked the full form
-    return int(m[1]), int(m[2]), int(m[3])
 
 
 @dataclass(frozen=True)
@@ -128,17 +118,16 @@ class PluginManifest:
 
     @property
     def scope(self) -> str | None:
-        return self.name[1:].split("/", 1)[0] if self.name.startswith("@") else None
+        return names.split(self.name)[0]
 
     @property
     def bare_name(self) -> str:
-        return self.name.split("/", 1)[-1]
+        return names.split(self.name)[1]
 
     @property
     def folded_name(self) -> str:
-        """The name with its scope folded in, usable in file names and Python project names:
-        `@acme/weather` → `acme-weather`."""
-        return f"{self.scope}-{self.bare_name}" if self.scope else self.name
+        """`@acme/weather` → `acme-weather` (file names, Python project names)."""
+        return names.fold(self.name)
 
     @property
     def artifact_stem(self) -> str:

@@ -1,4 +1,4 @@
-"""Read a module's imports and exports without compiling it.
+"""Read a module's imports and exports without compiling it, and audit them against plugin.yaml.
 
 A small reader of the binary format's type, import, function and export sections, plus wasmtime's
 validator (validation is much cheaper than compilation: a 3 MB Go module validates in a fraction
@@ -8,8 +8,15 @@ of the time it takes to compile).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import wasmtime
+
+from plugin_format.errors import ModuleError
+from plugin_format.host_functions import ENV_MODULE, USER_MODULE, allowed_imports
+
+if TYPE_CHECKING:
+    from plugin_format.manifest import PluginManifest
 
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 _VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128", 0x70: "funcref", 0x6F: "externref"}
@@ -147,3 +154,31 @@ def inspect_module(data: bytes, *, validate: bool = True) -> ModuleInfo:
 
 def imports_wasi(data: bytes) -> bool:
     return inspect_module(data, validate=False).wasi
+
+
+def check_module(info: ModuleInfo, manifest: PluginManifest) -> None:
+    """The module must export what plugin.yaml declares and import only what it may."""
+    problems = []
+    for exp in manifest.exports:
+        sig = info.func_exports.get(exp.name)
+        if sig is None:
+            problems.append(f"export {exp.name!r} is declared in plugin.yaml but the module does not export it")
+        elif sig != ([], ["i32"]):
+            problems.append(f"export {exp.name!r} has signature {sig[0]} -> {sig[1]}; Extism exports are () -> i32")
+    user_ok = allowed_imports(manifest.permissions.host_functions)
+    for mod, name, kind in info.imports:
+        if mod == ENV_MODULE:
+            continue
+        if mod == USER_MODULE:
+            if name not in user_ok:
+                problems.append(
+                    f"import {mod}::{name} is not declared: add {name!r} (or its group) to "
+                    "permissions.host_functions in plugin.yaml"
+                )
+        elif mod in WASI_MODULES:
+            if not manifest.wasi:
+                problems.append(f"import {mod}::{name} needs WASI: set `wasi: true` in plugin.yaml")
+        else:
+            problems.append(f"import {mod}::{name} ({kind}) is from a module the Extism host does not provide")
+    if problems:
+        raise ModuleError(f"{manifest.path.name}: the built module does not match:\n  " + "\n  ".join(problems))

@@ -19,8 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hatch_extism.errors import ExtismPlatformError
-from hatch_extism.files import atomic_write
+from plugin_format.errors import SigningError
+from plugin_format.files import atomic_write
 
 PAYLOAD_TYPE = "application/vnd.extism-platform.statement+json"
 STATEMENT_TYPE = "extism-platform/statement@1"
@@ -28,10 +28,6 @@ KEY_ENV = "EXTISM_SIGNING_KEY"
 PASSPHRASE_ENV = "EXTISM_SIGNING_KEY_PASSPHRASE"
 #: Where `extism-plugin keygen` puts the key, and where builds look last.
 DEFAULT_KEY_PATH = Path("~/.config/extism-platform/signing.key")
-
-
-class SigningError(ExtismPlatformError):
-    """A key cannot be read, or a signature does not verify."""
 
 
 def key_id(public: Ed25519PublicKey) -> str:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+ENV_MODULE = "extism:host/env"  # the kernel's functions (input, output, config, vars, HTTP, …)
+USER_MODULE = "extism:host/user"  # the platform's catalogue below
+
 #: group -> {function name: (params, results)}; every pointer/length is an i64 kernel offset.
 GROUPS: dict[str, dict[str, tuple[list[str], list[str]]]] = {
     # A persistent key/value store private to the plugin.

@@ -1,0 +1,65 @@
+"""Plugin names: the one validator and the one fold, for every side.
+
+A name is `[@scope/]name`: lowercase ASCII letters, digits and `-` (not first or last), at most 64
+characters in all. Where a name must become one token, the scope is folded in with `-`
+(`@acme/weather` → `acme-weather`: artifact file names, Python project names) or, for
+identifiers, `_` (`acme_weather`: Rust crates, Python modules). Tool names are built from
+`split` by the MCP server (`acme_weather-get_weather`), where `_` keeps the scope unambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+
+from plugin_format.errors import ManifestError
+
+MAX_NAME = 64
+_PART = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+#: The JSON Schema `pattern` form (the schema and this module must accept the same names).
+NAME_PATTERN = rf"^(@{_PART}/)?{_PART}$"
+_NAME = re.compile(rf"(?:@({_PART})/)?({_PART})")
+_SCOPE = re.compile(_PART)
+#: The Python entry-point group under which a plugin's wheel registers its artifacts.
+ENTRY_POINT_GROUP = "extism.plugins"
+
+
+def is_valid(name: object) -> bool:
+    """True for a well-formed plugin name (ASCII only; no trailing newline)."""
+    return isinstance(name, str) and len(name) <= MAX_NAME and _NAME.fullmatch(name) is not None
+
+
+def check(name: object, where: str = "name") -> str:
+    """`name` itself, or `ManifestError` naming `where` and the rule."""
+    if not is_valid(name):
+        raise ManifestError(
+            f"{where}: {name!r} is not a plugin name ([@scope/]name: lowercase letters, digits and '-', "
+            f"at most {MAX_NAME} characters, e.g. @acme/weather)"
+        )
+    return name  # type: ignore[return-value]
+
+
+def is_valid_scope(scope: object) -> bool:
+    return isinstance(scope, str) and _SCOPE.fullmatch(scope) is not None
+
+
+def split(name: str) -> tuple[str | None, str]:
+    """`@acme/weather` → (`acme`, `weather`); `greeter` → (None, `greeter`)."""
+    m = _NAME.fullmatch(check(name))
+    assert m is not None
+    return m[1], m[2]
+
+
+def fold(name: str) -> str:
+    """`@acme/weather` → `acme-weather`; `greeter` → `greeter`."""
+    scope, bare = split(name)
+    return f"{scope}-{bare}" if scope else bare
+
+
+def identifier(name: str) -> str:
+    """`@acme/weather` → `acme_weather`: a name usable as a Python module or Rust crate."""
+    return fold(name).replace("-", "_")
+
+
+def python_package(name: str) -> str:
+    """The module a plugin's wheel ships its artifacts in: `extism_plugins.<identifier>`."""
+    return "extism_plugins." + identifier(name)
