@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,28 @@ def grant_hint(plugin: str, capability: str, value: str) -> str:
         "host_function": (f"host_functions: [{value}]", f"host_function={value}"),
     }[capability]
     return f"grant it in extism.yaml (grants: {{\"{plugin}\": {{{yaml_part}}}}}) or with --grant '{plugin}:{option}'"
+
+
+_PLUGIN_YAML_FIELD = {"host": "hosts", "path": "paths", "config": "config", "host_function": "host_functions"}
+
+
+def undeclared_hint(plugin: str, capability: str, value: str) -> str:
+    """Why a capability the plugin never asked for cannot be granted by the user."""
+    field_name = _PLUGIN_YAML_FIELD[capability]
+    return (
+        f"it does not declare {value} in plugin.yaml permissions.{field_name} "
+        "(its author must add it, then you grant it)"
+    )
+
+
+@dataclass(frozen=True)
+class Hints:
+    """How denial messages tell the user to get a capability: `grant` for one the plugin asked
+    for, `undeclared` for one it did not. The server's are extism.yaml / --grant; the author
+    commands (`extism-plugin test`, `call`) pass their own (plugin.yaml, --allow-host, --config)."""
+
+    grant: Callable[[str, str, str], str] = grant_hint
+    undeclared: Callable[[str, str, str], str] = undeclared_hint
 
 
 def grant_from_dict(doc: Any, where: str) -> Grant:
@@ -270,7 +292,8 @@ class Effective:
     timeout_ms: int
     requested: Permissions
     decisions: tuple[Decision, ...] = ()
-    missing_config: dict[str, str] = field(default_factory=dict)  # requested key -> how to grant it
+    #: requested config keys without a value -> why ("" = not granted; else e.g. an unset ${VAR})
+    missing_config: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -281,10 +304,6 @@ class Effective:
             "memory_mib": self.memory_mib,
             "timeout_ms": self.timeout_ms,
         }
-
-    def denial_hint(self, capability: str, value: str) -> str:
-        """How the user can grant `capability` `value` (when the plugin asked for it)."""
-        return grant_hint(self.plugin, capability, value)
 
 
 def _expand_env(value: str) -> tuple[str | None, list[str]]:
@@ -329,7 +348,7 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
     for key in requested.config:
         if key not in grant.config:
             decisions.append(Decision("config", key, False, "requested but no value granted"))
-            missing[key] = grant_hint(plugin, "config", key)
+            missing[key] = ""
             continue
         value, unset = _expand_env(grant.config[key])
         if value is None:
@@ -359,10 +378,6 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
 def group_of(function: str) -> str | None:
     """The catalogue group a host function belongs to."""
     return next((g for g, fns in GROUPS.items() if function in fns), None)
-
-
-def with_requested(grant: Grant) -> Grant:
-    return replace(grant, requested=True)
 
 
 def grants_from_project(grants_doc: dict[str, Any], where: str) -> dict[str, Grant]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hatch_extism.data import link_pdk, pdk_dir
 from hatch_extism.toolchains import BuildRequest, get_toolchain
 from hatch_extism.toolchains.base import Progress, _quiet
 from plugin_format import signing
@@ -45,14 +46,23 @@ class Artifacts:
         }
 
 
-_SKIP_DIRS = {"dist", "build", "target", "node_modules", ".git", "__pycache__", ".zig-cache", "zig-out", ".nox"}
+_SKIP_DIRS = {
+    "dist",
+    "build",
+    "target",
+    "node_modules",
+    ".git",
+    "__pycache__",
+    ".zig-cache",
+    "zig-out",
+    ".nox",
+    ".extism",
+}
 
 
 def source_fingerprint(manifest: PluginManifest, toolchain_version: str, optimize: str) -> str:
     """A hash of everything a build reads: plugin.yaml, the project's files, the PDK, the
     compiler's version and the optimisation level."""
-    from hatch_extism.data import pdk_dir
-
     h = hashlib.sha256(f"{toolchain_version}\0{optimize}\0".encode())
     for root in (manifest.project_dir, pdk_dir(manifest.language)):
         for path in sorted(root.rglob("*")):
@@ -104,6 +114,7 @@ def build_artifacts(
         if kept is not None:
             progress(f"{wasm_path.name}, {json_path.name}, {sig_path.name}: up to date (same sources, same key)")
             return kept
+    link_pdk(manifest.project_dir, manifest.language)
     staging = dist / f".{manifest.artifact_stem}.build.wasm"
     result = toolchain.build(
         BuildRequest(

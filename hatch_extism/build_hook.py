@@ -13,7 +13,6 @@ Options (`[tool.hatch.build.hooks.extism]`):
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ class ExtismBuildHook(BuildHookInterface):
         value = self.config.get("unsigned", False)
         if not isinstance(value, bool):
             raise TypeError("Option 'unsigned' for build hook 'extism' must be a boolean")
-        return value or os.environ.get("EXTISM_UNSIGNED", "") in ("1", "true", "yes")
+        return value
 
     @cached_property
     def option_optimize(self) -> str:
@@ -61,24 +60,13 @@ class ExtismBuildHook(BuildHookInterface):
         return Path(self.root) / value
 
     def signing_key(self):
-        """The key from the hook config, then $EXTISM_SIGNING_KEY; None only when unsigned."""
-        if self.option_unsigned:
-            return None
-        source: str | Path | None = None
-        if self.option_signing_key:
-            source = Path(self.root) / Path(self.option_signing_key).expanduser()
-        elif os.environ.get(signing.KEY_ENV):
-            source = os.environ[signing.KEY_ENV]
-        elif signing.DEFAULT_KEY_PATH.expanduser().is_file():
-            source = signing.DEFAULT_KEY_PATH.expanduser()
-        if source is None:
-            raise ExtismPlatformError(
-                "no signing key: set `signing-key` under [tool.hatch.build.hooks.extism] or "
-                f"${signing.KEY_ENV} (a path or the PEM), or create {signing.DEFAULT_KEY_PATH} with "
-                "`extism-plugin keygen`. "
-                "To build unsigned on purpose: `unsigned = true` or EXTISM_UNSIGNED=1"
-            )
-        return signing.load_private_key(source)
+        """The hook's `signing-key`, else the lookup every build shares (`signing.find_signing_key`)."""
+        explicit = Path(self.root) / Path(self.option_signing_key).expanduser() if self.option_signing_key else None
+        return signing.find_signing_key(
+            explicit,
+            unsigned=self.option_unsigned,
+            explicit_option="`signing-key` under [tool.hatch.build.hooks.extism]",
+        )
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         try:

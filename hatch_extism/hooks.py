@@ -4,7 +4,7 @@ from hatchling.plugin import hookimpl
 
 from hatch_extism.build_hook import ExtismBuildHook
 from hatch_extism.metadata_hook import ExtismMetadataHook
-from hatch_extism.version_source import ExtismVersionSource
+from hatch_extism.version_source import ExtismVersionScheme, ExtismVersionSource
 
 
 @hookimpl
@@ -20,3 +20,8 @@ def hatch_register_metadata_hook():
 @hookimpl
 def hatch_register_version_source():
     return ExtismVersionSource
+
+
+@hookimpl
+def hatch_register_version_scheme():
+    return ExtismVersionScheme

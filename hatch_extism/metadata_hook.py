@@ -14,6 +14,7 @@ from hatchling.metadata.plugin.interface import MetadataHookInterface
 
 from plugin_format.manifest import load_manifest
 from plugin_format.names import ENTRY_POINT_GROUP, python_package
+from plugin_format.semver import Version, to_pep440
 
 
 class ExtismMetadataHook(MetadataHookInterface):
@@ -37,7 +38,7 @@ class ExtismMetadataHook(MetadataHookInterface):
             )
         dynamic = metadata.get("dynamic", [])
         if "version" in dynamic and "version" not in metadata:
-            metadata["version"] = manifest.version
+            metadata["version"] = to_pep440(Version.parse(manifest.version))
         if "description" in dynamic:
             metadata["description"] = manifest.description
         if "entry-points" in dynamic:

@@ -8,7 +8,6 @@ overwritten.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -19,12 +18,10 @@ from typing import Any
 
 import jinja2
 
-from hatch_extism.data import pdk_dir, templates_dir
+from hatch_extism.data import PROJECT_LINK, link_pdk, templates_dir
 from hatch_extism.toolchains import DRIVERS
 from plugin_format import names
 from plugin_format.errors import InitError
-
-REQUIREMENT_ENV = "EXTISM_PLATFORM_REQUIREMENT"
 
 
 def template_languages() -> list[str]:
@@ -33,28 +30,16 @@ def template_languages() -> list[str]:
 
 
 def platform_requirement() -> str:
-    """The build requirement that makes `hatch build` find this platform in its isolated env.
-
-    extism-platform is not on PyPI: point at the installed distribution's source (an editable or
-    local install records it in direct_url.json), or at `$EXTISM_PLATFORM_REQUIREMENT`."""
-    if os.environ.get(REQUIREMENT_ENV):
-        return os.environ[REQUIREMENT_ENV]
+    """The build requirement `hatch build` installs into its isolated environment: this platform
+    by name and compatible version, never a path of the machine that ran `init`, so the project
+    builds wherever extism-platform can be installed from (an index, or `PIP_FIND_LINKS` /
+    `UV_FIND_LINKS` pointing at its wheel)."""
     try:
-        dist = metadata.distribution("extism-platform")
+        version = metadata.version("extism-platform")
     except metadata.PackageNotFoundError:
-        dist = None
-    direct = dist.read_text("direct_url.json") if dist else None
-    if direct:
-        url = json.loads(direct).get("url", "")
-        if url.startswith("file://"):
-            return f"extism-platform @ {url}"
-    source_root = Path(__file__).resolve().parent.parent
-    if (source_root / "pyproject.toml").is_file() and (source_root / "hatch_extism").is_dir():
-        return f"extism-platform @ {source_root.as_uri()}"
-    raise InitError(
-        "cannot tell where extism-platform can be installed from inside hatch's build environment; "
-        f"set {REQUIREMENT_ENV} (e.g. 'extism-platform @ file:///path/to/extism_platform-0.1.0-py3-none-any.whl')"
-    )
+        version = "0.1.0"
+    major, minor = (version.split(".") + ["0"])[:2]
+    return f"extism-platform>={major}.{minor}"
 
 
 @dataclass(frozen=True)
@@ -78,7 +63,7 @@ def context_for(name: str, language: str, description: str | None) -> dict[str, 
         "description": description or f"The {bare} plugin",
         "version": "0.1.0",
         "platform_requirement": platform_requirement(),
-        "pdk_dir": str(pdk_dir(language)),
+        "pdk_dir": PROJECT_LINK,  # relative: builds point it at the installed PDK
     }
 
 
@@ -134,4 +119,5 @@ def init_project(
             os.replace(staging / rel, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    link_pdk(target, language)  # editors resolve the PDK at once; builds keep the link current
     return InitResult(target, written)

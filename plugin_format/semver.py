@@ -25,11 +25,14 @@ from functools import total_ordering
 
 from plugin_format.errors import SemverError
 
-_VERSION_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+_NUM = r"(?:0|[1-9][0-9]*)"
+_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
+#: semver.org's grammar, ASCII digits only. plugin.schema.json's `version.pattern` is this string,
+#: so the schema and the parser accept and reject the same versions (a test holds them equal).
+VERSION_PATTERN = (
+    rf"^({_NUM})\.({_NUM})\.({_NUM})(?:-({_PRE_ID}(?:\.{_PRE_ID})*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
+_VERSION_RE = re.compile(VERSION_PATTERN)
 _PARTIAL_RE = re.compile(
     r"^(?P<op>\^|~|>=|<=|>|<|=)?\s*v?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*]))?(?:\.(?P<patch>\d+|[xX*]))?"
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
@@ -50,7 +53,7 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Parse `1.2.3`, `1.2.3-rc.1`, `1.2.3+build.5`; raise `SemverError` naming the text otherwise."""
-        m = _VERSION_RE.match(str(text).strip())
+        m = _VERSION_RE.search(str(text))
         if not m:
             raise SemverError(f"{text!r} is not a semantic version (expected MAJOR.MINOR.PATCH, e.g. 1.2.0)")
         pre = tuple(m[4].split(".")) if m[4] else ()
@@ -226,3 +229,89 @@ def max_satisfying(versions: Iterable[str | Version], spec: str | Range) -> Vers
 def sort_versions(versions: Iterable[str]) -> list[str]:
     """Version strings sorted by semver precedence, lowest first."""
     return sorted(versions, key=Version.parse)
+
+
+# ---- bumps (`hatch version minor`), as npm's `semver.inc` ----------------------------------------
+
+#: hatch's segment words → npm's release types (`a`/`b`/`rc` are pre-releases with that identifier)
+BUMP_ALIASES = {
+    "micro": "patch",
+    "fix": "patch",
+    "a": ("prerelease", "alpha"),
+    "alpha": ("prerelease", "alpha"),
+    "b": ("prerelease", "beta"),
+    "beta": ("prerelease", "beta"),
+    "c": ("prerelease", "rc"),
+    "rc": ("prerelease", "rc"),
+    "pre": ("prerelease", "rc"),
+    "release": "release",
+}
+BUMPS = ("major", "minor", "patch", "premajor", "preminor", "prepatch", "prerelease", "release")
+
+
+def _with_pre(core: tuple[int, int, int], preid: str | None) -> Version:
+    return Version(*core, (preid, "0") if preid else ("0",))
+
+
+def bump(version: Version, kind: str, preid: str | None = None) -> Version:
+    """The next version, with npm's `semver.inc` rules: `patch` of `1.2.3-rc.1` is `1.2.3` (the
+    release it led to), `minor` of `1.3.0-rc.1` is `1.3.0`, `prerelease` of `1.2.3-rc.1` is
+    `1.2.3-rc.2` and of `1.2.3` is `1.2.4-0` (with `preid`: `1.2.4-rc.0`); `release` drops the
+    pre-release. Build metadata is dropped, as npm does."""
+    alias = BUMP_ALIASES.get(kind, kind)
+    if isinstance(alias, tuple):
+        kind, preid = alias
+    else:
+        kind = alias
+    major, minor, patch = version.core
+    pre = version.prerelease
+    if kind == "major":
+        return Version(major, 0, 0) if pre and minor == 0 and patch == 0 else Version(major + 1, 0, 0)
+    if kind == "minor":
+        return Version(major, minor, 0) if pre and patch == 0 else Version(major, minor + 1, 0)
+    if kind == "patch":
+        return Version(major, minor, patch) if pre else Version(major, minor, patch + 1)
+    if kind == "release":
+        return Version(major, minor, patch)
+    if kind == "premajor":
+        return _with_pre((major + 1, 0, 0), preid)
+    if kind == "preminor":
+        return _with_pre((major, minor + 1, 0), preid)
+    if kind == "prepatch":
+        return _with_pre((major, minor, patch + 1), preid)
+    if kind == "prerelease":
+        if not pre:
+            return _with_pre((major, minor, patch + 1), preid)
+        if preid and pre[0] != preid:  # 1.2.3-alpha.4 → beta: 1.2.3-beta.0
+            return _with_pre(version.core, preid)
+        ids = list(pre)
+        for i in range(len(ids) - 1, -1, -1):
+            if ids[i].isdigit():
+                ids[i] = str(int(ids[i]) + 1)
+                return Version(*version.core, tuple(ids))
+        return Version(*version.core, (*ids, "0"))
+    words = ", ".join((*BUMPS, *BUMP_ALIASES))
+    raise SemverError(f"{kind!r} is not a version bump (use one of {words}, or a version such as 1.4.0)")
+
+
+_PEP440_PRE = {"alpha": "a", "a": "a", "beta": "b", "b": "b", "rc": "rc", "c": "rc", "pre": "rc"}
+
+
+def to_pep440(version: Version) -> str:
+    """The Python-packaging spelling of a semantic version, for wheel metadata: `1.2.3-rc.1` →
+    `1.2.3rc1`, `1.2.3-alpha` → `1.2.3a0`, `1.2.3-4` → `1.2.3.dev4` (a pre-release stays a
+    pre-release; PEP 440 would read `1.2.3-4` as a post-release). Build metadata has no place in
+    an index version and is dropped. Raises `SemverError` for a pre-release PEP 440 cannot say."""
+    base = f"{version.major}.{version.minor}.{version.patch}"
+    pre = version.prerelease
+    if not pre:
+        return base
+    if len(pre) == 1 and pre[0].isdigit():
+        return f"{base}.dev{pre[0]}"
+    kind = _PEP440_PRE.get(pre[0].lower())
+    rest = pre[1:]
+    if kind and (not rest or (len(rest) == 1 and rest[0].isdigit())):
+        return f"{base}{kind}{rest[0] if rest else 0}"
+    raise SemverError(
+        f"{version}: Python packaging cannot express this pre-release; use -alpha.N, -beta.N, -rc.N or -N"
+    )

@@ -21,13 +21,37 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from plugin_format.errors import SigningError
 from plugin_format.files import atomic_write
+from plugin_format.paths import default_signing_key
 
 PAYLOAD_TYPE = "application/vnd.extism-platform.statement+json"
 STATEMENT_TYPE = "extism-platform/statement@1"
 KEY_ENV = "EXTISM_SIGNING_KEY"
 PASSPHRASE_ENV = "EXTISM_SIGNING_KEY_PASSPHRASE"
-#: Where `extism-plugin keygen` puts the key, and where builds look last.
-DEFAULT_KEY_PATH = Path("~/.config/extism-platform/signing.key")
+UNSIGNED_ENV = "EXTISM_UNSIGNED"
+
+
+def unsigned_by_env() -> bool:
+    """`EXTISM_UNSIGNED=1` (or true/yes): build unsigned on purpose, for every build command."""
+    return os.environ.get(UNSIGNED_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def find_signing_key(
+    explicit: str | Path | None, *, unsigned: bool = False, explicit_option: str = "--key"
+) -> Ed25519PrivateKey | None:
+    """The one lookup every build uses (`hatch build`, `extism-plugin build`): unsigned when asked
+    (`unsigned` or $EXTISM_UNSIGNED), else `explicit`, else $EXTISM_SIGNING_KEY (a path or the PEM),
+    else the key `extism-plugin keygen` wrote (`default_signing_key()`)."""
+    if unsigned or unsigned_by_env():
+        return None
+    default = default_signing_key()
+    source: str | Path | None = explicit or os.environ.get(KEY_ENV) or (default if default.is_file() else None)
+    if source is None:
+        raise SigningError(
+            f"no signing key: give {explicit_option}, set ${KEY_ENV} (a path or the PEM), or create "
+            f"{default} with `extism-plugin keygen`; to build unsigned on purpose: --unsigned, "
+            f"`unsigned = true` under [tool.hatch.build.hooks.extism], or {UNSIGNED_ENV}=1"
+        )
+    return load_private_key(source)
 
 
 def key_id(public: Ed25519PublicKey) -> str:

@@ -41,3 +41,33 @@ class ConformanceBuilds:
 @pytest.fixture(scope="session")
 def conformance_builds(tmp_path_factory: pytest.TempPathFactory) -> ConformanceBuilds:
     return ConformanceBuilds(tmp_path_factory.mktemp("conformance-builds"))
+
+
+@pytest.fixture(scope="session")
+def platform_find_links(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A wheel of this checkout, and the env that lets `hatch build`'s isolated environment
+    install it by name (generated projects require `extism-platform>=X.Y`, never a path): what a
+    user's index does once the platform is published."""
+    import subprocess
+    import sys
+
+    wheels = tmp_path_factory.mktemp("platform-wheel")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            str(ROOT),
+            "-w",
+            str(wheels),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {"PIP_FIND_LINKS": str(wheels), "UV_FIND_LINKS": str(wheels)}

@@ -145,6 +145,32 @@ def test_declared_tests_run_with_http_mocks(tmp_path: Path) -> None:
     assert doc["passed"] == 3 and doc["failed"] == 0
 
 
+def test_a_mock_for_an_undeclared_host_fails_the_test(tmp_path: Path) -> None:
+    """The real call would be refused, so the simulator refuses it too (the host's HTTP check
+    runs before any mock)."""
+    shutil.copytree(FIXTURE, tmp_path / "p")
+    manifest = tmp_path / "p" / "plugin.yaml"
+    manifest.write_text(manifest.read_text().replace("hosts: [api.example, other.example]", "hosts: [other.example]"))
+    proc = plugin_cli("test", str(tmp_path / "p"))
+    assert proc.returncode == 1
+    assert "http_mock 'https://api.example/*': plugin.yaml does not declare api.example in permissions.hosts" in (
+        proc.stdout
+    )
+
+
+def test_call_of_a_denied_host_names_the_fix(built: Path, tmp_path: Path) -> None:
+    wasm = str(built / f"{STEM}.wasm")
+    proc = plugin_cli("call", wasm, "fetch", "--input", "https://api.example/x")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and "backtrace" not in proc.stderr
+    assert "not allowed HTTP access to api.example: pass --allow-host api.example" in proc.stderr
+    shutil.copytree(FIXTURE, tmp_path / "p")
+    proc = plugin_cli("call", str(tmp_path / "p"), "fetch", "--input", "https://evil.example/")
+    assert proc.returncode == 1
+    assert "not allowed HTTP access to evil.example: add evil.example to permissions.hosts in plugin.yaml" in (
+        proc.stderr
+    )
+
+
 def test_a_failing_declared_test_fails(tmp_path: Path) -> None:
     shutil.copytree(FIXTURE, tmp_path / "p")
     manifest = tmp_path / "p" / "plugin.yaml"
@@ -180,7 +206,7 @@ def test_undeclared_host_function_import_fails_the_build(tmp_path: Path) -> None
     assert proc.returncode == 1
     assert "import extism:host/user::kv_get is not declared" in proc.stderr
     manifest = tmp_path / "p" / "plugin.yaml"
-    manifest.write_text(manifest.read_text() + "permissions:\n  host_functions: [kv]\n")
+    manifest.write_text(manifest.read_text().replace("permissions:\n", "permissions:\n  host_functions: [kv]\n"))
     assert plugin_cli("build", str(tmp_path / "p"), "--unsigned").returncode == 0
 
 

@@ -21,7 +21,9 @@ HATCH = shutil.which("hatch") or str(Path(sys.executable).with_name("hatch"))
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+def project(
+    tmp_path_factory: pytest.TempPathFactory, platform_find_links: dict[str, str]
+) -> tuple[Path, Path, dict[str, str]]:
     import jinja2
 
     root = tmp_path_factory.mktemp("hatch")
@@ -32,8 +34,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[
     (proj / "pyproject.toml").write_text(jinja2.Template(template).render(**ctx))
     key = root / "author.key"
     assert run_cli("-m", "extism_platform.cli.plugin", "keygen", "--out", str(key)).returncode == 0
-    # A private hatch data dir: its build environment installs this very checkout.
-    env = {**os.environ, "HATCH_DATA_DIR": str(root / "hatch-data"), "EXTISM_SIGNING_KEY": str(key)}
+    # A private hatch data dir: its build environment installs this checkout's wheel by name.
+    env = {
+        **os.environ,
+        **platform_find_links,
+        "HATCH_DATA_DIR": str(root / "hatch-data"),
+        "EXTISM_SIGNING_KEY": str(key),
+    }
     return proj, key, env
 
 
@@ -88,3 +95,24 @@ def test_version_comes_from_plugin_yaml(project, tmp_path: Path) -> None:
     proc = hatch("version", "minor", cwd=copy, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "version: 1.2.0" in manifest.read_text() and "language: c" in manifest.read_text()
+
+
+@pytest.mark.parametrize(
+    ("start", "bump", "want"),
+    [
+        ("1.2.3-rc.1", "patch", "1.2.3"),  # the release the candidate led to (hatch's PEP 440 scheme gave 1.2.4)
+        ("1.2.3", "rc", "1.2.4-rc.0"),  # hatch's scheme wrote 1.2.3rc0, which plugin.yaml's schema rejects
+        ("1.2.4-rc.0", "rc", "1.2.4-rc.1"),
+        ("1.2.3-4", "prerelease", "1.2.3-5"),  # a numeric pre-release stays one (PEP 440 read it as post4)
+        ("1.2.3", "minor,rc", "1.3.0-rc.0"),
+    ],
+)
+def test_hatch_version_bumps_follow_semver(project, tmp_path: Path, start: str, bump: str, want: str) -> None:
+    proj, _, env = project
+    copy = tmp_path / "shout"
+    shutil.copytree(proj, copy, ignore=shutil.ignore_patterns("dist"))
+    manifest = copy / "plugin.yaml"
+    manifest.write_text(manifest.read_text().replace("version: 1.0.0", f"version: {start}"))
+    proc = hatch("version", bump, cwd=copy, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"version: {want}\n" in manifest.read_text()

@@ -31,15 +31,16 @@ LANGUAGES = [lang for lang in template_languages() if _available(lang)]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def env(tmp_path_factory: pytest.TempPathFactory, platform_find_links: dict[str, str]) -> dict[str, str]:
     root = tmp_path_factory.mktemp("flow")
     key = root / "author.key"
     proc = subprocess.run([str(BIN / "extism-plugin"), "keygen", "--out", str(key)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return {
         **os.environ,
+        **platform_find_links,  # hatch's build env installs this checkout's wheel by name
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "HATCH_DATA_DIR": str(root / "hatch-data"),  # hatch's build env installs this very checkout
+        "HATCH_DATA_DIR": str(root / "hatch-data"),
         "EXTISM_SIGNING_KEY": str(key),
         "AUTHOR_PUB": f"{key}.pub",
     }

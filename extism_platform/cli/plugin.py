@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from hatch_extism.toolchains import DRIVERS, get_toolchain
-from plugin_format import signing
+from plugin_format import names, signing
 from plugin_format.errors import ExtismPlatformError, run_command
-
-DEFAULT_KEY = signing.DEFAULT_KEY_PATH
+from plugin_format.paths import default_signing_key
 
 EXAMPLES = {
     "main": """examples:
@@ -142,18 +141,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _signing_key(args: argparse.Namespace):
-    if args.unsigned:
-        return None
-    if args.key:
-        return signing.load_private_key(Path(args.key).expanduser())
-    if os.environ.get(signing.KEY_ENV):
-        return signing.load_private_key(os.environ[signing.KEY_ENV])
-    default = DEFAULT_KEY.expanduser()
-    if default.is_file():
-        return signing.load_private_key(default)
-    raise ExtismPlatformError(
-        f"no signing key: pass --key, set ${signing.KEY_ENV} (a path or the PEM), or create "
-        f"{DEFAULT_KEY} with `extism-plugin keygen`; --unsigned builds without a signature on purpose"
+    return signing.find_signing_key(
+        Path(args.key).expanduser() if args.key else None, unsigned=args.unsigned, explicit_option="--key"
     )
 
 
@@ -174,8 +163,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from extism_platform.plugin_tests import run_tests
     from hatch_extism.build import build_artifacts
-    from hatch_extism.plugin_tests import run_tests
     from plugin_format.manifest import load_manifest
 
     manifest = load_manifest(Path(args.project))
@@ -227,45 +216,78 @@ def _read_input(value: str | None) -> bytes:
     return value.encode()
 
 
+def _config_values(items: list[str]) -> dict[str, str]:
+    config: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ExtismPlatformError(f"--config {item!r}: expected KEY=VALUE")
+        config[key] = value
+    return config
+
+
+def _bare_module_hints() -> Any:
+    """Denial hints for `call` on a module without plugin.yaml: the options are the grants."""
+    from extism_platform.grants import Hints
+
+    options = {"host": "--allow-host {v}", "config": "--config {v}=VALUE", "path": "plugin.yaml permissions.paths"}
+
+    def how(plugin: str, capability: str, value: str) -> str:
+        return f"pass {options.get(capability, '--wasi').format(v=value)}"
+
+    return Hints(grant=how, undeclared=how)
+
+
 def cmd_call(args: argparse.Namespace) -> int:
-    from plugin_format.extism_sdk import extism
+    """One export, on the same Host as the MCP server: same host functions, same HTTP enforcement
+    and messages. A project runs with what its plugin.yaml requests; a bare module with what the
+    options give it (--allow-host, --config, --wasi)."""
+    from extism_platform.grants import Grant
+    from extism_platform.host import sources
+    from extism_platform.host.runtime import Host
+    from extism_platform.plugin_tests import project_hints
+    from hatch_extism.build import build_artifacts
+    from plugin_format.host_functions import USER_MODULE
+    from plugin_format.manifest import load_manifest
 
     target = Path(args.target)
-    wasi = args.wasi
+    config = _config_values(args.config)
+    caps = {"memory_mib": args.memory_mib, "timeout_ms": args.timeout_ms}
     if target.is_dir() or target.name == "plugin.yaml":
-        from hatch_extism.build import build_artifacts
-        from plugin_format.manifest import load_manifest
-
         manifest = load_manifest(target)
         wasm_path = build_artifacts(
             manifest, manifest.project_dir / "build" / "call", key=None, progress=_progress
         ).wasm
-        wasi = wasi or manifest.wasi
+        wasm, info = _read_module(wasm_path)
+        artifact = sources.from_project(manifest, wasm, f"project:{manifest.project_dir}")
+        hints = project_hints(manifest, config_hint="pass --config {key}=VALUE")
+        explicit = {k: v for k, v in caps.items() if v is not None}
+        grant = Grant(requested=True, config=config, **explicit)
     else:
-        wasm_path = target
-    wasm, info = _read_module(wasm_path)
+        wasm, info = _read_module(target)
+        user = sorted({n for m, n, _ in info.imports if m == USER_MODULE})
+        perms = {
+            "hosts": args.allow_host,
+            "config": sorted(config),
+            "host_functions": user,
+            "memory_mib": args.memory_mib or 64,
+            "timeout_ms": args.timeout_ms or 30_000,
+        }
+        name = target.stem.lower() if names.is_valid(target.stem.lower()) else "module"
+        artifact = sources.from_module(
+            wasm, name=name, permissions=perms, wasi=args.wasi or info.wasi, source=str(target)
+        )
+        hints = _bare_module_hints()
+        grant = Grant(requested=True, config=config)
     if args.export not in info.func_exports:
         exports = ", ".join(sorted(n for n in info.func_exports if not n.startswith("_"))) or "none"
-        raise ExtismPlatformError(f"{wasm_path}: no export {args.export!r} (exports: {exports})")
-    config: dict[str, str] = {}
-    for item in args.config:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ExtismPlatformError(f"--config {item!r}: expected KEY=VALUE")
-        config[key] = value
-    manifest_doc: dict[str, Any] = {
-        "wasm": [{"data": wasm}],
-        "config": config,
-        "timeout_ms": args.timeout_ms,
-        "memory": {"max_pages": args.memory_mib * 16},
-    }
-    if args.allow_host:
-        manifest_doc["allowed_hosts"] = args.allow_host
+        raise ExtismPlatformError(f"{target}: no export {args.export!r} (exports: {exports})")
+    host = Host(grants={artifact.info.name: grant}, hints=hints)
+    host.add(artifact)
     try:
-        plugin = extism.Plugin(manifest_doc, wasi=wasi or info.wasi, functions=[])
-        output = plugin.call(args.export, _read_input(args.input))
-    except extism.Error as exc:
-        raise ExtismPlatformError(f"{args.export}: {exc}") from None
+        output = host.call(artifact.info.name, args.export, _read_input(args.input)).output
+    finally:
+        host.close()
     sys.stdout.buffer.write(output)
     if sys.stdout.isatty() and not output.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
@@ -432,7 +454,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         if first != getpass.getpass("again: "):
             raise ExtismPlatformError("the passphrases differ")
         passphrase = first.encode()
-    out = Path(args.out).expanduser()
+    out = Path(args.out).expanduser() if args.out else default_signing_key()
     kid = signing.generate_keypair(out, passphrase, overwrite=args.force)
     doc = {"private_key": str(out), "public_key": f"{out}.pub", "key_id": kid, "encrypted": passphrase is not None}
     _emit(args, doc, f"key id {kid}\nprivate key: {out} (mode 0600 — keep it secret)\npublic key:  {out}.pub")
@@ -491,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
             aliases=aliases,
         )
         p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
-        p.add_argument("--key", help=f"private key (default: ${signing.KEY_ENV}, then {DEFAULT_KEY})")
+        p.add_argument("--key", help=f"private key (default: ${signing.KEY_ENV}, then {default_signing_key()})")
         p.add_argument("--unsigned", action="store_true", help="build without a signature, on purpose")
         p.add_argument("--out", help="output directory (default: <project>/dist)")
         p.add_argument("--optimize", choices=("small", "speed", "debug"), default="small")
@@ -507,8 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", action="append", default=[], metavar="K=V", help="a config value (repeatable)")
     p.add_argument("--allow-host", action="append", default=[], metavar="HOST", help="allow HTTP to HOST")
     p.add_argument("--wasi", action="store_true", help="enable WASI (default: when the module imports it)")
-    p.add_argument("--timeout-ms", type=int, default=30_000)
-    p.add_argument("--memory-mib", type=int, default=64)
+    p.add_argument("--timeout-ms", type=int, help="cap the call's time (default: plugin.yaml's, else 30000)")
+    p.add_argument("--memory-mib", type=int, help="cap the call's memory (default: plugin.yaml's, else 64)")
 
     p = _sub(sub, "publish", "publish the built, signed artifacts to a static registry directory", cmd_publish)
     p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
@@ -543,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--registry", metavar="NAME", help="take it from this entry of registries (default: default)")
 
     p = _sub(sub, "keygen", "create an Ed25519 signing key pair", cmd_keygen)
-    p.add_argument("--out", default=str(DEFAULT_KEY), help=f"private key path (default: {DEFAULT_KEY})")
+    p.add_argument("--out", help=f"private key path (default: {default_signing_key()})")
     p.add_argument("--passphrase", action="store_true", help="encrypt the key with a passphrase (prompted)")
     p.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in this variable")
     p.add_argument("--force", action="store_true", help="replace an existing key")

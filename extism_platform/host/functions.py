@@ -51,6 +51,8 @@ class CallState:
     denial: PermissionDeniedError | None = None
     host_error: str | None = None
     capabilities: list[dict[str, Any]] = field(default_factory=list)
+    #: config keys the plugin read while they had no value: (key, how to supply one)
+    unset_config: list[tuple[str, str]] = field(default_factory=list)
 
     def stop(self) -> None:
         """Cancel the guest: it stops at its next instruction boundary check."""
@@ -136,18 +138,18 @@ def _http_request(state: CallState, cur: Any, inputs: list, outputs: list) -> No
         return
     if not host_allowed(eff.hosts, host, parts.port):
         requested = host_allowed(eff.requested.hosts, host, parts.port)
-        how = (
-            eff.denial_hint("host", shown)
-            if requested
-            else f"it does not declare {shown} in plugin.yaml permissions.hosts (its author must add it, "
-            f"then you grant it)"
-        )
+        hints = state.host.hints
+        how = (hints.grant if requested else hints.undeclared)(state.plugin.name, "host", shown)
         state.deny("HTTP access to", shown, how)
         return
     state.audit("host", shown, True, method=method, url=url.split("?", 1)[0])
     remaining = state.deadline - time.monotonic()
     try:
         status, data = http.perform(method, url, req.get("headers") or {}, body, state.host.http, remaining)
+    except http.NoMockError as exc:
+        state.host_error = f"plugin {state.plugin.name}: HTTP {exc}"
+        state.stop()
+        return
     except OSError as exc:
         reason = getattr(exc, "reason", exc)
         state.host_error = f"plugin {state.plugin.name}: HTTP {method} {shown} failed: {reason}"
@@ -162,21 +164,23 @@ def _http_status_code(state: CallState, cur: Any, inputs: list, outputs: list) -
 
 
 def _config_get(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
+    """Extism's own semantics: a key without a value reads as not set, so a plugin's default
+    applies (`v, ok := pdk.GetConfig(k); if !ok {…}`). The read is audited as denied, and if the
+    call then fails, its error says how the value would have been supplied."""
     key = _read(cur, inputs[0]).decode("utf-8", "replace")
     eff = state.plugin.effective
     if key in eff.config:
         state.audit("config", key, True)
         _return(cur, outputs[0], eff.config[key].encode())
         return
+    hints = state.host.hints
     if key in eff.missing_config:
-        state.deny("to read config", repr(key), f"no value is granted: {eff.missing_config[key]}", audit_value=key)
+        how = eff.missing_config[key] or hints.grant(state.plugin.name, "config", key)
     else:
-        state.deny(
-            "to read config",
-            repr(key),
-            "it does not declare the key in plugin.yaml permissions.config",
-            audit_value=key,
-        )
+        how = hints.undeclared(state.plugin.name, "config", key)
+    state.unset_config.append((key, how))
+    state.audit("config", key, False, f"not set: {how}")
+    outputs[0].value = 0
 
 
 # ---- the catalogue (extism:host/user) ---------------------------------------------------------
@@ -188,11 +192,8 @@ def _gate(state: CallState, name: str) -> bool:
         return True
     group = group_of(name) or name
     declared = any(name in GROUPS.get(item, {item: None}) for item in eff.requested.host_functions)
-    how = (
-        eff.denial_hint("host_function", group)
-        if declared
-        else f"it does not declare {group!r} in plugin.yaml permissions.host_functions"
-    )
+    hints = state.host.hints
+    how = (hints.grant if declared else hints.undeclared)(state.plugin.name, "host_function", group)
     state.deny("to call host function", f"{name} (group {group})", how, audit_value=name)
     return False
 

@@ -1,13 +1,16 @@
-"""HTTP for plugins, done by the host: allow-list enforced in Python, mocks, loopback stand-ins.
+"""HTTP for plugins, done by the host: the request itself, mocks, loopback stand-ins.
 
-The Extism kernel's own `http_request` is shadowed (see `functions.py`) so that a denied host
-gives a readable error and every request is audited. Redirects are not followed: a redirect to a
-host outside the allow-list would otherwise slip through; the plugin sees the 3xx response.
+The allow-list is not here: `functions._http_request` (the host's replacement of the kernel's
+`http_request`) checks the plugin's effective hosts (`grants.host_allowed`) and audits the
+decision before calling `perform`. So a mock answers only a request that the permissions already
+let through, exactly as the real call would be. Redirects are not followed: a redirect to a host
+outside the allow-list would otherwise slip through; the plugin sees the 3xx response.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -32,14 +35,19 @@ class HttpSettings:
 
     mocks: dict[str, MockResponse] = field(default_factory=dict)
     resolve: dict[str, str] = field(default_factory=dict)
+    #: only mocks answer (plugin.yaml's tests): a request no mock matches fails, naming the URL
+    mocks_only: bool = False
 
     @staticmethod
     def mocks_from_doc(doc: Mapping[str, Any]) -> dict[str, MockResponse]:
-        """plugin.yaml `tests[].http_mock` form: {"https://host/*": {status, body}}."""
+        """plugin.yaml `tests[].http_mock` form: {"https://host/*": {status, body | json}}."""
         out = {}
         for pattern, resp in doc.items():
             resp = resp if isinstance(resp, Mapping) else {"body": resp}
-            body = resp.get("body", "")
+            if "json" in resp and "body" not in resp:
+                body: Any = json.dumps(resp["json"])
+            else:
+                body = resp.get("body", "")
             out[str(pattern)] = MockResponse(
                 int(resp.get("status", 200)), body.encode() if isinstance(body, str) else bytes(body)
             )
@@ -63,6 +71,10 @@ class HttpSettings:
         return urlunsplit((b.scheme, b.netloc, (b.path.rstrip("/") + parts.path) or "/", parts.query, "")), parts.netloc
 
 
+class NoMockError(OSError):
+    """A request in a mocks-only run that no mock answers."""
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -78,6 +90,8 @@ def perform(
     mock = settings.mock_for(url)
     if mock is not None:
         return mock.status, mock.body
+    if settings.mocks_only:
+        raise NoMockError(f"{method} {url} has no http_mock in this test (add a pattern that matches it)")
     target, host_header = settings.target(url)
     req = urllib.request.Request(target, data=body or None, method=method.upper() or "GET")
     for k, v in headers.items():

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extism_platform.audit import AuditLog
-from extism_platform.grants import Effective, Grant, effective, grant_for
+from extism_platform.grants import Effective, Grant, Hints, effective, grant_for
 from extism_platform.host import functions as hostfns
 from extism_platform.host.http import HttpSettings
 from extism_platform.host.kv import KVStore
@@ -109,6 +109,9 @@ class LoadedPlugin:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _idle: list[extism.Plugin] = field(default_factory=list)
     compile_ms: float | None = None
+    #: the host's compiled modules by what compiling depends on, shared by the LoadedPlugins of
+    #: one module (a grant change or a test with other config does not compile it again)
+    compile_cache: dict[tuple[Any, ...], CompiledPlugin] | None = None
 
     @property
     def name(self) -> str:
@@ -150,6 +153,12 @@ class LoadedPlugin:
             if self._compile_error is not None:
                 raise PluginCallError(self._compile_error, "unavailable")
             started = time.perf_counter()
+            eff = self.effective
+            key = (self.sha256, self.info.wasi, eff.memory_mib, eff.timeout_ms, tuple(sorted(eff.paths.items())))
+            cached = self.compile_cache.get(key) if self.compile_cache is not None else None
+            if cached is not None:  # compiled from the same verified bytes
+                self._compiled, self.compile_ms = cached, 0.0
+                return cached
             try:
                 wasm = self.artifact.read_wasm()
                 if hashlib.sha256(wasm).hexdigest() != self.sha256:
@@ -159,6 +168,8 @@ class LoadedPlugin:
                     )
                 self._check_imports(wasm)
                 compiled = CompiledPlugin(self._extism_manifest(wasm), wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
+                if self.compile_cache is not None:
+                    self.compile_cache[key] = compiled
             except LoadError as exc:
                 self._compile_error = f"plugin {self.name} cannot be loaded: {exc}"
                 raise PluginCallError(self._compile_error, "unavailable") from None
@@ -241,12 +252,15 @@ class Host:
         audit: AuditLog | None = None,
         kv: KVStore | None = None,
         http: HttpSettings | None = None,
+        hints: Hints | None = None,
     ) -> None:
         self.grants = grants or {}
         self.audit = audit or AuditLog(None)
         self.kv = kv or KVStore(None)
         self.http = http or HttpSettings()
+        self.hints = hints or Hints()
         self.plugins: dict[str, LoadedPlugin] = {}
+        self._compiled: dict[tuple[Any, ...], CompiledPlugin] = {}
 
     def _audit_load(self, loaded: LoadedPlugin) -> None:
         info, artifact, eff = loaded.info, loaded.artifact, loaded.effective
@@ -273,7 +287,7 @@ class Host:
                 f"and {info.version} from {artifact.source}); load one of them"
             )
         eff = effective(info.name, info.permissions, grant_for(self.grants, info.name))
-        loaded = LoadedPlugin(artifact, eff)
+        loaded = LoadedPlugin(artifact, eff, compile_cache=self._compiled)
         self.plugins[info.name] = loaded
         self._audit_load(loaded)
         return loaded
@@ -298,7 +312,7 @@ class Host:
             if current is not None and _same_build(current.artifact, artifact) and current.effective == eff:
                 out[info.name] = current
             else:
-                out[info.name] = LoadedPlugin(artifact, eff)
+                out[info.name] = LoadedPlugin(artifact, eff, compile_cache=self._compiled)
         return out
 
     def swap(self, plugins: dict[str, LoadedPlugin], grants: dict[str, Grant] | None = None) -> PluginChanges:
@@ -314,6 +328,9 @@ class Host:
         if grants is not None:
             self.grants = grants
         self.plugins = plugins
+        live = {p.sha256 for p in plugins.values()}
+        for key in [k for k in self._compiled if k[0] not in live]:
+            del self._compiled[key]  # calls in flight hold their own reference
         for name in (*changes.replaced, *changes.removed):
             gone = old[name]
             self.audit.append(
@@ -400,6 +417,10 @@ class Host:
         if error is None and (state.denial is not None or state.host_error is not None):
             # The guest carried on after a refusal (it cannot see the cancel until its next check).
             error = PluginCallError(str(state.denial or state.host_error), "denied" if state.denial else "error")
+        if error is not None and state.unset_config and error.kind != "denied":
+            # The plugin may have failed for want of a value it read as not set: say how to supply it.
+            unset = "; ".join(f"config {k!r} was not set ({how})" for k, how in dict(state.unset_config).items())
+            error = PluginCallError(f"{error} [{unset}]", error.kind)
         duration = (time.perf_counter() - started) * 1000
         if error is None or (error.kind == "error" and state.host_error is None):
             plugin.give_back(instance)  # a clean return (even an error return) leaves the instance usable

@@ -7,7 +7,7 @@ itself is compiled only on first use, and its bytes are pinned to the verified h
 
 from __future__ import annotations
 
-import re
+import hashlib
 from collections.abc import Iterable
 from importlib import metadata, resources
 from pathlib import Path
@@ -17,20 +17,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from extism_platform.host.runtime import Artifact, PluginInfo
 from plugin_format.artifact import verify_bytes
-from plugin_format.errors import ExtismPlatformError, LoadError
+from plugin_format.errors import ExtismPlatformError, LoadError, SemverError
+from plugin_format.manifest import PluginManifest, permissions_from_dict
 from plugin_format.names import ENTRY_POINT_GROUP
+from plugin_format.semver import Version
 
-#: Wheels that carry plugins declare an entry point in this group: `name = "package.module"`, whose
-#: directory holds `<stem>.wasm`, `<stem>.plugin.json` and `<stem>.sig`.
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
+_LOWEST = Version(0, 0, 0, ("",))  # below every real version: an unparsable one never wins
 
 
-def _version_key(version: str) -> tuple[Any, ...]:
-    m = _SEMVER.match(version)
-    if not m:
-        return (-1, -1, -1, 0, ())
-    pre = m[4]
-    return (int(m[1]), int(m[2]), int(m[3]), 0 if pre else 1, tuple(pre.split(".")) if pre else ())
+def _version_key(version: str) -> Version:
+    try:
+        return Version.parse(version)
+    except SemverError:
+        return _LOWEST
 
 
 def _artifact(
@@ -233,3 +232,17 @@ def describe(artifact: Artifact) -> dict[str, Any]:
         "requested": artifact.info.permissions.to_dict(),
         "exports": [e.name for e in artifact.info.exports],
     }
+
+
+def from_project(manifest: PluginManifest, wasm: bytes, source: str) -> Artifact:
+    """A plugin the author just built (unsigned, from plugin.yaml): for `extism-plugin test` and
+    `call`, which run it on the same host as the MCP server."""
+    doc = {**manifest.to_dict(), "wasi": manifest.wasi}
+    return Artifact(PluginInfo.from_plugin_json(doc), hashlib.sha256(wasm).hexdigest(), lambda: wasm, source)
+
+
+def from_module(wasm: bytes, *, name: str, permissions: dict[str, Any], wasi: bool, source: str) -> Artifact:
+    """A bare module with no plugin.json (`extism-plugin call x.wasm`): the caller states the permissions."""
+    perms = permissions_from_dict(permissions).to_dict()
+    doc = {"name": name, "version": "0.0.0", "exports": [], "permissions": perms, "wasi": wasi}
+    return Artifact(PluginInfo.from_plugin_json(doc), hashlib.sha256(wasm).hexdigest(), lambda: wasm, source)

@@ -76,8 +76,15 @@ def test_granted_host_reaches_the_loopback_server(make_host: Callable[..., Host]
 def test_config_missing_value_and_undeclared_key(make_host: Callable[..., Host]) -> None:
     host = make_host(f"{PROBE}:config.greeting=hi", f"{PROBE}:config.undeclared=x")
     assert call_json(host, PROBE, "config", {"key": "greeting"}) == {"value": "hi"}
-    assert "--grant '@examples/probe:config.secret=VALUE'" in _denied(host, "config", {"key": "secret"})
-    assert "does not declare the key" in _denied(host, "config", {"key": "undeclared"})
+    # Not granted reads as not set (Extism's semantics): the plugin's own error, then the grant to add.
+    for key, hint in (
+        ("secret", "--grant '@examples/probe:config.secret=VALUE'"),
+        ("undeclared", "does not declare undeclared in plugin.yaml permissions.config"),
+    ):
+        with pytest.raises(PluginCallError) as exc:
+            host.call(PROBE, "config", json.dumps({"key": key}).encode())
+        assert exc.value.kind == "error" and "config: no such key" in str(exc.value), exc.value
+        assert f"config {key!r} was not set" in str(exc.value) and hint in str(exc.value)
     decisions = [(r["value"], r["decision"]) for r in _capability_records(host)]
     assert decisions == [("greeting", "allowed"), ("secret", "denied"), ("undeclared", "denied")]
 
@@ -98,7 +105,7 @@ def test_undeclared_host_function_is_refused(make_host: Callable[..., Host], bui
     dist = resign(built, PROBE_STEM, tmp_path / "sneaky", drop_kv)
     host = make_host(f"{PROBE}:requested", dist=dist)
     msg = _denied(host, "recall", {"key": "k"})
-    assert "host function kv_get (group kv)" in msg and "does not declare 'kv'" in msg
+    assert "host function kv_get (group kv)" in msg and "does not declare kv in plugin.yaml permissions.host_functions" in msg
     assert any(r["value"] == "kv_get" and r["decision"] == "denied" for r in _capability_records(host))
 
 
@@ -106,12 +113,15 @@ def test_every_denial_is_in_a_verifiable_audit_log(make_host: Callable[..., Host
     host = make_host()
     for export, args in [
         ("fetch", {"url": "https://x.example/"}),
-        ("config", {"key": "secret"}),
         ("note", {"message": "m"}),
     ]:
         _denied(host, export, args)
+    with pytest.raises(PluginCallError):  # an ungranted config key reads as not set: the plugin's own error
+        host.call(PROBE, "config", json.dumps({"key": "secret"}).encode())
     calls = [r for r in read_records(host.audit.path) if r["kind"] == "call"]
-    assert [c["outcome"] for c in calls] == ["denied"] * 3
+    assert [c["outcome"] for c in calls] == ["denied", "denied", "error"]
+    reads = [r for r in read_records(host.audit.path) if r["kind"] == "capability" and r["capability"] == "config"]
+    assert [(r["value"], r["decision"]) for r in reads] == [("secret", "denied")]
     for c in calls:
         assert {"time", "plugin", "version", "sha256", "export", "input_sha256", "input_size", "duration_ms"} <= set(c)
     grants = [r for r in read_records(host.audit.path) if r["kind"] == "grant" and r["decision"] == "denied"]
