@@ -90,7 +90,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the Python code."""
-    session.install("ruff")
+    """ruff, the import contract (lint-imports) and mypy (settings in pyproject.toml)."""
+    _install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+    session.run("mypy")

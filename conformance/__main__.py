@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conformance.runner import CaseResult, Runner, RunnerError, summary
 from conformance.spec import SPEC_PATH, SpecError, load_spec
+from plugin_format.cli import add_version_flag
 
 EXAMPLES = """examples:
   python -m conformance run --wasm build/conformance/c/conformance.wasm
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version_flag(p)
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",

@@ -293,7 +293,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_audit_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register_audit_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `audit-log verify|show` to a CLI's subparsers (each sets `func(args) -> int`)."""
     fmt = argparse.RawDescriptionHelpFormatter
     audit = subparsers.add_parser(

@@ -158,6 +158,7 @@ async def check(args: list[str]) -> list[str]:
     """Call every demo tool through the real Python MCP client over stdio; returns failures."""
     from mcp import Client  # noqa: PLC0415
     from mcp.client.stdio import StdioServerParameters
+    from mcp_types import TextContent
 
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "extism_platform.cli.mcp_server", *args], env={"PYTHONPATH": str(ROOT)}
@@ -168,7 +169,8 @@ async def check(args: list[str]) -> list[str]:
         print(f"{len(listed)} tools: {', '.join(sorted(listed))}")
         for tool, arguments, expect in CHECKS:
             result = await client.call_tool(tool, arguments)
-            text = result.content[0].text if result.content else ""
+            first = result.content[0] if result.content else None
+            text = first.text if isinstance(first, TextContent) else ""
             ok = (not result.is_error) if expect == "ok" else (result.is_error and expect[6:] in text)
             shown = (
                 json.dumps(result.structured_content)

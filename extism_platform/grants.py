@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from plugin_format.errors import GrantError
 from plugin_format.host_functions import GROUPS, allowed_imports
 from plugin_format.manifest import Permissions
@@ -157,19 +155,12 @@ def grant_from_dict(doc: Any, where: str) -> Grant:
 
 
 def load_grants(path: Path) -> dict[str, Grant]:
-    """The `grants:` section of an extism.yaml (an absent section grants nothing)."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise GrantError(f"{path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise GrantError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(doc, Mapping):
-        raise GrantError(f"{path}: expected a mapping with registries, plugins, grants")
-    grants = doc.get("grants") or {}
-    if not isinstance(grants, Mapping):
-        raise GrantError(f"{path}: grants: expected a mapping of plugin name to its grant")
-    return {str(name): grant_from_dict(g, f"{path.name}: grants.{name}") for name, g in grants.items()}
+    """The `grants:` section of an extism.yaml, read by the one extism.yaml parser
+    (`registry_static.project`); an absent section grants nothing."""
+    from registry_static.project import load_project
+
+    project = load_project(path)
+    return grants_from_project(project.grants, project.path.name)
 
 
 def parse_grant_option(text: str) -> tuple[str, Grant]:
@@ -201,7 +192,7 @@ def parse_grant_option(text: str) -> tuple[str, Grant]:
     if key in ("memory_mib", "timeout_ms"):
         if not value.isdigit() or int(value) < 1:
             raise GrantError(f"--grant {text!r}: {key} must be a positive integer")
-        return plugin, Grant(**{key: int(value)})
+        return plugin, Grant(memory_mib=int(value)) if key == "memory_mib" else Grant(timeout_ms=int(value))
     raise GrantError(f"--grant {text!r}: unknown key {key!r}; {usage}")
 
 
@@ -368,8 +359,8 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
     memory = min(requested.memory_mib, grant.memory_mib or requested.memory_mib)
     timeout = min(requested.timeout_ms, grant.timeout_ms or requested.timeout_ms)
     limits = (("memory_mib", memory, requested.memory_mib), ("timeout_ms", timeout, requested.timeout_ms))
-    for cap, value, asked in limits:
-        decisions.append(Decision(cap, str(value), True, "requested" if value == asked else "capped by grant"))
+    for cap, limit, asked in limits:
+        decisions.append(Decision(cap, str(limit), True, "requested" if limit == asked else "capped by grant"))
     return Effective(
         plugin, tuple(hosts), paths, config, frozenset(fn_names), memory, timeout, requested, tuple(decisions), missing
     )

@@ -234,7 +234,7 @@ def sort_versions(versions: Iterable[str]) -> list[str]:
 # ---- bumps (`hatch version minor`), as npm's `semver.inc` ----------------------------------------
 
 #: hatch's segment words → npm's release types (`a`/`b`/`rc` are pre-releases with that identifier)
-BUMP_ALIASES = {
+BUMP_ALIASES: dict[str, str | tuple[str, str]] = {
     "micro": "patch",
     "fix": "patch",
     "a": ("prerelease", "alpha"),
@@ -258,7 +258,7 @@ def bump(version: Version, kind: str, preid: str | None = None) -> Version:
     release it led to), `minor` of `1.3.0-rc.1` is `1.3.0`, `prerelease` of `1.2.3-rc.1` is
     `1.2.3-rc.2` and of `1.2.3` is `1.2.4-0` (with `preid`: `1.2.4-rc.0`); `release` drops the
     pre-release. Build metadata is dropped, as npm does."""
-    alias = BUMP_ALIASES.get(kind, kind)
+    alias: str | tuple[str, str] = BUMP_ALIASES.get(kind, kind)
     if isinstance(alias, tuple):
         kind, preid = alias
     else:

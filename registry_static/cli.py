@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from plugin_format.cli import add_version_flag
 from plugin_format.errors import run_command
 
 PROG = "extism-registry"
@@ -376,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["main"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version_flag(p)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def dir_arg(sp: argparse.ArgumentParser, keys: bool = True) -> None:

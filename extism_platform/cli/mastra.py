@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from plugin_format.cli import add_version_flag
 from plugin_format.errors import ExtismPlatformError, run_command
 from plugin_format.files import atomic_write_text
 
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=fmt,
     )
+    add_version_flag(p)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     c = sub.add_parser(
         "config",

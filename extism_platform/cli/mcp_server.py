@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from plugin_format.cli import add_version_flag
 from plugin_format.errors import ExtismPlatformError, run_command
 
 EXAMPLES = """examples:
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version_flag(p)
     src = p.add_argument_group("plugin sources (any combination)")
     src.add_argument(
         "--dist",

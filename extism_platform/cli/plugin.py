@@ -13,6 +13,7 @@ from typing import Any
 
 from hatch_extism.toolchains import DRIVERS, get_toolchain
 from plugin_format import names, signing
+from plugin_format.cli import add_version_flag
 from plugin_format.errors import ExtismPlatformError, run_command
 from plugin_format.paths import default_signing_key
 
@@ -95,7 +96,7 @@ def cmd_toolchains(args: argparse.Namespace) -> int:
     if args.install:
         for lang in langs:
             get_toolchain(lang).ensure_installed(_progress)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for lang in langs:
         try:
             rows.append(get_toolchain(lang).detect().to_dict())
@@ -494,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["main"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = _sub(sub, "init", "create a plugin project from a template", cmd_init)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from hatch_extism.data import pdk_dir
 from hatch_extism.toolchains.base import BuildRequest
-from hatch_extism.toolchains.zig_family import OPT_FLAGS, ZigFamilyToolchain, sources_or_glob
+from hatch_extism.toolchains.zig_common import OPT_FLAGS
+from hatch_extism.toolchains.zig_family import ZigFamilyToolchain, sources_or_glob
 
 
 class CToolchain(ZigFamilyToolchain):

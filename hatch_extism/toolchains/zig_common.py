@@ -24,6 +24,10 @@ ZIGLANG_VERSION = "0.17.1"
 INSTALL_HINT = f"pip install ziglang=={ZIGLANG_VERSION} (or let `extism-plugin toolchains --install` do it)"
 
 
+#: clang optimisation flags of `optimize = small | speed | debug`, for every C compile with zig cc.
+OPT_FLAGS = {"small": "-Oz", "speed": "-O2", "debug": "-O0"}
+
+
 def _cache_target() -> Path:
     return toolchains_dir() / f"ziglang-{ZIGLANG_VERSION}"
 

@@ -81,6 +81,3 @@ def sources_or_glob(request: BuildRequest, *patterns: str) -> list[str]:
     if not found:
         raise BuildError(f"{request.project_dir}: no source files ({', '.join(patterns)})")
     return [str(p.relative_to(request.project_dir)) for p in found]
-
-
-OPT_FLAGS = {"small": "-Oz", "speed": "-O2", "debug": "-O0"}

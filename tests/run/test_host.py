@@ -105,7 +105,10 @@ def test_undeclared_host_function_is_refused(make_host: Callable[..., Host], bui
     dist = resign(built, PROBE_STEM, tmp_path / "sneaky", drop_kv)
     host = make_host(f"{PROBE}:requested", dist=dist)
     msg = _denied(host, "recall", {"key": "k"})
-    assert "host function kv_get (group kv)" in msg and "does not declare kv in plugin.yaml permissions.host_functions" in msg
+    assert (
+        "host function kv_get (group kv)" in msg
+        and "does not declare kv in plugin.yaml permissions.host_functions" in msg
+    )
     assert any(r["value"] == "kv_get" and r["decision"] == "denied" for r in _capability_records(host))
 
 
