@@ -205,16 +205,6 @@ class Range:
         return self.spec
 
 
-def parse_version(text: str) -> Version:
-    """Shorthand for `Version.parse`."""
-    return Version.parse(text)
-
-
-def parse_range(spec: str) -> Range:
-    """Shorthand for `Range.parse`."""
-    return Range.parse(spec)
-
-
 def max_satisfying(versions: Iterable[str | Version], spec: str | Range) -> Version | None:
     """The highest of `versions` matching `spec`, or None."""
     rng = spec if isinstance(spec, Range) else Range.parse(spec)

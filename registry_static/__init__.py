@@ -4,7 +4,7 @@ Public API (see FORMAT.md for the on-disk format):
 
 - `registry_static.client.RegistryClient(url, cache_dir=None, token=None)` → `.versions(name)`,
   `.resolve(name, range_spec)`, `.fetch(name, version)`; `VersionInfo`, `FetchedPlugin`.
-- `registry_static.semver`: `Version`, `Range`, `max_satisfying`, `sort_versions`.
+- versions and ranges: `plugin_format.semver` (the core), shared with the build side.
 - `registry_static.repository.Repository`: `init`, `publish`, `publish_bytes`, `yank`, `deprecate`,
   `add_scope`, `add_author`, `remove_author`, `rotate`, `refresh`.
 - `registry_static.site.build_site`, `registry_static.verify.verify_registry`,

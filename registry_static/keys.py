@@ -24,8 +24,6 @@ from plugin_format.files import atomic_write
 
 PASSPHRASE_ENV = "EXTISM_REGISTRY_KEY_PASSPHRASE"
 KEYS_ENV = "EXTISM_REGISTRY_KEYS"
-OFFLINE_ROLES = ("root", "targets")
-ONLINE_ROLES = ("snapshot", "timestamp")
 
 
 def default_key_dir(registry: Path) -> Path:

@@ -31,7 +31,6 @@ from plugin_format.semver import Range
 from registry_static.client import normalize_url
 from registry_static.layout import check_name
 
-PROJECT_FILE = "extism.yaml"
 LOCK_FILE = "extism.lock"
 DEFAULT_REGISTRY = "default"
 TOP_KEYS = ("registries", "plugins", "grants")

@@ -1,6 +1,6 @@
 """The host functions linked into every plugin, and the per-call state they act on.
 
-Every plugin is linked with the same set: the catalogue of `hatch_extism.host_functions`
+Every plugin is linked with the same set: the catalogue of `plugin_format.host_functions`
 (`extism:host/user`: kv, log, context) plus Python replacements of the kernel's `http_request`,
 `http_status_code` and `config_get` (`extism:host/env`; a host function registered there shadows
 the kernel's). Each function checks the calling plugin's *effective* permissions; a denial is
@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from extism_platform.grants import group_of, host_allowed
@@ -28,7 +28,34 @@ from plugin_format.extism_sdk import extism
 from plugin_format.host_functions import GROUPS
 
 if TYPE_CHECKING:
-    from extism_platform.host.runtime import Host, LoadedPlugin
+    from extism_platform.audit import AuditLog
+    from extism_platform.grants import Effective, Hints
+    from extism_platform.host.http import HttpSettings
+    from extism_platform.host.kv import KVStore
+
+
+class CallHost(Protocol):
+    """What the host functions use of the `Host` running the call (`runtime.Host` is one); a
+    protocol, so this module and runtime.py do not import each other."""
+
+    audit: AuditLog
+    kv: KVStore
+    http: HttpSettings
+    hints: Hints
+
+
+class CallPlugin(Protocol):
+    """What the host functions use of the plugin being called (`runtime.LoadedPlugin` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+
+    effective: Effective
+
 
 ENV = "extism:host/env"
 USER = "extism:host/user"
@@ -41,8 +68,8 @@ _current = threading.local()
 class CallState:
     """What the host functions need to know about the call running on this thread."""
 
-    host: Host
-    plugin: LoadedPlugin
+    host: CallHost
+    plugin: CallPlugin
     instance: extism.Plugin
     export: str
     context: dict[str, Any]
