@@ -146,7 +146,7 @@ CHECKS: list[tuple[str, dict[str, Any], str]] = [
     ("examples_weather-get_weather", {"city": "Atlantis"}, "error:unknown city"),
     ("examples_probe-echo", {"text": "hello"}, "ok"),
     ("examples_probe-config", {"key": "greeting"}, "ok"),
-    ("examples_probe-config", {"key": "secret"}, "error:no value is granted"),
+    ("examples_probe-config", {"key": "secret"}, "error:config 'secret' was not set"),
     ("examples_probe-fetch", {"url": "https://example.com/"}, "error:does not declare example.com"),
     ("examples_probe-fail", {"message": "as requested"}, "error:as requested"),
     ("examples_probe-crash", {}, "error:wasm trap"),

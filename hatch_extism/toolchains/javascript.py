@@ -193,7 +193,10 @@ class JavaScriptToolchain(zig_common.SdistEngineToolchain):
         if not tmp.is_file():
             raise BuildError(f"{self.language} build: the linker reported success but wrote no {tmp.name}")
         tmp.replace(request.output)
-        notes = [f"host function {f.module}::{f.name} ({f.params} params, {f.results} results)" for f in host_functions]
+        notes = [
+            f"host function {f.module}::{f.name} ({f.params} params, {int(f.has_result)} results)"
+            for f in host_functions
+        ]
         version = self.version()
         if bundled:
             checked = f", type-checked with typescript {TYPESCRIPT_VERSION}" if entry.suffix in _TS_SUFFIXES else ""
