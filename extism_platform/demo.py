@@ -110,7 +110,13 @@ def publish_local(dist: Path, key_path: Path, out: Path) -> str:
     repo = Repository.init(out / "registry", out / "registry-keys", name="extism-platform demo")
     repo.add_scope("@examples", [(Path(str(key_path) + ".pub").read_text(encoding="utf-8"), "demo")])
     repo.publish(sorted(dist.glob("*.wasm")))
-    return (out / "registry").resolve().as_uri()
+    url = (out / "registry").resolve().as_uri()
+    # A new registry with new keys at the same URL: forget the trust the last run's client kept
+    # for it (TUF rightly refuses a root that the old one did not sign).
+    from registry_static.client import RegistryClient  # noqa: PLC0415
+
+    shutil.rmtree(RegistryClient(url).state_dir, ignore_errors=True)
+    return url
 
 
 def server_args(key_path: Path, api: WeatherAPI, audit: Path, registry: str) -> list[str]:
