@@ -31,6 +31,7 @@ import yaml
 from extism_platform.errors import GrantError
 from hatch_extism.host_functions import GROUPS, allowed_imports
 from hatch_extism.manifest import Permissions
+from hatch_extism.yaml_load import YamlLimitError, load_yaml
 
 GRANT_KEYS = ("hosts", "paths", "config", "host_functions", "memory_mib", "timeout_ms", "requested")
 ANY_PLUGIN = "*"
@@ -137,9 +138,11 @@ def grant_from_dict(doc: Any, where: str) -> Grant:
 def load_grants(path: Path) -> dict[str, Grant]:
     """The `grants:` section of an extism.yaml (an absent section grants nothing)."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = load_yaml(path.read_text(encoding="utf-8"), path.name) or {}
     except OSError as exc:
         raise GrantError(f"{path}: {exc.strerror}") from None
+    except YamlLimitError as exc:
+        raise GrantError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise GrantError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(doc, Mapping):
@@ -209,7 +212,7 @@ def grant_for(grants: Mapping[str, Grant], plugin: str) -> Grant:
 
 
 def _split_host(pattern: str) -> tuple[str, int | None]:
-    host, _, port = pattern.rpartition(":") if re.search(r":\d+$", pattern) else (pattern, "", "")
+    host, _, port = pattern.rpartition(":") if re.search(r":\d+\Z", pattern) else (pattern, "", "")
     return host.lower(), int(port) if port else None
 
 

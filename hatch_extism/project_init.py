@@ -24,7 +24,7 @@ from hatch_extism.errors import ExtismPlatformError
 from hatch_extism.paths import pdk_dir, templates_dir
 from hatch_extism.toolchains import DRIVERS
 
-NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
 REQUIREMENT_ENV = "EXTISM_PLATFORM_REQUIREMENT"
 
 

@@ -14,6 +14,7 @@ from hatchling.version.source.plugin.interface import VersionSourceInterface
 
 from hatch_extism.files import atomic_write_text
 from hatch_extism.manifest import load_manifest, validate
+from hatch_extism.yaml_load import load_yaml
 
 _VERSION_LINE = re.compile(r"^(version:\s*)([\"']?)([^\"'\s#]+)([\"']?)(.*)$", re.M)
 
@@ -34,7 +35,5 @@ class ExtismVersionSource(VersionSourceInterface):
         new, count = _VERSION_LINE.subn(lambda m: f"{m[1]}{m[2]}{version}{m[4]}{m[5]}", text, count=1)
         if count != 1:
             raise ValueError(f"{path}: no top-level `version:` line to update")
-        import yaml
-
-        validate(yaml.safe_load(new), path.name)  # never write an invalid plugin.yaml
+        validate(load_yaml(new, path.name), path.name)  # never write an invalid plugin.yaml
         atomic_write_text(path, new)

@@ -25,8 +25,8 @@ from typing import Any
 from hatch_extism.files import atomic_write  # re-exported: the registry writes through it
 from registry_static.errors import RegistryError
 
-NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
-SCOPE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+NAME_RE = re.compile(r"^(@[a-z0-9]([a-z0-9-]*[a-z0-9])?/)?[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
+SCOPE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")  # \Z: `$` would accept "acme\n"
 UNSCOPED = "_"  # the directory (and pseudo-scope) of packages without a scope
 UNSCOPED_ROLE = "unscoped"
 SCOPE_POLICY = "_scope.json"  # cannot clash with a package: names start with [a-z0-9]

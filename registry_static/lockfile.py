@@ -19,7 +19,7 @@ from registry_static.project import Project
 from registry_static.semver import Range, SemverError, Version
 
 LOCK_SCHEMA = "extism-platform/lock@1"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 _HASH_FIELDS = ("wasm_sha256", "plugin_json_sha256", "sig_sha256", "key_id")
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from hatch_extism.yaml_load import YamlLimitError, load_yaml
 from registry_static.client import normalize_url
 from registry_static.errors import RegistryError
 from registry_static.layout import check_name
@@ -158,7 +159,9 @@ def parse_project(path: Path, text: str) -> Project:
     """Validate extism.yaml's text (read from `path`, whose directory anchors relative registry paths)."""
     where = path.name
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text, path.name)
+    except YamlLimitError as exc:
+        raise ProjectError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise ProjectError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     doc = {} if doc is None else doc
@@ -250,7 +253,8 @@ def with_plugin(project: Project, name: str, spec: str, registry: str | None = N
         new = [*lines[:start], head, *out, *lines[end:]]
     text = "".join(new)
     # The edit must change exactly one entry: re-parse and compare with the original.
-    before, after = yaml.safe_load(project.text) or {}, yaml.safe_load(text) or {}
+    where = project.path.name
+    before, after = load_yaml(project.text, where) or {}, load_yaml(text, where) or {}
     after_plugins = dict(after.get("plugins") or {})
     got = after_plugins.pop(name, None)
     want = spec if registry is None else {"version": spec, "registry": registry}

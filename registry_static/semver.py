@@ -28,11 +28,11 @@ from registry_static.errors import RegistryError
 _VERSION_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?\Z"
 )
 _PARTIAL_RE = re.compile(
     r"^(?P<op>\^|~|>=|<=|>|<|=)?\s*v?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*]))?(?:\.(?P<patch>\d+|[xX*]))?"
-    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
+    r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?\Z"
 )
 
 
@@ -54,7 +54,7 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Parse `1.2.3`, `1.2.3-rc.1`, `1.2.3+build.5`; raise `SemverError` naming the text otherwise."""
-        m = _VERSION_RE.match(str(text).strip())
+        m = _VERSION_RE.match(str(text))  # no strip: "1.0.0\n" is not a version
         if not m:
             raise SemverError(f"{text!r} is not a semantic version (expected MAJOR.MINOR.PATCH, e.g. 1.2.0)")
         pre = tuple(m[4].split(".")) if m[4] else ()

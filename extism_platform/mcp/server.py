@@ -47,7 +47,7 @@ from hatch_extism.manifest import Export
 log = logging.getLogger("extism_platform.mcp")
 watch_log = logging.getLogger("extism_platform.mcp.watch")
 
-TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}\Z")
 LIST_PLUGINS_TOOL = "extism_plugins"
 SERVER_NAME = "extism-platform"
 MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
