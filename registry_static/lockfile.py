@@ -16,6 +16,7 @@ from typing import Any
 from registry_static.errors import RegistryError
 from registry_static.layout import atomic_write, check_name
 from registry_static.project import Project
+from registry_static.redact import split_credentials
 from registry_static.semver import Range, SemverError, Version
 
 LOCK_SCHEMA = "extism-platform/lock@1"
@@ -43,7 +44,7 @@ class LockedPlugin:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
-            "registry": self.registry,
+            "registry": split_credentials(self.registry)[0],  # users commit the lock: never credentials
             "wasm_sha256": self.wasm_sha256,
             "plugin_json_sha256": self.plugin_json_sha256,
             "sig_sha256": self.sig_sha256,
@@ -68,7 +69,8 @@ class LockedPlugin:
         deps = doc.get("dependencies", {})
         if not isinstance(deps, Mapping) or not all(isinstance(v, str) for v in deps.values()):
             raise LockError(f"{where}.dependencies: expected a mapping of plugin name to range")
-        return cls(name, doc["version"], doc["registry"], *(doc[k] for k in _HASH_FIELDS), dict(deps))
+        registry = split_credentials(doc["registry"])[0]
+        return cls(name, doc["version"], registry, *(doc[k] for k in _HASH_FIELDS), dict(deps))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from hatch_extism.yaml_load import YamlLimitError, load_yaml
 from registry_static.client import normalize_url
 from registry_static.errors import RegistryError
 from registry_static.layout import check_name
+from registry_static.redact import split_credentials
 from registry_static.semver import Range, SemverError
 
 PROJECT_FILE = "extism.yaml"
@@ -49,9 +50,11 @@ class RegistryRef:
     """One entry of `registries:`."""
 
     name: str
-    url: str  # normalized: scheme://…/ with a trailing slash
+    url: str  # normalized: scheme://…/ with a trailing slash; never with credentials (see `authorization`)
     token_env: str | None = None
     root_sha256: str | None = None
+    #: `user:password` of the URL as written in extism.yaml, as an Authorization header (never shown)
+    authorization: str | None = field(default=None, repr=False)
 
     def token(self) -> str | None:
         """The bearer token from `token_env` (None: the client falls back to `EXTISM_REGISTRY_TOKEN_<HOST>`)."""
@@ -113,7 +116,7 @@ def _registry(name: str, value: Any, base: Path, where: str) -> RegistryRef:
     if "://" not in url:
         url = str((base / Path(url).expanduser()).resolve())  # relative to extism.yaml, not to the cwd
     try:
-        url = normalize_url(url)
+        url, authorization = split_credentials(normalize_url(url))
     except RegistryError as exc:
         raise ProjectError(f"{where}: {exc}") from None
     for key in ("token_env", "root_sha256"):
@@ -122,7 +125,7 @@ def _registry(name: str, value: Any, base: Path, where: str) -> RegistryRef:
     pin = value.get("root_sha256")
     if pin is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", pin):
         raise ProjectError(f"{where}.root_sha256: expected the sha256 (64 hex digits) of the registry's 1.root.json")
-    return RegistryRef(name, url, value.get("token_env"), pin)
+    return RegistryRef(name, url, value.get("token_env"), pin, authorization)
 
 
 def _wanted(name: Any, value: Any, registries: Mapping[str, RegistryRef], where: str) -> Wanted:

@@ -43,6 +43,7 @@ from extism_platform.errors import ExtismPlatformError, PluginCallError, RunErro
 from extism_platform.host.runtime import Host, LoadedPlugin
 from extism_platform.host.watch import Watched
 from hatch_extism.manifest import Export
+from registry_static.redact import redact_text
 
 log = logging.getLogger("extism_platform.mcp")
 watch_log = logging.getLogger("extism_platform.mcp.watch")
@@ -237,7 +238,7 @@ class ExtismMCPServer:
                     "version": p.version,
                     "description": p.info.description,
                     "sha256": p.sha256,
-                    "source": a.source,
+                    "source": redact_text(a.source),  # a registry URL's credentials are never shown
                     "signed": a.signed,
                     "trusted": a.trusted,
                     "tools": sorted(t.name for t in self.tools.values() if t.plugin is p),
