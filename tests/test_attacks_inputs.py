@@ -16,7 +16,7 @@ from hatch_extism.errors import ExtismPlatformError
 from hatch_extism.manifest import MAX_EXPORTS, ManifestError, load_manifest, validate
 from hatch_extism.project_init import init_project
 from hatch_extism.yaml_load import MAX_DEPTH
-from registry_static.layout import check_name, normalize_scope
+from registry_static.layout import check_name
 from registry_static.lockfile import Lockfile
 from registry_static.project import load_project
 from registry_static.semver import Version
@@ -45,7 +45,6 @@ NEWLINE_CASES = {
     "plugin.yaml host function": lambda: validate(_manifest(permissions={"host_functions": ["kv\n"]})),
     "plugin.yaml dependency": lambda: validate(_manifest(dependencies={"units\n": "^1"})),
     "registry name": lambda: check_name("foo\n"),
-    "registry scope": lambda: normalize_scope("@ac me\n"),
     "semver": lambda: Version.parse("0.1.0\n"),
     "extism.lock hash": lambda: Lockfile.from_bytes(_lock(wasm_sha256=HEX + "\n"), "extism.lock"),
     "extism.lock name": lambda: Lockfile.from_bytes(_lock().replace(b'"greeter"', b'"greeter\\n"'), "extism.lock"),
