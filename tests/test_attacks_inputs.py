@@ -37,27 +37,27 @@ def _lock(**entry: Any) -> bytes:
 
 # Each case: a value ending in "\n" in one place a name or version is checked. All were accepted before.
 NEWLINE_CASES = {
-    "plugin.yaml name": lambda: validate(_manifest(name="foo\n")),
-    "plugin.yaml version": lambda: validate(_manifest(version="0.1.0\n")),
-    "plugin.yaml export name": lambda: validate(_manifest(exports=[{"name": "greet\n"}])),
-    "plugin.yaml tag": lambda: validate(_manifest(tags=["demo\n"])),
-    "plugin.yaml host": lambda: validate(_manifest(permissions={"hosts": ["api.example\n"]})),
-    "plugin.yaml host function": lambda: validate(_manifest(permissions={"host_functions": ["kv\n"]})),
-    "plugin.yaml dependency": lambda: validate(_manifest(dependencies={"units\n": "^1"})),
-    "registry name": lambda: check_name("foo\n"),
-    "semver": lambda: Version.parse("0.1.0\n"),
-    "extism.lock hash": lambda: Lockfile.from_bytes(_lock(wasm_sha256=HEX + "\n"), "extism.lock"),
-    "extism.lock name": lambda: Lockfile.from_bytes(_lock().replace(b'"greeter"', b'"greeter\\n"'), "extism.lock"),
-    "extism.lock version": lambda: Lockfile.from_bytes(_lock(version="1.0.0\n"), "extism.lock"),
-    "init name": lambda: init_project("foo\n", "c", Path("/nonexistent/x")),
-    "MCP tool name": lambda: tool_name("greeter", "greet\n"),
+    "plugin.yaml name": lambda tmp: validate(_manifest(name="foo\n")),
+    "plugin.yaml version": lambda tmp: validate(_manifest(version="0.1.0\n")),
+    "plugin.yaml export name": lambda tmp: validate(_manifest(exports=[{"name": "greet\n"}])),
+    "plugin.yaml tag": lambda tmp: validate(_manifest(tags=["demo\n"])),
+    "plugin.yaml host": lambda tmp: validate(_manifest(permissions={"hosts": ["api.example\n"]})),
+    "plugin.yaml host function": lambda tmp: validate(_manifest(permissions={"host_functions": ["kv\n"]})),
+    "plugin.yaml dependency": lambda tmp: validate(_manifest(dependencies={"units\n": "^1"})),
+    "registry name": lambda tmp: check_name("foo\n"),
+    "semver": lambda tmp: Version.parse("0.1.0\n"),
+    "extism.lock hash": lambda tmp: Lockfile.from_bytes(_lock(wasm_sha256=HEX + "\n"), "extism.lock"),
+    "extism.lock name": lambda tmp: Lockfile.from_bytes(_lock().replace(b'"greeter"', b'"greeter\\n"'), "extism.lock"),
+    "extism.lock version": lambda tmp: Lockfile.from_bytes(_lock(version="1.0.0\n"), "extism.lock"),
+    "init name": lambda tmp: init_project("foo\n", "c", tmp / "new"),
+    "MCP tool name": lambda tmp: tool_name("greeter", "greet\n"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(NEWLINE_CASES))
-def test_attack_name_ending_in_a_newline(case: str) -> None:
+def test_attack_name_ending_in_a_newline(case: str, tmp_path: Path) -> None:
     with pytest.raises(ExtismPlatformError):
-        NEWLINE_CASES[case]()
+        NEWLINE_CASES[case](tmp_path)
 
 
 def test_attack_granted_host_ending_in_a_newline() -> None:
