@@ -222,7 +222,7 @@ def grant_for(grants: Mapping[str, Grant], plugin: str) -> Grant:
 
 
 def _split_host(pattern: str) -> tuple[str, int | None]:
-    host, _, port = pattern.rpartition(":") if re.search(r":\d+$", pattern) else (pattern, "", "")
+    host, _, port = pattern.rpartition(":") if re.search(r":\d+\Z", pattern) else (pattern, "", "")
     return host.lower(), int(port) if port else None
 
 

@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from hatchling.version.scheme.plugin.interface import VersionSchemeInterface
 from hatchling.version.source.plugin.interface import VersionSourceInterface
 
@@ -21,6 +20,7 @@ from plugin_format.errors import SemverError
 from plugin_format.files import atomic_write_text
 from plugin_format.manifest import load_manifest, validate
 from plugin_format.semver import BUMP_ALIASES, Version, bump, to_pep440
+from plugin_format.yaml_load import load_yaml
 
 _VERSION_LINE = re.compile(r"^(version:\s*)([\"']?)([^\"'\s#]+)([\"']?)(.*)$", re.M)
 
@@ -46,7 +46,7 @@ class ExtismVersionSource(VersionSourceInterface):
         new, count = _VERSION_LINE.subn(lambda m: f"{m[1]}{m[2]}{version}{m[4]}{m[5]}", text, count=1)
         if count != 1:
             raise ValueError(f"{path}: no top-level `version:` line to update")
-        validate(yaml.safe_load(new), path.name)  # never write an invalid plugin.yaml
+        validate(load_yaml(new, path.name), path.name)  # never write an invalid plugin.yaml
         atomic_write_text(path, new)
 
 

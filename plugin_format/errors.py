@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+import yaml
+
 
 class ExtismPlatformError(Exception):
     """Base of every error the CLIs turn into one line and a non-zero exit code."""
@@ -19,6 +21,10 @@ class ExtismPlatformError(Exception):
 
 class ManifestError(ExtismPlatformError):
     """plugin.yaml (or a resolved plugin.json) is missing, unreadable or invalid."""
+
+
+class YamlLimitError(ExtismPlatformError, yaml.YAMLError):
+    """A YAML file is past one of the loader's limits (size, depth, expanded nodes)."""
 
 
 class SemverError(ExtismPlatformError, ValueError):

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from plugin_format import faults
+
 
 def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
     """Write via a temporary file in the same directory and rename: readers never see half a file.
@@ -21,6 +23,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int | Non
                 f.flush()
                 os.fsync(f.fileno())
         os.chmod(tmp, mode if mode is not None else 0o644)
+        faults.write_point()  # crash tests only: a kill -9 between the complete temp file and the rename
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

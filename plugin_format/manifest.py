@@ -7,6 +7,7 @@ Every error names the file, the field path and what is allowed, e.g.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,9 +18,11 @@ import yaml
 
 from plugin_format import names
 from plugin_format.errors import ManifestError
+from plugin_format.yaml_load import YamlLimitError, load_yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "plugin.schema.json"
 MANIFEST_NAME = "plugin.yaml"
+MAX_EXPORTS = 1024  # each export with a schema is an MCP tool: more is a mistake (or an attack)
 
 # Defaults of what a plugin gets when it asks for nothing: deny everything, modest limits.
 DEFAULT_MEMORY_MIB = 64
@@ -153,10 +156,22 @@ class PluginManifest:
         }
 
 
+@lru_cache(maxsize=1)
+def _meta_validator() -> jsonschema.Draft202012Validator:
+    """One validator of the 2020-12 meta-schema (what `check_schema` builds anew for every call)."""
+    cls = jsonschema.Draft202012Validator
+    return cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
+
+
 def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
     """Raise `ManifestError` naming the first problems (all of them, sorted by position)."""
     if not isinstance(doc, dict):
         raise ManifestError(f"{source}: expected a mapping of fields (name, version, language, exports, …)")
+    exports = doc.get("exports")
+    if isinstance(exports, list) and len(exports) > MAX_EXPORTS:
+        raise ManifestError(
+            f"{source}: exports: {len(exports):,} exports; at most {MAX_EXPORTS} are allowed (split the plugin)"
+        )
     validator = jsonschema.Draft202012Validator(plugin_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     problems = [f"{source}: {_path(e.absolute_path)}: {_describe(e)}" for e in errors]
@@ -165,12 +180,12 @@ def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
             continue
         for key in ("input_schema", "output_schema"):
             if isinstance(exp.get(key), dict):
-                try:
-                    jsonschema.Draft202012Validator.check_schema(exp[key])
-                except jsonschema.SchemaError as exc:
-                    problems.append(f"{source}: exports[{i}].{key}: not a JSON Schema object ({exc.message})")
+                bad = jsonschema.exceptions.best_match(_meta_validator().iter_errors(exp[key]))
+                if bad is not None:
+                    problems.append(f"{source}: exports[{i}].{key}: not a JSON Schema object ({bad.message})")
     names = [e.get("name") for e in doc.get("exports") or [] if isinstance(e, dict)]
-    dupes = sorted({n for n in names if names.count(n) > 1 and n})
+    counts = Counter(n for n in names if isinstance(n, str))  # linear: names.count() per name was quadratic
+    dupes = sorted(n for n, c in counts.items() if c > 1 and n)
     if dupes:
         problems.append(f"{source}: exports: duplicate export name(s) {', '.join(dupes)}")
     declared = set(names)
@@ -236,9 +251,11 @@ def find_manifest(start: Path) -> Path:
 def load_manifest(start: Path) -> PluginManifest:
     path = find_manifest(start)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = load_yaml(path.read_text(encoding="utf-8"), path.name)
     except OSError as exc:
         raise ManifestError(f"{path}: {exc.strerror}") from None
+    except YamlLimitError as exc:
+        raise ManifestError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

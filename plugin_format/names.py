@@ -16,7 +16,7 @@ from plugin_format.errors import ManifestError
 MAX_NAME = 64
 _PART = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 #: The JSON Schema `pattern` form (the schema and this module must accept the same names).
-NAME_PATTERN = rf"^(@{_PART}/)?{_PART}$"
+NAME_PATTERN = rf"^(@{_PART}/)?{_PART}$(?!\n)"  # `$(?!\n)`: no trailing newline, in ECMA and Python
 _NAME = re.compile(rf"(?:@({_PART})/)?({_PART})")
 _SCOPE = re.compile(_PART)
 #: The Python entry-point group under which a plugin's wheel registers its artifacts.

@@ -38,9 +38,17 @@ from plugin_format.errors import (
 from plugin_format.files import atomic_write
 from plugin_format.paths import cache_dir
 from plugin_format.semver import Range, Version
-from registry_static.fetcher import FetchStats, RegistryFetcher, env_token, token_env_name
+from registry_static.fetcher import (
+    CLIENT_DEADLINE,
+    REQUEST_DEADLINE,
+    FetchStats,
+    RegistryFetcher,
+    env_token,
+    token_env_name,
+)
 from registry_static.index import IndexFile, VersionEntry
 from registry_static.layout import blob_path, index_path
+from registry_static.redact import redact_url, split_credentials
 
 ROOT_MAX = 512_000
 
@@ -57,7 +65,7 @@ def normalize_url(url: str) -> str:
         url = "file://" + pathname2url(str(Path(url).expanduser().resolve()))
     scheme = urlsplit(url).scheme
     if scheme not in ("file", "http", "https"):
-        raise RegistryError(f"{url}: unsupported registry URL (use https://…, http://… or file:///path)")
+        raise RegistryError(f"{redact_url(url)}: unsupported registry URL (use https://…, http://… or file:///path)")
     return url if url.endswith("/") else url + "/"
 
 
@@ -177,7 +185,10 @@ class RegistryClient:
     cache (default `default_cache_dir()`). `token`: bearer token sent only to the registry's own origin
     (default: `$EXTISM_REGISTRY_TOKEN_<HOST>`). `root`: the registry's trusted `1.root.json` (or newer)
     bytes; without it the first contact trusts the served `metadata/1.root.json` (trust on first use),
-    optionally pinned by `root_sha256`. Later root rotations are followed and verified by TUF."""
+    optionally pinned by `root_sha256`. Later root rotations are followed and verified by TUF.
+    Credentials in `url` (`https://user:PASSWORD@host/`) are split off: `self.url` never has them, they
+    go to the registry's origin as an Authorization header (a token wins). `request_deadline` and
+    `client_deadline` bound one whole download and everything this client downloads (seconds)."""
 
     def __init__(
         self,
@@ -188,11 +199,21 @@ class RegistryClient:
         root: bytes | None = None,
         root_sha256: str | None = None,
         timeout: float = 30.0,
+        request_deadline: float = REQUEST_DEADLINE,
+        client_deadline: float = CLIENT_DEADLINE,
+        authorization: str | None = None,
     ) -> None:
-        self.url = normalize_url(url)
+        self.url, in_url = split_credentials(normalize_url(url))
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         token = token if token is not None else env_token(self.url)
-        self.fetcher = RegistryFetcher(self.url, token, timeout=timeout)
+        self.fetcher = RegistryFetcher(
+            self.url,
+            token,
+            authorization=authorization or in_url,
+            timeout=timeout,
+            request_deadline=request_deadline,
+            client_deadline=client_deadline,
+        )
         key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
         self.state_dir = self.cache_dir / "registries" / key
         self._root = root

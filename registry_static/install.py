@@ -118,7 +118,11 @@ def install(
         if url not in clients:
             ref = refs.get(url)
             clients[url] = RegistryClient(
-                url, cache_root, ref.token() if ref else None, root_sha256=ref.root_sha256 if ref else None
+                url,
+                cache_root,
+                ref.token() if ref else None,
+                root_sha256=ref.root_sha256 if ref else None,
+                authorization=ref.authorization if ref else None,
             )
         return clients[url]
 

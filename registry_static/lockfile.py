@@ -18,9 +18,10 @@ from plugin_format.files import atomic_write
 from plugin_format.semver import Range, Version
 from registry_static.layout import check_name
 from registry_static.project import Project
+from registry_static.redact import split_credentials
 
 LOCK_SCHEMA = "extism-platform/lock@1"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 _HASH_FIELDS = ("wasm_sha256", "plugin_json_sha256", "sig_sha256", "key_id")
 
 
@@ -40,7 +41,7 @@ class LockedPlugin:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
-            "registry": self.registry,
+            "registry": split_credentials(self.registry)[0],  # users commit the lock: never credentials
             "wasm_sha256": self.wasm_sha256,
             "plugin_json_sha256": self.plugin_json_sha256,
             "sig_sha256": self.sig_sha256,
@@ -65,7 +66,8 @@ class LockedPlugin:
         deps = doc.get("dependencies", {})
         if not isinstance(deps, Mapping) or not all(isinstance(v, str) for v in deps.values()):
             raise LockError(f"{where}.dependencies: expected a mapping of plugin name to range")
-        return cls(name, doc["version"], doc["registry"], *(doc[k] for k in _HASH_FIELDS), dict(deps))
+        registry = split_credentials(doc["registry"])[0]
+        return cls(name, doc["version"], registry, *(doc[k] for k in _HASH_FIELDS), dict(deps))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,10 @@ import yaml
 
 from plugin_format.errors import ProjectError, RegistryError, SemverError
 from plugin_format.semver import Range
+from plugin_format.yaml_load import YamlLimitError, load_yaml
 from registry_static.client import normalize_url
 from registry_static.layout import check_name
+from registry_static.redact import split_credentials
 
 LOCK_FILE = "extism.lock"
 DEFAULT_REGISTRY = "default"
@@ -43,9 +45,11 @@ class RegistryRef:
     """One entry of `registries:`."""
 
     name: str
-    url: str  # normalized: scheme://…/ with a trailing slash
+    url: str  # normalized: scheme://…/ with a trailing slash; never with credentials (see `authorization`)
     token_env: str | None = None
     root_sha256: str | None = None
+    #: `user:password` of the URL as written in extism.yaml, as an Authorization header (never shown)
+    authorization: str | None = field(default=None, repr=False)
 
     def token(self) -> str | None:
         """The bearer token from `token_env` (None: the client falls back to `EXTISM_REGISTRY_TOKEN_<HOST>`)."""
@@ -107,7 +111,7 @@ def _registry(name: str, value: Any, base: Path, where: str) -> RegistryRef:
     if "://" not in url:
         url = str((base / Path(url).expanduser()).resolve())  # relative to extism.yaml, not to the cwd
     try:
-        url = normalize_url(url)
+        url, authorization = split_credentials(normalize_url(url))
     except RegistryError as exc:
         raise ProjectError(f"{where}: {exc}") from None
     for key in ("token_env", "root_sha256"):
@@ -116,7 +120,7 @@ def _registry(name: str, value: Any, base: Path, where: str) -> RegistryRef:
     pin = value.get("root_sha256")
     if pin is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", pin):
         raise ProjectError(f"{where}.root_sha256: expected the sha256 (64 hex digits) of the registry's 1.root.json")
-    return RegistryRef(name, url, value.get("token_env"), pin)
+    return RegistryRef(name, url, value.get("token_env"), pin, authorization)
 
 
 def _wanted(name: Any, value: Any, registries: Mapping[str, RegistryRef], where: str) -> Wanted:
@@ -153,7 +157,9 @@ def parse_project(path: Path, text: str) -> Project:
     """Validate extism.yaml's text (read from `path`, whose directory anchors relative registry paths)."""
     where = path.name
     try:
-        doc = yaml.safe_load(text)
+        doc = load_yaml(text, path.name)
+    except YamlLimitError as exc:
+        raise ProjectError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise ProjectError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     doc = {} if doc is None else doc
@@ -245,7 +251,8 @@ def with_plugin(project: Project, name: str, spec: str, registry: str | None = N
         new = [*lines[:start], head, *out, *lines[end:]]
     text = "".join(new)
     # The edit must change exactly one entry: re-parse and compare with the original.
-    before, after = yaml.safe_load(project.text) or {}, yaml.safe_load(text) or {}
+    where = project.path.name
+    before, after = load_yaml(project.text, where) or {}, load_yaml(text, where) or {}
     after_plugins = dict(after.get("plugins") or {})
     got = after_plugins.pop(name, None)
     want = spec if registry is None else {"version": spec, "registry": registry}

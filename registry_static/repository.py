@@ -366,6 +366,7 @@ class Repository:
         with open(lock_path, "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._cache.clear()
+            self._repair()
             self._txn = _Txn()
             try:
                 yield self._txn
@@ -374,6 +375,40 @@ class Repository:
                 self._txn = None
                 self._cache.clear()
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def leftovers(self) -> list[tuple[Path, str]]:
+        """Files an interrupted transaction (kill -9, power cut) left behind, with why each is one.
+
+        Temporary files of a write never renamed, and role or snapshot metadata newer than what
+        timestamp → snapshot name: a transaction writes those before `timestamp.json`, so no client
+        has ever been sent them. (A leftover `N.root.json` is not among them: clients walk roots by
+        file name, so a written root is live.)"""
+        out: list[tuple[Path, str]] = []
+        for sub in ("metadata", "index", "blobs"):
+            for p in sorted((self.dir / sub).rglob(".*.tmp")):
+                out.append((p, "an unfinished write (temporary file)"))
+        ts = self.timestamp().signed
+        snap = self.snapshot().signed
+        for p in sorted((self.dir / "metadata").glob("*.json")):
+            m = re.fullmatch(r"(\d+)\.(.+)\.json", p.name)
+            if m is None or m[2] == "root":
+                continue
+            version, role = int(m[1]), m[2]
+            if role == "snapshot":
+                current = ts.snapshot_meta.version
+            else:
+                meta = snap.meta.get(f"{role}.json")
+                current = meta.version if meta else 0
+            if version > current:
+                out.append((p, f"newer than the version {current} that the current snapshot names"))
+        return out
+
+    def _repair(self) -> None:
+        """Remove what an interrupted transaction left (see `leftovers`): the registry is then exactly
+        the state its timestamp names, and this transaction can write its versions again."""
+        for path, _ in self.leftovers():
+            path.unlink(missing_ok=True)
+        self._cache.clear()
 
     def _edit(self, name: str) -> Metadata[Targets]:
         assert self._txn is not None

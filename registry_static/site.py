@@ -9,9 +9,12 @@ All links are relative: the site works from any sub-path of a CDN and from file:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from plugin_format.errors import RegistryError
 from plugin_format.files import atomic_write
 from plugin_format.semver import Version
 from registry_static.client import RegistryClient, normalize_url
-from registry_static.layout import folded, role_name, split_name
+from registry_static.layout import LOCK_NAME, folded, role_name, split_name
 from registry_static.repository import Repository
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -126,6 +129,40 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
         tags=sorted({t for p in plugins for t in p["tags"]}),
         **common,
     )
+    with site_lock(directory):
+        return _write_site(directory, env, plugins, broken, index_html, common)
+
+
+def site_leftovers(directory: Path) -> list[Path]:
+    """Temporary files of an interrupted site build (the next `build_site` removes them)."""
+    out = [p for p in directory.glob(".*.tmp") if p.name.startswith((".index.html.", ".search.json."))]
+    for sub in ("plugins", "assets"):
+        out += (directory / sub).rglob(".*.tmp") if (directory / sub).is_dir() else []
+    return sorted(out)
+
+
+@contextlib.contextmanager
+def site_lock(directory: Path) -> Iterator[None]:
+    """The registry's lock: one writer at a time, so a build may remove another's leftovers."""
+    with open(directory / LOCK_NAME, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_site(
+    directory: Path,
+    env: jinja2.Environment,
+    plugins: list[dict[str, Any]],
+    broken: list[dict[str, Any]],
+    index_html: str,
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    # Pages first, index.html last: the entry point never links to a page not yet written.
+    for leftover in site_leftovers(directory):
+        leftover.unlink(missing_ok=True)
     pages = 0
     for p in plugins:
         html = env.get_template("plugin.html.j2").render(root="../../", p=p, **common)
@@ -137,7 +174,6 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
         tmp_copy = assets / f".{f.name}.tmp"
         shutil.copyfile(f, tmp_copy)
         tmp_copy.replace(assets / f.name)
-    atomic_write(directory / "index.html", index_html.encode(), fsync=False)
     atomic_write(
         directory / "search.json",
         json.dumps(
@@ -149,6 +185,7 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
         ).encode(),
         fsync=False,
     )
+    atomic_write(directory / "index.html", index_html.encode(), fsync=False)
     return {
         "index": str(directory / "index.html"),
         "pages": pages,

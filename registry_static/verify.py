@@ -17,6 +17,7 @@ from plugin_format.errors import RegistryError
 from registry_static.client import RegistryClient, normalize_url
 from registry_static.layout import blob_path, policy_path, role_name
 from registry_static.repository import Repository
+from registry_static.site import site_leftovers
 
 
 @dataclass
@@ -53,6 +54,18 @@ def verify_registry(directory: Path, *, root: bytes | None = None, warn_days: fl
     except RegistryError as exc:
         report.problems.append(str(exc))
         return report
+    try:
+        for path, why in repo.leftovers():
+            report.problems.append(
+                f"{path.relative_to(directory)}: left by an interrupted publish ({why}); clients do not see it, "
+                "the next publish (or `extism-registry refresh`) removes it"
+            )
+    except RegistryError as exc:
+        report.problems.append(str(exc))
+    for path in site_leftovers(directory):
+        report.problems.append(
+            f"{path.relative_to(directory)}: left by an interrupted site build; run `extism-registry site {directory}`"
+        )
     anchor = root if root is not None else (directory / "metadata" / "1.root.json").read_bytes()
     referenced: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="extism-registry-verify-") as tmp:

@@ -152,11 +152,13 @@ def from_registry(
     """The highest non-yanked version matching each `NAME@RANGE`, fetched (and verified) by the
     registry client, cached."""
     from registry_static.client import RegistryClient  # lazy: only this source needs TUF
+    from registry_static.redact import redact_url
 
     try:
         client = RegistryClient(url, cache_dir=cache_dir, token=token)
     except ExtismPlatformError as exc:
-        raise LoadError(f"registry {url}: {exc}") from None
+        raise LoadError(f"registry {redact_url(url)}: {exc}") from None
+    url = client.url  # without credentials: this URL is shown, audited and listed
     out = []
     for spec in specs:
         name, rng = parse_spec(spec)

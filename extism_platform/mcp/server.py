@@ -44,11 +44,12 @@ from extism_platform.host.watch import Watched
 from plugin_format import names
 from plugin_format.errors import ExtismPlatformError, PluginCallError, RunError
 from plugin_format.manifest import Export
+from registry_static.redact import redact_text
 
 log = logging.getLogger("extism_platform.mcp")
 watch_log = logging.getLogger("extism_platform.mcp.watch")
 
-TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}\Z")
 LIST_PLUGINS_TOOL = "extism_plugins"
 SERVER_NAME = "extism-platform"
 MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
@@ -236,7 +237,7 @@ class ExtismMCPServer:
                     "version": p.version,
                     "description": p.info.description,
                     "sha256": p.sha256,
-                    "source": a.source,
+                    "source": redact_text(a.source),  # a registry URL's credentials are never shown
                     "signed": a.signed,
                     "trusted": a.trusted,
                     "tools": sorted(t.name for t in self.tools.values() if t.plugin is p),

@@ -110,6 +110,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, authors: Authors) -> dict[st
         ("unsigned", "@acme/unsigned", "1.0.0", None, {}),
         ("mallory", "@acme/evil", "1.0.0", authors.mallory, {}),
         ("@acme/weather@1.3.0", "@acme/weather", "1.3.0", authors.alice, WEATHER),  # published by tests
+        ("@acme/weather@1.4.0", "@acme/weather", "1.4.0", authors.alice, WEATHER),  # published by tests
     ]
     return {key: build_plugin(root, name, ver, k, **fields) for key, name, ver, k, fields in specs}
 
