@@ -65,6 +65,44 @@ class _Reader:
         self.pos += n
         return s
 
+    def valtype(self) -> str:
+        """One value type; a reference type of the GC proposal (`ref null? <heaptype>`) is two or
+        more bytes, which modules of Wasm GC languages (Kotlin/Wasm) use in signatures."""
+        code = self.byte()
+        if code in (0x63, 0x64):  # (ref null ht) / (ref ht): a heap type, an s33
+            self.skip_s(33)
+            return "ref"
+        return _VALTYPES.get(code, "ref" if code >= 0x69 else "?")
+
+    def rec_group(self) -> list[tuple[list[str], list[str]]]:
+        """The type section's entries of one recursive group (a plain function type is a group of
+        one): every sub type takes one type index; struct and array types have no signature."""
+        if self.data[self.pos] != 0x4E:  # not `rec`: a single sub type
+            return [self.subtype()]
+        self.pos += 1
+        return [self.subtype() for _ in range(self.u32())]
+
+    def subtype(self) -> tuple[list[str], list[str]]:
+        form = self.byte()
+        if form in (0x50, 0x4F):  # sub / sub final: super type indices, then the composite type
+            for _ in range(self.u32()):
+                self.u32()
+            form = self.byte()
+        return self.comptype(form)
+
+    def comptype(self, form: int) -> tuple[list[str], list[str]]:
+        if form == 0x60:
+            params = [self.valtype() for _ in range(self.u32())]
+            results = [self.valtype() for _ in range(self.u32())]
+            return params, results
+        fields = self.u32() if form == 0x5F else 1 if form == 0x5E else None
+        if fields is None:
+            raise ValueError("unsupported type form")
+        for _ in range(fields):  # storage type (a value type or packed i8/i16), then mutability
+            self.valtype()
+            self.byte()
+        return [], []
+
     def limits(self) -> None:
         flags = self.byte()
         self.u32()
@@ -93,11 +131,7 @@ def _parse(data: bytes) -> ModuleInfo:
         s = _Reader(data, r.pos, r.pos + size)
         if sid == 1:  # types
             for _ in range(s.u32()):
-                if s.byte() != 0x60:
-                    raise ValueError("unsupported type form")
-                params = [_VALTYPES.get(s.byte(), "?") for _ in range(s.u32())]
-                results = [_VALTYPES.get(s.byte(), "?") for _ in range(s.u32())]
-                types.append((params, results))
+                types.extend(s.rec_group())
         elif sid == 2:  # imports
             for _ in range(s.u32()):
                 mod, name, kind = s.name(), s.name(), s.byte()
@@ -107,12 +141,12 @@ def _parse(data: bytes) -> ModuleInfo:
                     func_types.append(t)
                     func_imports[(mod, name)] = types[t] if t < len(types) else ([], [])
                 elif kind == 1:
-                    s.byte()
+                    s.valtype()
                     s.limits()
                 elif kind == 2:
                     s.limits()
                 elif kind == 3:
-                    s.byte()
+                    s.valtype()
                     s.byte()
                 elif kind == 4:
                     s.byte()

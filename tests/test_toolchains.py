@@ -19,7 +19,7 @@ def toolchains(env: dict[str, str]) -> dict[str, dict]:
 
 def test_every_language_is_listed_with_a_hint() -> None:
     rows = toolchains({})
-    assert {"c", "cpp", "zig", "go", "rust", "typescript"} <= set(rows)
+    assert {"c", "cpp", "zig", "go", "rust", "typescript", "kotlin"} <= set(rows)
     for row in rows.values():
         assert row["install_hint"], row
         if row["found"]:
@@ -36,6 +36,8 @@ def test_missing_compilers_are_reported_missing(tmp_path: Path) -> None:
     rows = toolchains(env)
     assert rows["go"]["found"] is False and "go" in rows["go"]["install_hint"].lower()
     assert rows["typescript"]["found"] is False
+    # No java on this PATH (and an empty cache): Kotlin is missing, and the hint names what to install.
+    assert rows["kotlin"]["found"] is False and "jdk" in rows["kotlin"]["install_hint"].lower()
     zig_in_env = importlib.util.find_spec("ziglang") is not None
     for lang in ("c", "cpp", "zig"):
         assert rows[lang]["found"] is zig_in_env, rows[lang]
