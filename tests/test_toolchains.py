@@ -36,6 +36,7 @@ def test_missing_compilers_are_reported_missing(tmp_path: Path) -> None:
     rows = toolchains(env)
     assert rows["go"]["found"] is False and "go" in rows["go"]["install_hint"].lower()
     assert rows["typescript"]["found"] is False
+    assert rows["ruby"]["found"] is False and "npm" in rows["ruby"]["install_hint"]
     zig_in_env = importlib.util.find_spec("ziglang") is not None
     for lang in ("c", "cpp", "zig"):
         assert rows[lang]["found"] is zig_in_env, rows[lang]

@@ -27,15 +27,17 @@ calls with literal arguments. Only pure-Ruby code runs: there is no way to add C
 prebuilt engine, and no gem installation (the stdlib's gems are there).
 
 Caching: the engine and binaryen are installed once; the glue object and the bridge module are
-built once per their sources (`cache_dir()/ruby-pdk/`). wasm-merge itself runs per build (it
-reads and writes the 30 MB engine: ~15–30 s on 2 cores). The same source gives byte-identical
-modules.
+built once per their sources (`cache_dir()/ruby-pdk/`). wasm-merge runs when the plugin's glue
+module (its source, exports, host functions) changed — it reads and writes the 30 MB engine,
+~30–40 s on 2 cores; the newest merged modules are kept (`ruby-pdk/merged/`), so rebuilding
+unchanged sources takes a fraction of a second. The same source gives byte-identical modules.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +103,9 @@ def _installed(root: Path) -> bool:
 def _node() -> str:
     node = which("node")
     if not node:
-        raise ToolchainError(f"the Ruby toolchain runs binaryen's wasm-merge with Node.js (`node` is not on PATH); {INSTALL_HINT}")
+        raise ToolchainError(
+            f"the Ruby toolchain runs binaryen's wasm-merge with Node.js (`node` is not on PATH); {INSTALL_HINT}"
+        )
     return node
 
 
@@ -172,16 +176,19 @@ class RubyToolchain(Toolchain):
                 "cc", *_GLUE_FLAGS, "-I", pdk_dir("ruby") / "runtime", "-Wl,--no-entry", "plugin.c", glue_object,
                 *request.extra_args, "-o", "glue.wasm", cwd=work, what="ruby glue link", error=BuildError,
             )  # fmt: skip
-            progress(f"ruby: merging the CRuby {RUBY_VERSION} engine with the plugin (wasm-merge, ~30 s)")
-            log += run_tool(
-                [_node(), _wasm_merge(), engine_wasm(), _ENGINE, work / "glue.wasm", _GLUE, bridge, _BRIDGE,
-                 *_MERGE_FLAGS, "-o", work / "merged.wasm"],
-                cwd=work, what="wasm-merge", error=BuildError,
-            )  # fmt: skip
-            merged = (work / "merged.wasm").read_bytes()
-        final = keep_exports(merged, [*exports, "memory"])
-        _check_module(final, exports)
-        tmp.write_bytes(final)
+            glue = (work / "glue.wasm").read_bytes()
+            merged = _merged_cache(glue, bridge, exports)
+            if not merged.is_file():
+                progress(f"ruby: merging the CRuby {RUBY_VERSION} engine with the plugin (wasm-merge, ~30 s)")
+                log += run_tool(
+                    [_node(), _wasm_merge(), engine_wasm(), _ENGINE, work / "glue.wasm", _GLUE, bridge, _BRIDGE,
+                     *_MERGE_FLAGS, "-o", work / "merged.wasm"],
+                    cwd=work, what="wasm-merge", error=BuildError,
+                )  # fmt: skip
+                final = keep_exports((work / "merged.wasm").read_bytes(), [*exports, "memory"])
+                _check_module(final, exports)
+                _store_merged(merged, final)
+        shutil.copyfile(merged, tmp)
         tmp.replace(request.output)
         notes = [f"host function {f.module}::{f.name} ({f.params} params, {f.results} results)" for f in host_functions]
         return BuildResult(
@@ -242,6 +249,26 @@ def _bridge_module() -> Path:
 
 
 # ---- the merged module -------------------------------------------------------------------------
+
+#: Merged modules kept in the cache (30 MB each): a rebuild of unchanged sources skips wasm-merge.
+_MERGED_KEPT = 4
+
+
+def _merged_cache(glue: bytes, bridge: Path, exports: list[str]) -> Path:
+    """Where the merged module of exactly these inputs is (or would be) cached."""
+    key = _digest(RUBY_WASM_VERSION, BINARYEN_VERSION, *_MERGE_FLAGS, glue, bridge.read_bytes(), *exports)
+    return cache_dir() / "ruby-pdk" / "merged" / f"{key}.wasm"
+
+
+def _store_merged(target: Path, module: bytes) -> None:
+    """Write atomically, then drop all but the newest `_MERGED_KEPT` merged modules."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".partial", delete=False) as tmp:
+        tmp.write(module)
+    Path(tmp.name).replace(target)
+    kept = sorted(target.parent.glob("*.wasm"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[_MERGED_KEPT:]:
+        old.unlink(missing_ok=True)
 
 
 def _leb(data: bytes, at: int) -> tuple[int, int]:
@@ -380,4 +407,3 @@ def _plugin_c(source: bytes, source_name: str, exports: list[str], host_function
         "",
     ]
     return "\n".join(lines)
-

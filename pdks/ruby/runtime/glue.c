@@ -32,7 +32,6 @@ typedef ExtismHandle Block;
 RUBY("_initialize") void ruby_initialize(void);
 RUBY("cabi_realloc") uint32_t ruby_realloc(uint32_t ptr, uint32_t old_size, uint32_t align, uint32_t size);
 RUBY("ruby-init: func(args: list<string>) -> ()") void ruby_init(uint32_t args, uint32_t count);
-RUBY("ruby-init-loadpath: func() -> ()") void ruby_init_loadpath(void);
 RUBY("rb-eval-string-protect: func(str: string) -> tuple<handle<rb-abi-value>, s32>")
 uint32_t ruby_eval(uint32_t str, uint32_t len);
 RUBY("canonical_abi_drop_rb-abi-value") void ruby_drop(uint32_t value);
@@ -567,17 +566,17 @@ static void set_error_from_errinfo(const char *context) {
 static void start(void) {
     started = 1;
     ruby_initialize();
-    /* argv as the ruby command line would have it: -e keeps the interpreter from reading stdin. */
+    /* argv as the ruby command line would have it (-e keeps the interpreter from reading stdin).
+     * The engine hands them to C as `char *`s: each string carries its NUL. */
     static const char *const argv[] = {"ruby.wasm", "-EUTF-8", "-e_=0"};
     enum { ARGC = sizeof argv / sizeof argv[0] };
     uint32_t list[2 * ARGC];
     for (int i = 0; i < ARGC; i++) {
         size_t n = extism_strlen(argv[i]);
-        list[2 * i] = ruby_bytes(argv[i], n, 0);
-        list[2 * i + 1] = (uint32_t)n;
+        list[2 * i] = ruby_bytes(argv[i], n, 1);
+        list[2 * i + 1] = (uint32_t)n + 1;
     }
     ruby_init(ruby_bytes(list, sizeof list, 0), ARGC);
-    ruby_init_loadpath();
     /* The plugin's own source is loaded by the prelude on the first call (Extism.__call), which
      * reports a load error as that call's error — with the plugin's file name and line. */
     if (eval(extism_rb_prelude, extism_rb_prelude_len) != 0) {
@@ -615,24 +614,3 @@ int32_t extism_rb_call(size_t index) {
     return call_failed;
 }
 
-/* DEV ONLY */
-int32_t extism_rb_dev_eval(void) {
-    if (!started) start();
-    uint64_t n;
-    uint8_t *input = extism_input(&n);
-    ExtismBuffer code = {0};
-    extism_buffer_append_str(&code, "begin; (");
-    extism_buffer_append(&code, input, n);
-    extism_buffer_append_str(&code, "\n).to_s; rescue Exception => e; e.full_message(highlight: false); end");
-    uint32_t retptr = ruby_eval(ruby_bytes(code.data, code.len, 1), (uint32_t)code.len);
-    uint32_t result[2];
-    ruby_read(result, retptr, 8);
-    if (result[1]) { extism_output_set(extism_alloc_bytes("STATE", 5), 5); return 0; }
-    uint32_t str = ruby_rstring(result[0]);
-    uint32_t pl[2];
-    ruby_read(pl, str, 8);
-    uint8_t *bytes = extism_malloc(pl[1] + 1);
-    ruby_read(bytes, pl[0], pl[1]);
-    extism_output_set(extism_alloc_bytes(bytes, pl[1]), pl[1]);
-    return 0;
-}
