@@ -74,6 +74,9 @@ _DEFAULT_ENTRIES = ("plugin.rb", "src/plugin.rb")
 _RUNTIME = ("glue.c", "glue.h")
 _GLUE_FLAGS = ("--target=wasm32-freestanding", "-O2", "-g0", "-Wall", "-std=gnu11", "-nostdlib")
 _MERGE_FLAGS = ("-all", "--disable-compact-imports", "--rename-export-conflicts")
+#: The glue's reactor initializer (starts the interpreter, loads the source) becomes the
+#: module's `_initialize`, which Extism runs once before the first call, outside its timeout.
+_RENAMED = {"extism_rb_initialize": "_initialize"}
 #: Module names of the merge; the engine's imports name the last two.
 _ENGINE, _GLUE, _BRIDGE = "ruby", "rb-js-abi-host", "canonical_abi"
 _METHOD = re.compile(r"[a-z_][A-Za-z0-9_]*\Z")
@@ -185,7 +188,7 @@ class RubyToolchain(Toolchain):
                      *_MERGE_FLAGS, "-o", work / "merged.wasm"],
                     cwd=work, what="wasm-merge", error=BuildError,
                 )  # fmt: skip
-                final = keep_exports((work / "merged.wasm").read_bytes(), [*exports, "memory"])
+                final = keep_exports((work / "merged.wasm").read_bytes(), [*exports, "memory"], _RENAMED)
                 _check_module(final, exports)
                 _store_merged(merged, final)
         shutil.copyfile(merged, tmp)
@@ -292,11 +295,13 @@ def _uleb(value: int) -> bytes:
             return bytes(out)
 
 
-def keep_exports(module: bytes, names: list[str]) -> bytes:
-    """`module` with only the exports named `names` (the merge keeps every input's exports: the
-    engine's `_initialize` would be run by hosts that run reactors' initialisers, and its ABI
-    functions are no plugin's interface). Other sections are copied byte for byte."""
-    wanted = set(names)
+def keep_exports(module: bytes, names: list[str], rename: dict[str, str] | None = None) -> bytes:
+    """`module` with only the exports named `names` or keys of `rename` (those get the new
+    name). The merge keeps every input's exports: the engine's `_initialize` and ABI functions
+    are no plugin's interface, and the glue's initializer must become the module's
+    `_initialize`. Other sections are copied byte for byte."""
+    rename = rename or {}
+    wanted = set(names) | set(rename)
     out = bytearray(module[:8])
     at = 8
     while at < len(module):
@@ -312,7 +317,10 @@ def keep_exports(module: bytes, names: list[str]) -> bytes:
                 name = payload[pos : pos + length].decode()
                 start, pos = pos - len(_uleb(length)), pos + length
                 _, pos = _leb(payload, pos + 1)  # kind byte, then the index
-                if name in wanted:
+                if name in rename:
+                    new_name = rename[name].encode()
+                    kept.append(_uleb(len(new_name)) + new_name + payload[start + len(_uleb(length)) + length : pos])
+                elif name in wanted:
                     kept.append(payload[start:pos])
             payload = _uleb(len(kept)) + b"".join(kept)
         out += bytes([section_id]) + _uleb(len(payload)) + payload
@@ -325,7 +333,7 @@ def _check_module(module: bytes, exports: list[str]) -> None:
     private = sorted({mod for mod, _, _ in info.imports if mod in (_ENGINE, _GLUE, _BRIDGE)})
     if private:
         raise BuildError(f"wasm-merge left imports of {', '.join(private)} unresolved")
-    missing = [name for name in exports if name not in info.func_exports]
+    missing = [name for name in [*exports, "_initialize"] if name not in info.func_exports]
     if missing:
         raise BuildError(f"the merged module lacks the export(s) {', '.join(missing)}")
 

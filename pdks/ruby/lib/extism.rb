@@ -6,7 +6,8 @@
 # strings of bytes. Nothing else of `JS` works in a plugin (there is no JavaScript engine).
 
 require "js.so"
-require "json"
+# Loaded on first use: a plugin that never touches JSON does not pay for it on its first call.
+autoload :JSON, "json"
 
 module Extism
   # Raise it to fail the call with exactly its message (any other exception gives

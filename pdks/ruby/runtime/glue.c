@@ -79,6 +79,7 @@ typedef struct {
     uint8_t *data;            /* V_STRING: the bytes (NUL-terminated for convenience) */
     size_t len;
     double number;
+    int read_once; /* a function's result: its bytes are released once Ruby has copied them */
 } Value;
 
 static Value *values;
@@ -103,6 +104,14 @@ static uint32_t new_value(Kind kind) {
     free_slot = values[h].next_free_or_fn;
     values[h] = (Value){.kind = kind};
     return h;
+}
+
+static void release_bytes(Value *v) {
+    if (v->kind != V_STRING) return;
+    extism_heap_free(v->data);
+    v->data = (uint8_t *)"";
+    v->len = 0;
+    v->kind = V_UNDEFINED;
 }
 
 static uint32_t new_string(const void *data, size_t len) {
@@ -140,7 +149,7 @@ static Value *get(uint32_t h) {
 
 __attribute__((export_name("extism_rb_drop_value"))) void drop_value(uint32_t h) {
     Value *v = get(h);
-    extism_heap_free(v->data);
+    if (v->kind == V_STRING) extism_heap_free(v->data);
     v->kind = V_FREE;
     v->data = 0;
     v->next_free_or_fn = free_slot;
@@ -420,8 +429,10 @@ static void text_of(const Value *v, const uint8_t **data, size_t *len) {
 HOST("js-value-to-string: func(value: " H ") -> string") void js_to_string(uint32_t h, uint32_t retptr) {
     const uint8_t *data;
     size_t len;
-    text_of(get(h), &data, &len);
+    Value *v = get(h);
+    text_of(v, &data, &len);
     return_string(retptr, data, len);
+    if (v->read_once) release_bytes(v);
 }
 
 HOST("js-value-to-integer: func(value: " H ") -> variant { as-float(float64), bignum(string) }")
@@ -478,7 +489,13 @@ void js_apply(uint32_t target, uint32_t self, uint32_t args, uint32_t argc, uint
         ruby_read(&h, args + 4 * i, 4);
         argv[i] = get(h);
     }
-    store_result(retptr, apply(fn->next_free_or_fn, argv, argc));
+    Outcome o = apply(fn->next_free_or_fn, argv, argc);
+    /* The prelude passes fresh strings and reads each result once, while Ruby frees the handles
+     * only when its GC collects the JS::Object wrappers: release the bytes now, so a 16 MiB
+     * input or output does not stay in this memory until then. */
+    for (uint32_t i = 0; i < argc; i++) release_bytes((Value *)argv[i]);
+    if (!o.failed && values[o.result].kind == V_STRING) values[o.result].read_once = 1;
+    store_result(retptr, o);
 }
 
 HOST("reflect-get: func(target: " H ", property-key: string) -> " RESULT)
@@ -521,7 +538,6 @@ void js_prohibit_rewind(uint32_t message, uint32_t len) {
 
 static int started;
 static const char *init_error; /* why the prelude could not be evaluated (reported by every call) */
-static int init_failed_now;     /* start() has already set this call's error */
 
 /** Evaluate `code` (n bytes) at Ruby's top level; the `state` of rb_eval_string_protect. */
 static int32_t eval(const char *code, size_t n) {
@@ -532,9 +548,9 @@ static int32_t eval(const char *code, size_t n) {
     return (int32_t)result[1];
 }
 
-/** The pending Ruby exception's `full_message` as an Extism error (for failures outside
- * Extism.__call's own rescue, e.g. a broken prelude), then cleared. */
-static void set_error_from_errinfo(const char *context) {
+/** "<context>: <the pending Ruby exception's full_message>" as a NUL-terminated string (for
+ * failures outside Extism.__call's own rescue, e.g. a broken prelude); the exception is cleared. */
+static char *errinfo_text(const char *context) {
     static const char method[] = "full_message";
     uint32_t exc = ruby_errinfo();
     uint32_t mid = ruby_intern(ruby_bytes(method, sizeof method - 1, 0), sizeof method - 1);
@@ -559,16 +575,18 @@ static void set_error_from_errinfo(const char *context) {
     ruby_drop(result[0]);
     ruby_drop(exc);
     ruby_clear_errinfo();
-    extism_error_set(extism_alloc_bytes(text.data, text.len));
-    extism_buffer_free(&text);
+    extism_buffer_append(&text, "", 1);
+    return text.failed ? (char *)context : (char *)text.data;
 }
 
 static void start(void) {
     started = 1;
     ruby_initialize();
     /* argv as the ruby command line would have it (-e keeps the interpreter from reading stdin).
-     * The engine hands them to C as `char *`s: each string carries its NUL. */
-    static const char *const argv[] = {"ruby.wasm", "-EUTF-8", "-e_=0"};
+     * --disable-gems: loading RubyGems (and did_you_mean, error_highlight) at start-up is most of
+     * the first call's cost, and a plugin cannot install gems anyway; the standard library is on
+     * the load path without it. The engine hands the strings to C as `char *`s: each carries its NUL. */
+    static const char *const argv[] = {"ruby.wasm", "-EUTF-8", "--disable-gems", "-e_=0"};
     enum { ARGC = sizeof argv / sizeof argv[0] };
     uint32_t list[2 * ARGC];
     for (int i = 0; i < ARGC; i++) {
@@ -577,20 +595,26 @@ static void start(void) {
         list[2 * i + 1] = (uint32_t)n + 1;
     }
     ruby_init(ruby_bytes(list, sizeof list, 0), ARGC);
-    /* The plugin's own source is loaded by the prelude on the first call (Extism.__call), which
-     * reports a load error as that call's error — with the plugin's file name and line. */
     if (eval(extism_rb_prelude, extism_rb_prelude_len) != 0) {
-        init_error = "the Ruby PDK prelude (extism.rb) failed to load";
-        set_error_from_errinfo(init_error);
-        init_failed_now = 1;
+        init_error = errinfo_text("the Ruby PDK prelude (extism.rb) failed to load");
+        return;
     }
+    /* Load the plugin's source now, so the first call finds it ready. A load error is kept by
+     * the prelude and raised by every Extism.__call (with the file name and line). */
+    static const char boot[] = "Extism.__boot";
+    if (eval(boot, sizeof boot - 1) != 0) ruby_clear_errinfo();
+}
+
+/** The WASI reactor initializer: the build exports it as `_initialize`, which Extism runs once
+ * before the first call and outside the call's timeout — the interpreter's start-up (~0.1–0.3 s)
+ * is then not charged to the first call. Hosts that skip it get the same start-up on the first
+ * call instead. */
+__attribute__((export_name("extism_rb_initialize"))) void extism_rb_initialize(void) {
+    if (!started) start();
 }
 
 int32_t extism_rb_call(size_t index) {
-    if (!started) {
-        start();
-        if (init_failed_now) return 1;
-    }
+    if (!started) start();
     if (init_error) {
         extism_error_set(extism_alloc_bytes(init_error, extism_strlen(init_error)));
         return 1;
@@ -608,7 +632,10 @@ int32_t extism_rb_call(size_t index) {
     int32_t state = eval(code, sizeof head + n);
     extism_heap_free(code);
     if (state != 0 && !call_failed) {
-        set_error_from_errinfo("the Ruby export raised past Extism.__call");
+        static const char context[] = "the Ruby export raised past Extism.__call";
+        char *text = errinfo_text(context);
+        extism_error_set(extism_alloc_bytes(text, extism_strlen(text)));
+        if (text != context) extism_heap_free(text);
         return 1;
     }
     return call_failed;
