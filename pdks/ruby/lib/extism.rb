@@ -145,9 +145,8 @@ module Extism
       @input = nil
     end
 
-    private
-
-    # Load the plugin's source once; a load error fails this call and every later one.
+    # Load the plugin's source once (the runtime calls this from the module's initializer); a
+    # load error fails every later call.
     def __boot
       raise Error, @load_error if @load_error
       return if @booted
@@ -160,6 +159,8 @@ module Extism
       @load_error ||= "#{file}: #{__error_text(e)}"
       raise Error, @load_error
     end
+
+    private
 
     def __error_text(error)
       text = error.message.to_s
