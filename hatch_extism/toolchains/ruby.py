@@ -29,7 +29,7 @@ prebuilt engine, and no gem installation (the stdlib's gems are there).
 Caching: the engine and binaryen are installed once; the glue object and the bridge module are
 built once per their sources (`cache_dir()/ruby-pdk/`). wasm-merge runs when the plugin's glue
 module (its source, exports, host functions) changed — it reads and writes the 30 MB engine,
-~30–40 s on 2 cores; the newest merged modules are kept (`ruby-pdk/merged/`), so rebuilding
+~20–60 s on 2 cores; the newest merged modules are kept (`ruby-pdk/merged/`), so rebuilding
 unchanged sources takes a fraction of a second. The same source gives byte-identical modules.
 """
 
