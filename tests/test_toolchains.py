@@ -38,6 +38,7 @@ def test_missing_compilers_are_reported_missing(tmp_path: Path) -> None:
     assert rows["typescript"]["found"] is False
     # No java on this PATH (and an empty cache): Kotlin is missing, and the hint names what to install.
     assert rows["kotlin"]["found"] is False and "jdk" in rows["kotlin"]["install_hint"].lower()
+    assert rows["ruby"]["found"] is False and "npm" in rows["ruby"]["install_hint"]
     zig_in_env = importlib.util.find_spec("ziglang") is not None
     for lang in ("c", "cpp", "zig"):
         assert rows[lang]["found"] is zig_in_env, rows[lang]

@@ -18,6 +18,7 @@ DRIVERS: dict[str, str] = {
     "python": "hatch_extism.toolchains.python:PythonToolchain",
     "javascript": "hatch_extism.toolchains.javascript:JavaScriptToolchain",
     "kotlin": "hatch_extism.toolchains.kotlin:KotlinToolchain",
+    "ruby": "hatch_extism.toolchains.ruby:RubyToolchain",
 }
 
 
