@@ -17,6 +17,7 @@ DRIVERS: dict[str, str] = {
     "typescript": "hatch_extism.toolchains.typescript:TypeScriptToolchain",
     "python": "hatch_extism.toolchains.python:PythonToolchain",
     "javascript": "hatch_extism.toolchains.javascript:JavaScriptToolchain",
+    "java": "hatch_extism.toolchains.java:JavaToolchain",
 }
 
 
