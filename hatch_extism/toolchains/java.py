@@ -37,6 +37,7 @@ import os
 import re
 import subprocess
 import tempfile
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -288,9 +289,11 @@ def _launcher(javac: str, javac_version: str, root: Path, progress: Progress) ->
         digest.update(part.encode() + b"\0")
     digest.update(source.read_bytes())
     target = java_root() / f"launcher-{digest.hexdigest()[:20]}"
-    ready = lambda d: (d / "classes" / f"{LAUNCHER_CLASS}.class").is_file() and (  # noqa: E731
-        d / "patch" / GC_SOURCE.replace(".java", ".class")
-    ).is_file()
+
+    def ready(directory: Path) -> bool:
+        patched = directory / "patch" / GC_SOURCE.replace(".java", ".class")
+        return (directory / "classes" / f"{LAUNCHER_CLASS}.class").is_file() and patched.is_file()
+
     if ready(target):
         return target
     progress("java: compiling the TeaVM launcher (once)")
@@ -298,8 +301,6 @@ def _launcher(javac: str, javac_version: str, root: Path, progress: Progress) ->
     with staged_install(target, ready=ready, what="the TeaVM launcher") as stage:
         gc_source = stage / "gc-src" / GC_SOURCE
         gc_source.parent.mkdir(parents=True)
-        import zipfile
-
         with zipfile.ZipFile(gc_jar) as archive:
             text = archive.read(GC_SOURCE).decode("utf-8")
         if text.count(GC_FIX[0]) != 1:
