@@ -234,7 +234,7 @@ class JavaToolchain(Toolchain):
                 "--opt", request.optimize, *request.extra_args,
             ]  # fmt: skip
             try:
-                log = run_tool(argv, cwd=request.project_dir, what="TeaVM", error=BuildError)
+                log = run_tool(argv, cwd=request.project_dir, what="java build (javac, TeaVM)", error=BuildError)
             except BuildError:
                 tmp.unlink(missing_ok=True)
                 raise
