@@ -256,7 +256,7 @@ class JavaToolchain(Toolchain):
             wasm=request.output,
             wasi=imports_wasi(data),
             toolchain="teavm",
-            toolchain_version=self.version(),
+            toolchain_version=f"{TEAVM_VERSION} (javac {javac_version})",
             seconds=clock.seconds,
             log=log,
         )
