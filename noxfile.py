@@ -26,6 +26,7 @@ def _install(session: nox.Session) -> None:
 def build_all(session: nox.Session) -> None:
     """Build every PDK's conformance plugin into build/conformance/<lang>/conformance.wasm."""
     _install(session)
+    _ensure_jvm(session)
     session.run("python", "-m", "conformance", "build", *session.posargs)
 
 
@@ -34,6 +35,27 @@ def conformance(session: nox.Session) -> None:
     """Run the spec against every built plugin; write build/conformance/report.json and report.md."""
     _install(session)
     session.run("python", "-m", "conformance", "matrix", *session.posargs)
+
+
+def _apt_install(session: nox.Session, *packages: str) -> None:
+    """Install Debian packages when we can (root on Debian); otherwise the tests that need them
+    skip and say why."""
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    quiet = {"DEBIAN_FRONTEND": "noninteractive"}
+    install = ("apt-get", "install", "-y", "-qq", *packages)
+    # A fresh machine's package lists may be stale or empty: update once if the first try fails.
+    if session.run(*install, external=True, env=quiet, silent=True, success_codes=[0, 100]) is False:
+        return
+    session.run("apt-get", "update", "-qq", external=True, env=quiet, silent=True, success_codes=[0, 100])
+    session.run(*install, external=True, env=quiet, silent=True, success_codes=[0, 100])
+
+
+def _ensure_jvm(session: nox.Session) -> None:
+    """Java (TeaVM) and Kotlin/Wasm compile on the machine's JDK with jars that Maven fetches."""
+    if not (shutil.which("javac") and shutil.which("mvn")):
+        session.log("installing Debian's JDK 17 and Maven for the Java and Kotlin PDKs …")
+        _apt_install(session, "openjdk-17-jdk-headless", "maven")
 
 
 def _ensure_chromium(session: nox.Session) -> None:
@@ -55,6 +77,7 @@ def _ensure_chromium(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The project's pytest suite (compiler-backed tests build once per session, cached)."""
     _install(session)
+    _ensure_jvm(session)
     _ensure_chromium(session)
     session.run("pytest", *session.posargs)
 

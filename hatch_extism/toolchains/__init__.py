@@ -19,6 +19,7 @@ DRIVERS: dict[str, str] = {
     "javascript": "hatch_extism.toolchains.javascript:JavaScriptToolchain",
     "kotlin": "hatch_extism.toolchains.kotlin:KotlinToolchain",
     "ruby": "hatch_extism.toolchains.ruby:RubyToolchain",
+    "java": "hatch_extism.toolchains.java:JavaToolchain",
 }
 
 
