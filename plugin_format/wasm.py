@@ -57,6 +57,12 @@ class _Reader:
             if shift > 35:
                 raise ValueError("malformed LEB128 integer")
 
+    def skip_s(self, bits: int) -> None:
+        """Skip a signed LEB128 of at most `bits` bits (GC heap types are s33)."""
+        for _ in range((bits + 6) // 7):
+            if not self.byte() & 0x80:
+                return
+
     def name(self) -> str:
         n = self.u32()
         if self.pos + n > self.end:
