@@ -172,8 +172,11 @@ class ExtismMCPServer:
         transport: str = "stdio",
         watched: Watched | None = None,
         watch_interval: float = 0.5,
+        discovery: Any = None,
     ) -> None:
         self.host = host
+        #: `extism_platform.mcp.discovery.Discovery` in discovery mode (`--registry` without `--plugin`)
+        self.discovery = discovery
         self.only, self.skip = only, skip
         self.tools = build_tools(host, only=only, skip=skip)
         self.transport = transport
@@ -217,7 +220,8 @@ class ExtismMCPServer:
         )
 
     def mcp_tools(self) -> list[types.Tool]:
-        return [self.list_plugins_tool(), *(t.to_mcp() for t in self.tools.values())]
+        builtin = [self.list_plugins_tool(), *(self.discovery.tools() if self.discovery is not None else ())]
+        return [*builtin, *(t.to_mcp() for t in self.tools.values())]
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return types.ListToolsResult(tools=self.mcp_tools())
@@ -280,6 +284,10 @@ class ExtismMCPServer:
             return types.CallToolResult(
                 content=[types.TextContent(text=json.dumps(doc, indent=2))], structured_content=doc
             )
+        if self.discovery is not None and params.name in self.discovery.names:
+            from extism_platform.mcp import discovery  # noqa: PLC0415
+
+            return await discovery.call(self, params.name, params.arguments or {})
         tool = self.tools.get(params.name)
         if tool is None:
             return _text(f"unknown tool {params.name!r} (tools/list shows the available ones)")
@@ -344,6 +352,9 @@ class ExtismMCPServer:
         async with self._reload_lock:
             try:
                 grants, artifacts = await anyio.to_thread.run_sync(watched.load)
+                if self.discovery is not None:  # what the agent enabled stays enabled
+                    enabled = self.discovery.enabled
+                    artifacts = [*(a for a in artifacts if a.info.name not in enabled), *enabled.values()]
                 plugins = self.host.plan(artifacts, grants)
                 tools = build_tools(self.host, only=self.only, skip=self.skip, plugins=plugins)
                 fresh = [p for name, p in plugins.items() if self.host.plugins.get(name) is not p]
