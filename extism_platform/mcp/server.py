@@ -28,6 +28,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -39,6 +40,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, Too
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform import __version__
+from extism_platform.host.cancel import CallCancel, run_cancellable
 from extism_platform.host.runtime import Host, LoadedPlugin
 from extism_platform.host.watch import Watched
 from plugin_format import names
@@ -299,8 +301,10 @@ class ExtismMCPServer:
         context = self._context(ctx, tool)
         try:
             # The tool's own LoadedPlugin: a reload during the call does not change what it runs.
-            result = await anyio.to_thread.run_sync(
-                self.host.call, tool.plugin, tool.export.name, data, context, limiter=self._limiter
+            # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once
+            cancel = CallCancel()
+            result = await run_cancellable(
+                partial(self.host.call, tool.plugin, tool.export.name, data, context, cancel), cancel, limiter=self._limiter
             )
         except PluginCallError as exc:
             return _text(str(exc))
