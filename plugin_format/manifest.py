@@ -58,6 +58,8 @@ class Export:
     description: str = ""
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
+    #: plugin.yaml's MCP tool annotations (`readOnlyHint`, …), overriding the derived ones
+    annotations: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "description": self.description}
@@ -65,6 +67,8 @@ class Export:
             d["input_schema"] = self.input_schema
         if self.output_schema is not None:
             d["output_schema"] = self.output_schema
+        if self.annotations is not None:
+            d["annotations"] = self.annotations
         return d
 
 
@@ -184,7 +188,8 @@ def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
 def exports_from_list(items: list[dict[str, Any]] | None) -> tuple[Export, ...]:
     """`exports:` of plugin.yaml (or a resolved plugin.json) as `Export`s."""
     return tuple(
-        Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema")) for e in items or []
+        Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema"), e.get("annotations"))
+        for e in items or []
     )
 
 

@@ -36,6 +36,7 @@ import jsonschema
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
+from mcp.shared.exceptions import MCPError
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -43,6 +44,7 @@ from extism_platform import __version__
 from extism_platform.host.cancel import CallCancel, run_cancellable
 from extism_platform.host.runtime import Host, LoadedPlugin
 from extism_platform.host.watch import Watched
+from extism_platform.mcp import schemas
 from plugin_format import names
 from plugin_format.errors import ExtismPlatformError, PluginCallError, RunError
 from plugin_format.manifest import Export
@@ -83,6 +85,7 @@ class PluginTool:
             description=description,
             input_schema=exp.input_schema or {"type": "object"},
             output_schema=exp.output_schema if self.output_validator is not None else None,
+            annotations=schemas.annotations(info.permissions, exp),
         )
 
 
@@ -109,15 +112,15 @@ def build_tools(
                     "%s: export %s: input_schema is not an object schema; not offered as a tool", plugin.name, exp.name
                 )
                 continue
-            out_validator = None
-            if exp.output_schema is not None and exp.output_schema.get("type") == "object":
-                out_validator = jsonschema.Draft202012Validator(exp.output_schema)
+            in_validator = schemas.input_validator(plugin.name, exp)  # the dialect its $schema names
+            if in_validator is None:
+                continue
             tool = PluginTool(
                 tool_name(plugin.name, exp.name),
                 plugin,
                 exp,
-                jsonschema.Draft202012Validator(exp.input_schema),
-                out_validator,
+                in_validator,
+                schemas.output_validator(plugin.name, exp),  # unusable: a warning naming plugin and export
             )
             if only and not _matches(only, tool):
                 continue
@@ -226,6 +229,8 @@ class ExtismMCPServer:
         return [*builtin, *(t.to_mcp() for t in self.tools.values())]
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        if params is not None and params.cursor is not None:  # one page: no cursor was ever handed out
+            raise MCPError(code=types.INVALID_PARAMS, message=f"invalid cursor {params.cursor!r} (tools/list has one page)")
         return types.ListToolsResult(tools=self.mcp_tools())
 
     # ---- tools/call ---------------------------------------------------------------------------
@@ -291,8 +296,8 @@ class ExtismMCPServer:
 
             return await discovery.call(self, params.name, params.arguments or {})
         tool = self.tools.get(params.name)
-        if tool is None:
-            return _text(f"unknown tool {params.name!r} (tools/list shows the available ones)")
+        if tool is None:  # a protocol error (-32602), not a tool result
+            raise MCPError(code=types.INVALID_PARAMS, message=f"unknown tool {params.name!r} (tools/list shows the available ones)")
         arguments = params.arguments or {}
         errors = sorted(tool.input_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
