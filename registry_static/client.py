@@ -291,7 +291,9 @@ class RegistryClient:
             # python-tuf has no public "list targets": load each role through the same verified path
             # `get_targetinfo` uses (signatures, versions, expiry, snapshot meta all checked).
             top = up._load_targets("targets", "root")  # noqa: SLF001
-            roles = [r.name for r in top.delegations.roles.values()] if top.delegations and top.delegations.roles else []
+            roles = (
+                [r.name for r in top.delegations.roles.values()] if top.delegations and top.delegations.roles else []
+            )
             out = []
             for role in roles:
                 for path in up._load_targets(role, "targets").targets:  # noqa: SLF001

@@ -194,7 +194,9 @@ def parse_project(path: Path, text: str) -> Project:
     if not isinstance(resolve_doc, Mapping) or not all(
         isinstance(v, str) and v.startswith(("http://", "https://")) for v in resolve_doc.values()
     ):
-        raise ProjectError(f'{where}: resolve: expected host: URL pairs, e.g. {{api.weather.example: "http://127.0.0.1:8123"}}')
+        raise ProjectError(
+            f'{where}: resolve: expected host: URL pairs, e.g. {{api.weather.example: "http://127.0.0.1:8123"}}'
+        )
     resolve = {str(h).lower(): v for h, v in resolve_doc.items()}
     return Project(path, registries, plugins, grants, text, tuple(allow_doc), resolve)
 

@@ -295,7 +295,10 @@ def build_host(args: argparse.Namespace) -> Any:
         token = os.environ.get(args.registry_token_env) if args.registry_token_env else None
         host.add_all(
             sources.from_registry(
-                args.registry, [f"{n}@{r}" for n, r in pins.items()], token=token, keys=keys,
+                args.registry,
+                [f"{n}@{r}" for n, r in pins.items()],
+                token=token,
+                keys=keys,
                 allow_unsigned=args.allow_unsigned,
             )
         )

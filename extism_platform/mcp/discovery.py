@@ -35,7 +35,12 @@ from plugin_format.semver import Range, Version
 
 log = logging.getLogger("extism_platform.mcp.discovery")
 
-SEARCH_TOOL, DESCRIBE_TOOL, ENABLE_TOOL, DISABLE_TOOL = "extism_search", "extism_describe", "extism_enable", "extism_disable"
+SEARCH_TOOL, DESCRIBE_TOOL, ENABLE_TOOL, DISABLE_TOOL = (
+    "extism_search",
+    "extism_describe",
+    "extism_enable",
+    "extism_disable",
+)
 SEARCH_LIMIT = 50  # results per search (the agent narrows the query for more)
 SCAN_LIMIT = 500  # index files read per search: a huge registry is searched by name beyond this
 
@@ -75,7 +80,9 @@ class AllowRule:
             return False
 
 
-def _tool(name: str, title: str, description: str, properties: dict[str, Any], required: list[str], *, read_only: bool) -> types.Tool:
+def _tool(
+    name: str, title: str, description: str, properties: dict[str, Any], required: list[str], *, read_only: bool
+) -> types.Tool:
     return types.Tool(
         name=name,
         title=title,
@@ -207,7 +214,8 @@ class Discovery:
         words = query.lower().split()
         with self._lock:
             names = self.client.packages()
-            out, scanned, skipped = [], 0, 0
+            out: list[dict[str, Any]] = []
+            scanned = skipped = 0
             for name in names:
                 if len(out) >= SEARCH_LIMIT:
                     break
@@ -234,7 +242,9 @@ class Discovery:
                     out.append(s)
         return {"registry": self.url, "query": query, "plugins": out, "unreadable": skipped}
 
-    def describe(self, name: str, version: str | None, grants: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+    def describe(
+        self, name: str, version: str | None, grants: dict[str, Any], loaded: dict[str, Any]
+    ) -> dict[str, Any]:
         from extism_platform.mcp.server import tool_name  # noqa: PLC0415 - server imports this module
 
         rng = self._range_for(name, version)

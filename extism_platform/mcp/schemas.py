@@ -43,7 +43,12 @@ def output_validator(plugin: str, export: Export) -> Any | None:
     try:
         return validator(schema)
     except jsonschema.SchemaError as exc:
-        log.warning("%s: export %s: output_schema is not a valid JSON Schema (%s); served without it", plugin, export.name, exc.message)
+        log.warning(
+            "%s: export %s: output_schema is not a valid JSON Schema (%s); served without it",
+            plugin,
+            export.name,
+            exc.message,
+        )
         return None
 
 
@@ -53,11 +58,16 @@ def input_validator(plugin: str, export: Export) -> Any | None:
     try:
         return validator(export.input_schema)
     except jsonschema.SchemaError as exc:
-        log.warning("%s: export %s: input_schema is not a valid JSON Schema (%s); not offered as a tool", plugin, export.name, exc.message)
+        log.warning(
+            "%s: export %s: input_schema is not a valid JSON Schema (%s); not offered as a tool",
+            plugin,
+            export.name,
+            exc.message,
+        )
         return None
 
 
-def annotations(permissions: Permissions, export: Export) -> types.ToolAnnotations:
+def tool_annotations(permissions: Permissions, export: Export) -> types.ToolAnnotations:
     """From the permissions the plugin asks for: no hosts → `openWorldHint: false`; no kv writes (and
     no writable path) → `readOnlyHint: true`. plugin.yaml's `annotations:` override each hint."""
     writes = bool(KV_WRITES & set(permissions.host_functions)) or any(

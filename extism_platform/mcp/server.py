@@ -36,8 +36,8 @@ import jsonschema
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
-from mcp.shared.exceptions import MCPError
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform import __version__
@@ -85,7 +85,7 @@ class PluginTool:
             description=description,
             input_schema=exp.input_schema or {"type": "object"},
             output_schema=exp.output_schema if self.output_validator is not None else None,
-            annotations=schemas.annotations(info.permissions, exp),
+            annotations=schemas.tool_annotations(info.permissions, exp),
         )
 
 
@@ -230,7 +230,9 @@ class ExtismMCPServer:
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         if params is not None and params.cursor is not None:  # one page: no cursor was ever handed out
-            raise MCPError(code=types.INVALID_PARAMS, message=f"invalid cursor {params.cursor!r} (tools/list has one page)")
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"invalid cursor {params.cursor!r} (tools/list has one page)"
+            )
         return types.ListToolsResult(tools=self.mcp_tools())
 
     # ---- tools/call ---------------------------------------------------------------------------
@@ -297,7 +299,9 @@ class ExtismMCPServer:
             return await discovery.call(self, params.name, params.arguments or {})
         tool = self.tools.get(params.name)
         if tool is None:  # a protocol error (-32602), not a tool result
-            raise MCPError(code=types.INVALID_PARAMS, message=f"unknown tool {params.name!r} (tools/list shows the available ones)")
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"unknown tool {params.name!r} (tools/list shows the available ones)"
+            )
         arguments = params.arguments or {}
         errors = sorted(tool.input_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
@@ -309,7 +313,9 @@ class ExtismMCPServer:
             # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once
             cancel = CallCancel()
             result = await run_cancellable(
-                partial(self.host.call, tool.plugin, tool.export.name, data, context, cancel), cancel, limiter=self._limiter
+                partial(self.host.call, tool.plugin, tool.export.name, data, context, cancel),
+                cancel,
+                limiter=self._limiter,
             )
         except PluginCallError as exc:
             return _text(str(exc))

@@ -157,7 +157,9 @@ def test_brief_config_as_written_and_a_scripted_agent(built: dict, tmp_path: Pat
             "HOME": str(home),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             # where run_script's npm-installed client lives (node itself does not pass it on)
-            "EXTISM_PLATFORM_CACHE": os.environ.get("EXTISM_PLATFORM_CACHE", str(Path.home() / ".cache/extism-platform")),
+            "EXTISM_PLATFORM_CACHE": os.environ.get(
+                "EXTISM_PLATFORM_CACHE", str(Path.home() / ".cache/extism-platform")
+            ),
         }
         report = run_script(
             E2E_DIR / "agent_weather.mjs",

@@ -45,7 +45,16 @@ def test_protocol_errors_dialects_and_annotations(built: dict, dist: Path, tmp_p
 
     params = StdioServerParameters(
         command=sys.executable,
-        args=[*SERVER, "--dist", str(dist), "--trust-key", str(built["pub"]), "--no-audit", "--state-dir", str(tmp_path)],
+        args=[
+            *SERVER,
+            "--dist",
+            str(dist),
+            "--trust-key",
+            str(built["pub"]),
+            "--no-audit",
+            "--state-dir",
+            str(tmp_path),
+        ],
         env={"PYTHONPATH": str(ROOT)},
         cwd=str(tmp_path),
     )
@@ -70,7 +79,10 @@ def test_protocol_errors_dialects_and_annotations(built: dict, dist: Path, tmp_p
                 }
 
     out = anyio.run(main)
-    assert errors["unknown"].error.code == -32602 and "unknown tool 'examples_probe-nope'" in errors["unknown"].error.message
+    assert (
+        errors["unknown"].error.code == -32602
+        and "unknown tool 'examples_probe-nope'" in errors["unknown"].error.message
+    )
     assert errors["cursor"].error.code == -32602 and "invalid cursor" in errors["cursor"].error.message
     bad = out["draft7_bad"]
     assert bad.is_error and "'text' is a dependency of 'shout'" in bad.content[0].text  # draft-07 semantics
