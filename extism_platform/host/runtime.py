@@ -358,6 +358,7 @@ class Host:
         data: bytes,
         context: dict[str, Any] | None = None,
         cancel: Any = None,
+        progress: Callable[[float, float | None, str | None], None] | None = None,
     ) -> CallResult:
         """Run one export of the plugin named `name` (or of that `LoadedPlugin`, which need no longer
         be in the current set). Raises `PluginCallError` (the plugin's error, a timeout, a trap, a
@@ -395,6 +396,7 @@ class Host:
         state = hostfns.CallState(
             self, plugin, instance, export, dict(context or {}), time.monotonic() + plugin.effective.timeout_ms / 1000
         )
+        state.progress = progress  # the plugin's progress_notify → the caller (MCP notifications/progress)
         hostfns.set_current(state)
         error: PluginCallError | None = None
         output = b""

@@ -313,7 +313,7 @@ class ExtismMCPServer:
             # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once
             cancel = CallCancel()
             result = await run_cancellable(
-                partial(self.host.call, tool.plugin, tool.export.name, data, context, cancel),
+                partial(self.host.call, tool.plugin, tool.export.name, data, context, cancel, _progress(ctx)),
                 cancel,
                 limiter=self._limiter,
             )
@@ -458,6 +458,26 @@ class ExtismMCPServer:
         if ready is not None:
             ready(server)
         await self._serving(server.serve)
+
+
+def _progress(ctx: Any) -> Any:
+    """The plugin's progress reports → `notifications/progress`, when the client gave a progress token
+    (called on the call's worker thread; waits until the notification is sent)."""
+    meta = getattr(ctx, "meta", None)
+    if isinstance(meta, Mapping):
+        token = meta.get("progress_token", meta.get("progressToken"))
+    else:
+        token = getattr(meta, "progress_token", None)
+    session = getattr(ctx, "session", None)
+    if token is None or session is None:
+        return None
+    request_id = getattr(ctx, "request_id", None)
+    related = str(request_id) if request_id is not None else None
+
+    def report(progress: float, total: float | None, message: str | None) -> None:
+        anyio.from_thread.run(partial(session.send_progress_notification, token, progress, total, message, related))
+
+    return report
 
 
 def _compile_all(plugins: list[LoadedPlugin]) -> None:
