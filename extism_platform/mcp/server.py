@@ -306,7 +306,10 @@ class ExtismMCPServer:
         errors = sorted(tool.input_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
             return _text(f"invalid arguments for {tool.name}: " + "; ".join(_schema_error(e) for e in errors[:5]))
-        data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
+        if tool.export.input == "text":  # a foreign plugin's plain-text export: the string itself
+            data = str(arguments["input"]).encode()
+        else:
+            data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
         context = self._context(ctx, tool)
         try:
             # The tool's own LoadedPlugin: a reload during the call does not change what it runs.

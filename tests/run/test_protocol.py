@@ -111,3 +111,44 @@ def test_annotations_without_hosts_or_kv(built: dict, tmp_path: Path) -> None:
     tools = {t["name"]: t for t in json.loads(r.stdout)["tools"]}
     ann = tools["examples_probe-echo"]["annotations"]
     assert ann == {"readOnlyHint": True, "destructiveHint": False, "openWorldHint": False}
+
+
+def test_text_input_export_is_a_tool_with_one_string(built: dict, tmp_path: Path) -> None:
+    """plugin.yaml `input: text` (the official Extism examples' plain-text exports): a tool with one
+    string argument, handed to the export as raw text, not as the arguments' JSON."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    def text_raw(doc: dict[str, Any]) -> None:
+        (raw,) = [e for e in doc["exports"] if e["name"] == "raw"]
+        raw["input"] = "text"
+
+    dist = resign(built, PROBE_STEM, tmp_path / "dist", text_raw)
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            *SERVER,
+            "--dist",
+            str(dist),
+            "--trust-key",
+            str(built["pub"]),
+            "--no-audit",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        env={"PYTHONPATH": str(ROOT)},
+        cwd=str(tmp_path),
+    )
+
+    async def main() -> tuple[Any, Any]:
+        with anyio.fail_after(60):
+            async with Client(params) as c:
+                tools = {t.name: t for t in (await c.list_tools()).tools}
+                return tools["examples_probe-raw"], await c.call_tool("examples_probe-raw", {"input": 'plain "text"'})
+
+    tool, result = anyio.run(main)
+    assert tool.input_schema["properties"] == {"input": {"type": "string", "description": ANY_DESCRIPTION}}
+    assert not result.is_error and result.content[0].text == 'plain "text"'
+
+
+ANY_DESCRIPTION = "the text the export reads as its input"
