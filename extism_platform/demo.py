@@ -27,6 +27,7 @@ CITIES = {
     "paris": {"city": "Paris", "temp_c": 21.5, "conditions": "sunny", "humidity": 40, "wind_kph": 12},
     "london": {"city": "London", "temp_c": 14.0, "conditions": "light rain", "humidity": 81, "wind_kph": 19},
     "tokyo": {"city": "Tokyo", "temp_c": 26.2, "conditions": "humid", "humidity": 72, "wind_kph": 8},
+    "new york": {"city": "New York", "temp_c": 18.0, "conditions": "cloudy", "humidity": 55, "wind_kph": 15},
 }
 
 

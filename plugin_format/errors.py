@@ -141,7 +141,7 @@ class PluginCallError(RunError):
     """A call failed: the plugin's own error, a timeout, a trap, a denial, or bad input.
 
     `kind` is one of `error`, `timeout`, `trap`, `denied`, `invalid_input`, `invalid_output`,
-    `unavailable`."""
+    `unavailable`, `cancelled` (the client cancelled the call)."""
 
     def __init__(self, message: str, kind: str = "error") -> None:
         self.kind = kind

@@ -24,6 +24,9 @@ GROUPS: dict[str, dict[str, tuple[list[str], list[str]]]] = {
     "log": {"log_event": (["i64"], [])},  # message block (text or JSON)
     # The calling agent's request metadata, as a JSON block.
     "context": {"context_get": ([], ["i64"])},
+    # Progress of a long call, as a JSON block {"progress": n, "total": t, "message": "…"} (total and
+    # message optional); the MCP server sends it as notifications/progress when the client asked.
+    "progress": {"progress_notify": (["i64"], [])},
 }
 
 

@@ -61,6 +61,10 @@ class Export:
     description: str = ""
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
+    #: plugin.yaml's MCP tool annotations (`readOnlyHint`, …), overriding the derived ones
+    annotations: dict[str, Any] | None = None
+    #: `json` (the arguments object) or `text` (one string argument `input`, passed as raw text)
+    input: str = "json"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "description": self.description}
@@ -68,6 +72,10 @@ class Export:
             d["input_schema"] = self.input_schema
         if self.output_schema is not None:
             d["output_schema"] = self.output_schema
+        if self.annotations is not None:
+            d["annotations"] = self.annotations
+        if self.input != "json":
+            d["input"] = self.input
         return d
 
 
@@ -196,10 +204,27 @@ def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
         raise ManifestError("\n".join(problems))
 
 
+#: the tool schema of an export with `input: text`: one string, handed to the export as raw text
+TEXT_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"input": {"type": "string", "description": "the text the export reads as its input"}},
+    "required": ["input"],
+    "additionalProperties": False,
+}
+
+
 def exports_from_list(items: list[dict[str, Any]] | None) -> tuple[Export, ...]:
     """`exports:` of plugin.yaml (or a resolved plugin.json) as `Export`s."""
     return tuple(
-        Export(e["name"], e.get("description", ""), e.get("input_schema"), e.get("output_schema")) for e in items or []
+        Export(
+            e["name"],
+            e.get("description", ""),
+            TEXT_INPUT_SCHEMA if e.get("input") == "text" else e.get("input_schema"),
+            e.get("output_schema"),
+            e.get("annotations"),
+            e.get("input", "json"),
+        )
+        for e in items or []
     )
 
 

@@ -303,6 +303,32 @@ class RegistryClient:
 
     # ------------------------------------------------------------- public API
 
+    def packages(self) -> list[str]:
+        """Every package name the registry lists, from the verified TUF roles (top-level targets →
+        each delegated scope role → its `index/<scope>/<name>.json` targets), sorted. No index file
+        is downloaded; the site's `search.json` (unsigned) is not used."""
+        up = self.updater()
+        try:
+            # python-tuf has no public "list targets": load each role through the same verified path
+            # `get_targetinfo` uses (signatures, versions, expiry, snapshot meta all checked).
+            top = up._load_targets("targets", "root")  # noqa: SLF001
+            roles = (
+                [r.name for r in top.delegations.roles.values()] if top.delegations and top.delegations.roles else []
+            )
+            out = []
+            for role in roles:
+                for path in up._load_targets(role, "targets").targets:  # noqa: SLF001
+                    parts = path.split("/")
+                    if len(parts) != 3 or parts[0] != "index" or not parts[2].endswith(".json"):
+                        continue
+                    bare = parts[2][: -len(".json")]
+                    if bare.startswith("_"):
+                        continue  # the scope policy file
+                    out.append(bare if parts[1] == "_" else f"@{parts[1]}/{bare}")
+        except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
+            raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+        return sorted(set(out))
+
     def versions(self, name: str) -> list[VersionInfo]:
         """Every published version of `name` (yanked ones included, marked), lowest first."""
         idx = self.index(name)

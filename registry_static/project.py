@@ -9,6 +9,8 @@ plugins:
   "@acme/units": {version: "~0.3", registry: acme}
 grants:                                         # checked by the run side (extism_platform.grants)
   "@acme/weather": {hosts: [api.weather.example], config: {api_key: "${WEATHER_KEY}"}}
+allow: ["@acme/*"]                              # what an agent may enable (extism-mcp-server --registry)
+resolve: {api.weather.example: "http://127.0.0.1:8123"}   # development stand-ins (as --resolve)
 ```
 
 A plugin comes from the registry it names, else `default`; a dependency that extism.yaml does not
@@ -35,7 +37,7 @@ from registry_static.redact import split_credentials
 
 LOCK_FILE = "extism.lock"
 DEFAULT_REGISTRY = "default"
-TOP_KEYS = ("registries", "plugins", "grants")
+TOP_KEYS = ("registries", "plugins", "grants", "allow", "resolve")
 REGISTRY_KEYS = ("url", "token_env", "root_sha256")
 PLUGIN_KEYS = ("version", "registry")
 
@@ -75,6 +77,12 @@ class Project:
     #: so data flows one way: distribute never imports run.
     grants: dict[str, Any]
     text: str
+    #: `allow:` — glob patterns (`@acme/*`, `@acme/weather@^1`) of the plugins an agent may enable
+    #: through `extism-mcp-server --registry`'s discovery tools; nothing when absent.
+    allow: tuple[str, ...] = ()
+    #: `resolve:` — host → base URL the server sends that host's requests to instead (a loopback stand-in,
+    #: as `extism-mcp-server --resolve`; the grant still applies to the host)
+    resolve: dict[str, str] = field(default_factory=dict)
 
     @property
     def lock_path(self) -> Path:
@@ -183,7 +191,20 @@ def parse_project(path: Path, text: str) -> Project:
     if not isinstance(grants_doc, Mapping):
         raise ProjectError(f"{where}: grants: expected a mapping of plugin name to its grant")
     grants = {str(n): g for n, g in grants_doc.items()}
-    return Project(path, registries, plugins, grants, text)
+    allow_doc = doc.get("allow") or []
+    if isinstance(allow_doc, str):
+        allow_doc = [allow_doc]
+    if not isinstance(allow_doc, list) or not all(isinstance(a, str) and a for a in allow_doc):
+        raise ProjectError(f'{where}: allow: expected a list of plugin patterns, e.g. ["@acme/*", "@acme/weather@^1"]')
+    resolve_doc = doc.get("resolve") or {}
+    if not isinstance(resolve_doc, Mapping) or not all(
+        isinstance(v, str) and v.startswith(("http://", "https://")) for v in resolve_doc.values()
+    ):
+        raise ProjectError(
+            f'{where}: resolve: expected host: URL pairs, e.g. {{api.weather.example: "http://127.0.0.1:8123"}}'
+        )
+    resolve = {str(h).lower(): v for h, v in resolve_doc.items()}
+    return Project(path, registries, plugins, grants, text, tuple(allow_doc), resolve)
 
 
 def load_project(path: Path) -> Project:

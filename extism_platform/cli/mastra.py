@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,45 @@ export const extismMcp = new MCPClient({{
 """
 
 
+BUILTIN_TOOLS = {"extism_plugins"}  # listed by every server, serving nothing by itself
+
+
+def preflight(server_args: list[str], timeout: float = 120) -> tuple[str | None, list[str]]:
+    """Start the server line once with `--list --json` (no Node needed): (why it serves nothing, or
+    None; its tool names). Catches a server that does not start, or starts with no tools."""
+    entry = server_entry(server_args)
+    cmd = [entry["command"], *entry["args"], "--list", "--json", "--no-audit"]  # a check, not a use
+    env = {**os.environ, **{k: v for k, v in entry["env"].items() if v or k not in os.environ}}
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return f"extism-mcp-server did not list its tools within {timeout:.0f} s", []
+    except OSError as exc:
+        return f"extism-mcp-server cannot be started: {exc.strerror or exc}", []
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        reason = lines[-1] if lines else f"exit {proc.returncode}"
+        return f"extism-mcp-server does not start: {reason.removeprefix('extism-mcp-server: error: ')}", []
+    try:
+        tools = [t["name"] for t in json.loads(proc.stdout)["tools"]]
+    except (ValueError, KeyError, TypeError):
+        return "extism-mcp-server --list --json printed no tool list", []
+    if not set(tools) - BUILTIN_TOOLS:
+        return (
+            "extism-mcp-server starts but serves no tools: no plugin has an export with an input_schema "
+            "(or --only/--skip leave none); give --dist DIR, --project extism.yaml, --registry URL, or --installed",
+            tools,
+        )
+    return None, tools
+
+
 def cmd_config(args: argparse.Namespace) -> int:
+    if args.server_args:
+        problem, _ = preflight(args.server_args)
+        if problem:
+            print(f"extism-mastra: warning: this server line serves nothing yet: {problem}", file=sys.stderr)
+    else:
+        print("extism-mastra: warning: no server options after `--`: the server will serve nothing", file=sys.stderr)
     entry = server_entry(args.server_args)
     if args.json:
         text = json.dumps({k: v for k, v in entry.items() if not k.startswith("_")}, indent=2) + "\n"
@@ -142,6 +181,9 @@ def _parse_call(text: str) -> dict[str, Any]:
 def cmd_verify(args: argparse.Namespace) -> int:
     from extism_platform.mastra import PROJECT_DIR, run_script  # noqa: PLC0415
 
+    problem, _ = preflight(args.server_args)
+    if problem:
+        raise ExtismPlatformError(problem)
     entry = server_entry(args.server_args)
     entry = {k: v for k, v in entry.items() if not k.startswith("_")}
     calls = [_parse_call(c) for c in args.call]
@@ -163,12 +205,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"Mastra MCPClient connected and listed {len(report['tools'])} tool(s) in "
             f"{report['timings_ms']['connect_and_list']:.0f} ms:"
         )
-        for name in report["tools"]:
-            print(f"  {name:<44} {report['descriptions'].get(name, '')[:70]}")
+        for name in report["tools"]:  # whole: a description or hint cut mid-sentence misleads
+            print(f"  {name:<44} {report['descriptions'].get(name, '')}")
         print(f"Agent built with {len(report.get('agent_tools', []))} tool(s)")
         for call in report.get("calls", []):
             shown = json.dumps(call.get("result")) if call["ok"] else f"ERROR {call['error']}"
-            print(f"  call {call['tool']}: {shown[:200]}")
+            print(f"  call {call['tool']}: {shown}")
+    served = {t.removeprefix(f"{SERVER_KEY}_") for t in report.get("tools", [])} - BUILTIN_TOOLS
+    if not report.get("error") and not served:
+        raise ExtismPlatformError("the Mastra client connected, but the server lists no tools")
     failed = bool(report.get("error")) or any(not c["ok"] for c in report.get("calls", []))
     return 1 if failed else 0
 
@@ -214,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.server_args and args.server_args[0] == "--":
         args.server_args = args.server_args[1:]
-    return run_command("extism-mastra", lambda: args.func(args))
+    return run_command("extism-mastra", lambda: args.func(args), one_line=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ EXAMPLES = """examples:
   extism-mcp-server --dist dist/ --allow-unsigned --watch     # reload (and tell clients) on each rebuild
   extism-mcp-server --dist dist/ --config extism.yaml --http 127.0.0.1:8765      # token: $EXTISM_MCP_TOKEN
   extism-mcp-server --registry https://plugins.example.com --plugin '@acme/weather@^1.2' --config extism.yaml
+  extism-mcp-server --registry https://plugins.example.com --allow '@acme/*'   # discovery: the agent searches,
+                                                         # describes, enables what you allow; you grant
   extism-mcp-server --project extism.yaml                  # extism.lock's plugins from the cache, its grants
   extism-mcp-server --installed --only 'acme_*' --list --json                       # the tools, then exit
 grants (default deny; the plugin must also ask for it in plugin.yaml):
@@ -64,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="extism.yaml",
         help="serve exactly what its extism.lock pins (from the cache, verified again), with its grants",
     )
-    src.add_argument("--registry", metavar="URL", help="a static registry (with --plugin)")
+    src.add_argument(
+        "--registry",
+        metavar="URL",
+        help="a static registry: serve its --plugin pins; without --plugin (or with --allow) also discovery "
+        "tools to search it and enable what the allow-list permits",
+    )
     src.add_argument(
         "--plugin",
         action="append",
@@ -73,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a plugin to fetch from --registry, e.g. '@acme/weather@^1.2' (repeatable)",
     )
     src.add_argument("--registry-token-env", metavar="VAR", help="read the registry's bearer token from $VAR")
+    src.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="with --registry: plugins an agent may enable (glob, optional range: '@acme/*', "
+        "'@acme/weather@^1'; repeatable; default none beyond the pins)",
+    )
     trust = p.add_argument_group("trust")
     trust.add_argument(
         "--trust-key",
@@ -83,7 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trust.add_argument("--allow-unsigned", action="store_true", help="also load unsigned builds (development)")
     grants = p.add_argument_group("grants")
-    grants.add_argument("--config", type=Path, metavar="extism.yaml", help="read grants: from this file")
+    grants.add_argument(
+        "--config",
+        type=Path,
+        metavar="extism.yaml",
+        help="read grants: from this file (with --registry also allow: and plugins:; default there: "
+        "the user's extism.yaml in the platform config dir, $EXTISM_PLATFORM_CONFIG)",
+    )
     grants.add_argument(
         "--grant",
         action="append",
@@ -197,10 +218,30 @@ def _keys(args: argparse.Namespace) -> list[Any]:
     return [load_public_key(k) for k in args.trust_key]
 
 
+def discovery_mode(args: argparse.Namespace) -> bool:
+    """`--registry` without pins, or with an allow-list: serve the discovery tools too."""
+    return bool(args.registry) and (not args.plugin or bool(args.allow))
+
+
+def user_config(args: argparse.Namespace) -> Any:
+    """With --registry: `--config`'s extism.yaml, else the user's own (`<config dir>/extism.yaml`) when it
+    exists — where the brief's bare `--registry URL` server finds its grants, allow-list and pins."""
+    if not args.registry:
+        return None
+    from plugin_format.paths import config_dir  # noqa: PLC0415
+    from registry_static.project import load_project
+
+    path = args.config or (config_dir() / "extism.yaml")
+    return load_project(path) if args.config or path.is_file() else None
+
+
 def _grants(args: argparse.Namespace, project: Any) -> dict[str, Any]:
     from extism_platform.grants import combine, grants_from_options, grants_from_project, load_grants  # noqa: PLC0415
 
+    user = user_config(args) if not args.config else None
     file_grants = load_grants(args.config) if args.config else {}
+    if user is not None:
+        file_grants = grants_from_project(user.grants, str(user.path))
     project_grants = grants_from_project(project.grants, project.path.name) if project else {}
     return combine(project_grants, file_grants, grants_from_options(args.grant))
 
@@ -230,8 +271,8 @@ def build_host(args: argparse.Namespace) -> Any:
         raise ExtismPlatformError(
             "no plugins: give --dist DIR, --installed, --project extism.yaml, or --registry URL --plugin NAME@RANGE"
         )
-    if args.registry and not args.plugin:
-        raise ExtismPlatformError("--registry needs at least one --plugin NAME@RANGE, e.g. --plugin '@acme/weather@^1'")
+    if args.allow and not args.registry:
+        raise ExtismPlatformError("--allow PATTERN needs --registry URL (it says what an agent may enable from it)")
     if args.plugin and not args.registry:
         raise ExtismPlatformError("--plugin NAME@RANGE needs --registry URL")
     if args.watch and not (args.dist or args.project):
@@ -243,15 +284,22 @@ def build_host(args: argparse.Namespace) -> Any:
     grants = _grants(args, project)
     audit = AuditLog(None if args.no_audit else (args.audit_log or default_audit_log()))
     kv = KVStore((args.state_dir / "kv.sqlite3") if args.state_dir else default_kv_path())
-    host = Host(grants=grants, audit=audit, kv=kv, http=HttpSettings(resolve=_resolve_map(args.resolve)))
+    user = user_config(args)
+    resolve = {**(user.resolve if user is not None else {}), **_resolve_map(args.resolve)}
+    host = Host(grants=grants, audit=audit, kv=kv, http=HttpSettings(resolve=resolve))
     host.add_all(_watchable_artifacts(args, keys, project))
     if args.installed:
         host.add_all(sources.from_installed(keys=keys, allow_unsigned=args.allow_unsigned))
-    if args.registry:
+    pins = registry_pins(args)
+    if pins:
         token = os.environ.get(args.registry_token_env) if args.registry_token_env else None
         host.add_all(
             sources.from_registry(
-                args.registry, args.plugin, token=token, keys=keys, allow_unsigned=args.allow_unsigned
+                args.registry,
+                [f"{n}@{r}" for n, r in pins.items()],
+                token=token,
+                keys=keys,
+                allow_unsigned=args.allow_unsigned,
             )
         )
     unknown = sorted(set(grants) - set(host.plugins) - {"*"})
@@ -261,6 +309,42 @@ def build_host(args: argparse.Namespace) -> Any:
         for plugin in host.plugins.values():
             plugin.warm()
     return host
+
+
+def registry_pins(args: argparse.Namespace) -> dict[str, str]:
+    """name → range of what to load from --registry at start: `--plugin`s, then the user file's `plugins:`
+    that come from that registry."""
+    from extism_platform.host.sources import parse_spec  # noqa: PLC0415
+
+    pins = dict(parse_spec(p) for p in args.plugin)
+    user = user_config(args)
+    if user is not None:
+        from registry_static.client import normalize_url  # noqa: PLC0415
+
+        here = normalize_url(args.registry)
+        for name, wanted in user.plugins.items():  # those the file takes from this registry
+            if normalize_url(user.registries[wanted.registry].url) == here:
+                pins.setdefault(name, wanted.spec)
+    return pins
+
+
+def build_discovery(args: argparse.Namespace) -> Any:
+    """The discovery tools' state (`--registry` without `--plugin`, or with `--allow`), else None."""
+    if not discovery_mode(args):
+        return None
+    from extism_platform.mcp.discovery import discovery_from_args  # noqa: PLC0415
+
+    user = user_config(args)
+    allow = [*args.allow, *(user.allow if user is not None else ())]
+    token = os.environ.get(args.registry_token_env) if args.registry_token_env else None
+    return discovery_from_args(
+        args.registry,
+        allow=allow,
+        pinned=registry_pins(args),
+        token=token,
+        keys=_keys(args),
+        allow_unsigned=args.allow_unsigned,
+    )
 
 
 def build_watched(args: argparse.Namespace, host: Any) -> Any:
@@ -317,6 +401,7 @@ def run(args: argparse.Namespace) -> int:
         transport="http" if args.http else "stdio",
         watched=build_watched(args, host) if args.watch and not args.list else None,
         watch_interval=args.watch_interval,
+        discovery=build_discovery(args),
     )
     if args.list:
         _print_tools(server, args.json)

@@ -80,6 +80,8 @@ class CallState:
     capabilities: list[dict[str, Any]] = field(default_factory=list)
     #: config keys the plugin read while they had no value: (key, how to supply one)
     unset_config: list[tuple[str, str]] = field(default_factory=list)
+    #: where `progress_notify` reports (progress, total, message); None: nobody listens
+    progress: Callable[[float, float | None, str | None], None] | None = None
 
     def stop(self) -> None:
         """Cancel the guest: it stops at its next instruction boundary check."""
@@ -264,6 +266,25 @@ def _context_get(state: CallState, cur: Any, inputs: list, outputs: list) -> Non
         _return(cur, outputs[0], json.dumps(state.context, default=str).encode())
 
 
+def _progress_notify(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
+    if not _gate(state, "progress_notify"):
+        return
+    try:
+        doc = json.loads(_read(cur, inputs[0]))
+        progress = float(doc["progress"])
+        total = float(doc["total"]) if doc.get("total") is not None else None
+        message = str(doc["message"]) if doc.get("message") is not None else None
+    except (ValueError, KeyError, TypeError):
+        state.host_error = (
+            f"plugin {state.plugin.name}: progress_notify takes a JSON object "
+            '{"progress": N, "total": N, "message": "…"} (total and message optional)'
+        )
+        state.stop()
+        return
+    if state.progress is not None:
+        state.progress(progress, total, message)
+
+
 _BODIES: dict[tuple[str, str], Callable[[CallState, Any, list, list], None]] = {
     (ENV, "http_request"): _http_request,
     (ENV, "http_status_code"): _http_status_code,
@@ -273,6 +294,7 @@ _BODIES: dict[tuple[str, str], Callable[[CallState, Any, list, list], None]] = {
     (USER, "kv_delete"): _kv_delete,
     (USER, "log_event"): _log_event,
     (USER, "context_get"): _context_get,
+    (USER, "progress_notify"): _progress_notify,
 }
 _ENV_SIGS = {
     "http_request": (["i64", "i64"], ["i64"]),

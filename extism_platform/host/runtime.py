@@ -352,11 +352,17 @@ class Host:
             raise PluginCallError(f"no plugin named {name} is loaded (loaded: {known})", "unavailable") from None
 
     def call(
-        self, name: str | LoadedPlugin, export: str, data: bytes, context: dict[str, Any] | None = None
+        self,
+        name: str | LoadedPlugin,
+        export: str,
+        data: bytes,
+        context: dict[str, Any] | None = None,
+        cancel: Any = None,
+        progress: Callable[[float, float | None, str | None], None] | None = None,
     ) -> CallResult:
         """Run one export of the plugin named `name` (or of that `LoadedPlugin`, which need no longer
         be in the current set). Raises `PluginCallError` (the plugin's error, a timeout, a trap, a
-        denial)."""
+        denial; `cancelled` when `cancel`, a `host.cancel.CallCancel`, was cancelled)."""
         plugin = name if isinstance(name, LoadedPlugin) else self.get(name)
         name = plugin.name
         started = time.perf_counter()
@@ -381,12 +387,16 @@ class Host:
                     "unavailable",
                 )
             instance = plugin.borrow()
+            if cancel is not None and not cancel.attach(instance):
+                plugin.give_back(instance)  # never ran: still clean
+                raise PluginCallError(f"plugin {name}: {export} was cancelled by the client before it ran", "cancelled")
         except PluginCallError as exc:
             self.audit.append("call", **audit_base, duration_ms=0.0, outcome=exc.kind, error=str(exc))
             raise
         state = hostfns.CallState(
             self, plugin, instance, export, dict(context or {}), time.monotonic() + plugin.effective.timeout_ms / 1000
         )
+        state.progress = progress  # the plugin's progress_notify → the caller (MCP notifications/progress)
         hostfns.set_current(state)
         error: PluginCallError | None = None
         output = b""
@@ -394,7 +404,9 @@ class Host:
             output = instance.call(export, data)
         except extism.Error as exc:
             kind, message = _classify(str(exc))
-            if state.denial is not None:
+            if cancel is not None and cancel.cancelled:
+                error = PluginCallError(f"plugin {name}: {export} was cancelled by the client", "cancelled")
+            elif state.denial is not None:
                 error = PluginCallError(str(state.denial), "denied")
             elif state.host_error is not None:
                 error = PluginCallError(state.host_error, "error")
@@ -414,6 +426,8 @@ class Host:
                 error = PluginCallError(message or f"plugin {name}: {export} failed", "error")
         finally:
             hostfns.set_current(None)
+            if cancel is not None:
+                cancel.detach()
         if error is None and (state.denial is not None or state.host_error is not None):
             # The guest carried on after a refusal (it cannot see the cancel until its next check).
             error = PluginCallError(str(state.denial or state.host_error), "denied" if state.denial else "error")
@@ -427,6 +441,8 @@ class Host:
         record = {**audit_base, "duration_ms": round(duration, 3), "outcome": "ok" if error is None else error.kind}
         if error is not None:
             record["error"] = str(error)[:_ERROR_PREVIEW]
+            if error.kind == "cancelled" and cancel is not None and cancel.cancelled_at is not None:
+                record["stopped_after_ms"] = round((time.perf_counter() - cancel.cancelled_at) * 1000, 3)
         else:
             record["output_size"] = len(output)
         self.audit.append("call", **record)

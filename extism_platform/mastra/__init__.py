@@ -105,10 +105,16 @@ def install_project(project: Path = PROJECT_DIR, progress: Progress = _quiet) ->
 
 
 def run_script(
-    script: Path, config: dict, *, project: Path = PROJECT_DIR, timeout: float = 300, progress: Progress = _quiet
+    script: Path,
+    config: dict,
+    *,
+    project: Path = PROJECT_DIR,
+    timeout: float = 300,
+    progress: Progress = _quiet,
+    env: dict[str, str] | None = None,
 ) -> dict:
     """Run an ESM script with node ≥ 22.13 inside the installed project; it reads the JSON `config`
-    from stdin and prints one JSON document."""
+    from stdin and prints one JSON document. `env`: node's whole environment (default: ours)."""
     node = find_node(progress)
     target = install_project(project, progress)
     dest = target / script.name
@@ -121,6 +127,7 @@ def run_script(
             capture_output=True,
             text=True,
             timeout=timeout,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         raise RunError(f"{script.name}: the Mastra client did not finish within {timeout:.0f} s") from None

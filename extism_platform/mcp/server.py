@@ -28,6 +28,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -36,11 +37,14 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform import __version__
+from extism_platform.host.cancel import CallCancel, run_cancellable
 from extism_platform.host.runtime import Host, LoadedPlugin
 from extism_platform.host.watch import Watched
+from extism_platform.mcp import schemas
 from plugin_format import names
 from plugin_format.errors import ExtismPlatformError, PluginCallError, RunError
 from plugin_format.manifest import Export
@@ -82,6 +86,7 @@ class PluginTool:
             description=description,
             input_schema=exp.input_schema or {"type": "object"},
             output_schema=exp.output_schema if self.output_validator is not None else None,
+            annotations=schemas.tool_annotations(info.permissions, exp),
         )
 
 
@@ -108,15 +113,15 @@ def build_tools(
                     "%s: export %s: input_schema is not an object schema; not offered as a tool", plugin.name, exp.name
                 )
                 continue
-            out_validator = None
-            if exp.output_schema is not None and exp.output_schema.get("type") == "object":
-                out_validator = jsonschema.Draft202012Validator(exp.output_schema)
+            in_validator = schemas.input_validator(plugin.name, exp)  # the dialect its $schema names
+            if in_validator is None:
+                continue
             tool = PluginTool(
                 tool_name(plugin.name, exp.name),
                 plugin,
                 exp,
-                jsonschema.Draft202012Validator(exp.input_schema),
-                out_validator,
+                in_validator,
+                schemas.output_validator(plugin.name, exp),  # unusable: a warning naming plugin and export
             )
             if only and not _matches(only, tool):
                 continue
@@ -173,8 +178,11 @@ class ExtismMCPServer:
         transport: str = "stdio",
         watched: Watched | None = None,
         watch_interval: float = 0.5,
+        discovery: Any = None,
     ) -> None:
         self.host = host
+        #: `extism_platform.mcp.discovery.Discovery` in discovery mode (`--registry` without `--plugin`)
+        self.discovery = discovery
         self.only, self.skip = only, skip
         self.tools = build_tools(host, only=only, skip=skip)
         self.transport = transport
@@ -218,9 +226,14 @@ class ExtismMCPServer:
         )
 
     def mcp_tools(self) -> list[types.Tool]:
-        return [self.list_plugins_tool(), *(t.to_mcp() for t in self.tools.values())]
+        builtin = [self.list_plugins_tool(), *(self.discovery.tools() if self.discovery is not None else ())]
+        return [*builtin, *(t.to_mcp() for t in self.tools.values())]
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        if params is not None and params.cursor is not None:  # one page: no cursor was ever handed out
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"invalid cursor {params.cursor!r} (tools/list has one page)"
+            )
         return types.ListToolsResult(tools=self.mcp_tools())
 
     # ---- tools/call ---------------------------------------------------------------------------
@@ -281,19 +294,32 @@ class ExtismMCPServer:
             return types.CallToolResult(
                 content=[types.TextContent(text=json.dumps(doc, indent=2))], structured_content=doc
             )
+        if self.discovery is not None and params.name in self.discovery.names:
+            from extism_platform.mcp import discovery  # noqa: PLC0415
+
+            return await discovery.call(self, params.name, params.arguments or {})
         tool = self.tools.get(params.name)
-        if tool is None:
-            return _text(f"unknown tool {params.name!r} (tools/list shows the available ones)")
+        if tool is None:  # a protocol error (-32602), not a tool result
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"unknown tool {params.name!r} (tools/list shows the available ones)"
+            )
         arguments = params.arguments or {}
         errors = sorted(tool.input_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
             return _text(f"invalid arguments for {tool.name}: " + "; ".join(_schema_error(e) for e in errors[:5]))
-        data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
+        if tool.export.input == "text":  # a foreign plugin's plain-text export: the string itself
+            data = str(arguments["input"]).encode()
+        else:
+            data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
         context = self._context(ctx, tool)
         try:
             # The tool's own LoadedPlugin: a reload during the call does not change what it runs.
-            result = await anyio.to_thread.run_sync(
-                self.host.call, tool.plugin, tool.export.name, data, context, limiter=self._limiter
+            # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once
+            cancel = CallCancel()
+            result = await run_cancellable(
+                partial(self.host.call, tool.plugin, tool.export.name, data, context, cancel, _progress(ctx)),
+                cancel,
+                limiter=self._limiter,
             )
         except PluginCallError as exc:
             return _text(str(exc))
@@ -345,6 +371,9 @@ class ExtismMCPServer:
         async with self._reload_lock:
             try:
                 grants, artifacts = await anyio.to_thread.run_sync(watched.load)
+                if self.discovery is not None:  # what the agent enabled stays enabled
+                    enabled = self.discovery.enabled
+                    artifacts = [*(a for a in artifacts if a.info.name not in enabled), *enabled.values()]
                 plugins = self.host.plan(artifacts, grants)
                 tools = build_tools(self.host, only=self.only, skip=self.skip, plugins=plugins)
                 fresh = [p for name, p in plugins.items() if self.host.plugins.get(name) is not p]
@@ -433,6 +462,26 @@ class ExtismMCPServer:
         if ready is not None:
             ready(server)
         await self._serving(server.serve)
+
+
+def _progress(ctx: Any) -> Any:
+    """The plugin's progress reports → `notifications/progress`, when the client gave a progress token
+    (called on the call's worker thread; waits until the notification is sent)."""
+    meta = getattr(ctx, "meta", None)
+    if isinstance(meta, Mapping):
+        token = meta.get("progress_token", meta.get("progressToken"))
+    else:
+        token = getattr(meta, "progress_token", None)
+    session = getattr(ctx, "session", None)
+    if token is None or session is None:
+        return None
+    request_id = getattr(ctx, "request_id", None)
+    related = str(request_id) if request_id is not None else None
+
+    def report(progress: float, total: float | None, message: str | None) -> None:
+        anyio.from_thread.run(partial(session.send_progress_notification, token, progress, total, message, related))
+
+    return report
 
 
 def _compile_all(plugins: list[LoadedPlugin]) -> None:

@@ -114,3 +114,80 @@ def test_extism_mastra_verify_cli(built: dict, tmp_path: Path) -> None:
     report = json.loads(r.stdout)
     assert report["calls"][0]["result"] == {"text": "from mastra"}
     assert "extism_examples_weather-get_weather" in report["agent_tools"]
+
+
+def test_brief_config_as_written_and_a_scripted_agent(built: dict, tmp_path: Path) -> None:
+    """The brief's `MCPClient` config exactly (`command: "extism-mcp-server", args: ["--registry=URL"]`)
+    and its example: `agent.generate("What's the weather in New York?")` on a Mastra Agent whose model is
+    the AI SDK's scripted `MockLanguageModelV3` (no network). The user's choices — which plugin, its
+    grants, what the agent may enable, the loopback stand-in of the weather API — live in the user's
+    own extism.yaml under $HOME, where the server finds them; Mastra passes the server only HOME, PATH
+    and a few more variables."""
+    import os
+
+    from registry_static.repository import Repository
+
+    repo = Repository.init(tmp_path / "registry", tmp_path / "keys", name="demo", fsync=False)
+    repo.add_scope("@examples", [(built["pub"].read_text(), "demo")])
+    repo.publish(sorted(built["dist"].glob("*.wasm")))
+    registry = (tmp_path / "registry").as_uri()
+    home = tmp_path / "home"
+    config_dir = home / ".config" / "extism-platform"
+    config_dir.mkdir(parents=True)
+    weather = "extism_examples_weather-get_weather"
+    with WeatherAPI() as api:
+        (config_dir / "extism.yaml").write_text(
+            json.dumps(
+                {
+                    "registries": {"default": registry},
+                    "plugins": {"@examples/weather": "^1"},
+                    "grants": {
+                        "@examples/weather": {
+                            "hosts": ["api.weather.example"],
+                            "config": {"api_key": api.api_key},
+                            "host_functions": ["log"],
+                        }
+                    },
+                    "allow": ["@examples/probe"],
+                    "resolve": {"api.weather.example": api.url},
+                }
+            )
+        )
+        env = {
+            "HOME": str(home),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            # where run_script's npm-installed client lives (node itself does not pass it on)
+            "EXTISM_PLATFORM_CACHE": os.environ.get(
+                "EXTISM_PLATFORM_CACHE", str(Path.home() / ".cache/extism-platform")
+            ),
+        }
+        report = run_script(
+            E2E_DIR / "agent_weather.mjs",
+            {"registry": registry, "weather_tool": weather},
+            project=E2E_DIR,
+            timeout=300,
+            env=env,
+        )
+        requests = list(api.requests)
+    assert "error" not in report, report.get("error")
+    assert weather in report["tools"] and "extism_extism_search" in report["tools"]
+    assert not any(t.startswith("extism_examples_probe") for t in report["tools"])  # not pinned, not enabled
+    assert report["tool_calls"] == [weather]
+    (result,) = report["tool_results"]
+    ny = result.get("structuredContent", result)
+    assert ny["city"] == "New York" and isinstance(ny["temp_c"], (int, float))
+    # the tool result reached the model's second step, and its final text
+    first, second = report["prompts"]
+    assert not any(m["role"] == "tool" for m in first)
+    assert any(m["role"] == "tool" for m in second) and "New York" in json.dumps(second)
+    assert report["text"] == f"It is {ny['temp_c']} °C and {ny['conditions']} in New York."
+    assert [r["city"] for r in requests] == ["New York"]
+    # discovery through the same Mastra client: the allowed plugin is enabled, then listed and callable
+    assert report["search"]["plugins"][0]["name"] == "@examples/probe"
+    assert report["describe"]["signature"]["verified"] is True
+    assert report["enable"]["enabled"] is True
+    assert "extism_examples_probe-echo" in report["tools_after_enable"]
+    assert report["echo"] == {"text": "enabled through Mastra"}
+    audit = home / ".local" / "state" / "extism-platform" / "audit.jsonl"
+    calls = [r for r in read_records(audit) if r["kind"] == "call"]
+    assert [c["export"] for c in calls] == ["get_weather", "echo"] and verify_log(audit).ok

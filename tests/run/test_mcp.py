@@ -171,7 +171,7 @@ def test_list_json_and_filters(built: dict) -> None:
     [
         ([], "no plugins: give --dist DIR"),
         (["--dist", "/nonexistent"], "--dist /nonexistent: not a directory"),
-        (["--registry", "file:///x"], "--registry needs at least one --plugin"),
+        (["--registry", "file:///no-such-registry"], "registry file:///no-such-registry/"),
         (["--dist", ".", "--grant", "oops"], "--grant 'oops': expected PLUGIN:KEY=VALUE"),
         (["--dist", ".", "--http", "nope", "--allow-unsigned"], ""),
     ],
