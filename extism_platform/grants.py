@@ -199,7 +199,10 @@ def parse_grant_option(text: str) -> tuple[str, Grant]:
     if key in ("memory_mib", "timeout_ms", "max_output_kib"):
         if not value.isdigit() or int(value) < 1:
             raise GrantError(f"--grant {text!r}: {key} must be a positive integer")
-        return plugin, Grant(**{key: int(value)})
+        n = int(value)
+        if key == "memory_mib":
+            return plugin, Grant(memory_mib=n)
+        return plugin, Grant(timeout_ms=n) if key == "timeout_ms" else Grant(max_output_kib=n)
     raise GrantError(f"--grant {text!r}: unknown key {key!r}; {usage}")
 
 

@@ -222,7 +222,7 @@ def _confine_paths(doc: dict[str, Any], path: Path) -> None:
             confined_path(project, doc[key], f"{path.name}: {key}")
     # permissions.paths name host directories the *user* must grant (never read by build or
     # publish); a `..` in them only hides where they point.
-    perms = doc.get("permissions") if isinstance(doc.get("permissions"), dict) else {}
+    perms: dict[str, Any] = doc["permissions"] if isinstance(doc.get("permissions"), dict) else {}
     for host_dir in perms.get("paths") or {}:
         if ".." in PurePosixPath(str(host_dir)).parts:
             raise ManifestError(f"{path.name}: permissions.paths: {host_dir!r}: write the directory without '..'")

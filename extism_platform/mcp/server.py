@@ -155,7 +155,9 @@ def _check_output(tool: PluginTool, output: bytes, parsed: list[Any]) -> str | N
             f"plugin {name}: {export} returned output that is not JSON, but its output_schema expects "
             f"an object: {shown!r}"
         )
-    problems = sorted(tool.output_validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    validator = tool.output_validator
+    assert validator is not None  # only tools with an output schema are checked
+    problems = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
     if problems:
         return f"plugin {name}: {export} returned output that does not match its output_schema: " + "; ".join(
             _schema_error(e) for e in problems[:5]
@@ -446,7 +448,7 @@ class ExtismMCPServer:
         """The streamable-HTTP ASGI app (with a bearer-token check when `token` is set). On a
         loopback address the SDK checks Host and Origin; on any other it checks neither, so
         `OriginGate` refuses browser requests from origins not in `allowed_origins` there."""
-        app = self.server.streamable_http_app(streamable_http_path=path, host=host)
+        app: Any = self.server.streamable_http_app(streamable_http_path=path, host=host)
         if not is_loopback(host):
             app = OriginGate(app, allowed_origins)
         return BearerGate(app, token) if token else app
