@@ -200,9 +200,9 @@ def test_attack_start_function_loop_server_stops_on_sigterm(built: dict, tmp_pat
 
 
 def test_attack_huge_result(make_host: Callable[..., Host]) -> None:
-    """Item 2. Before: three concurrent 1.5 MiB results were copied into Python (peak traced
-    allocation ~4.5 MiB, and no cap at all: 64 MiB results went out as 400 MB of JSON). After: an
-    error past the cap, checked before the copy (peak < 0.5 MiB); a grant raises one plugin's cap."""
+    """Item 2. Before: no cap at all: three concurrent 1.5 MiB results were all copied and returned
+    (0 of 3 refused; 64 MiB ones went out as 400 MB of JSON). After: 3 of 3 refused past the cap,
+    checked before the copy (peak traced allocation < 0.5 MiB); a grant raises one plugin's cap."""
     assert 1 << 20 <= DEFAULT_MAX_OUTPUT_BYTES <= 8 << 20
     host = make_host()
     host.max_output_bytes = 1 << 19
@@ -289,7 +289,7 @@ def test_attack_publish_a_private_key_as_readme(built: dict, tmp_path: Path) -> 
 
 
 def test_attack_one_denial_cancels_other_calls(built: dict, tmp_path: Path) -> None:
-    """Item 4. 200 concurrent tools/call over HTTP, 20 of them denied. Before: 31 of the 180
+    """Item 4. 200 concurrent tools/call over HTTP, 20 of them denied. Before: 74 of the 180
     innocent calls correct here (the rest "timed out": a denial's cancel bumps the epoch of the
     wasmtime engine all of a plugin's instances shared). After: 180 of 180, and exactly one audit
     record per call with its true outcome (180 ok, 20 denied)."""
@@ -347,7 +347,7 @@ def test_attack_http_response_dribbled(make_host: Callable[..., Host]) -> None:
 
 
 def test_attack_catastrophic_pattern(make_host: Callable[..., Host], built: dict, tmp_path: Path) -> None:
-    """Item 7. input_schema pattern `^(a+)+$` against 26 a's and a '!'. Before: 1.7 s of
+    """Item 7. input_schema pattern `^(a+)+$` against 26 a's and a '!'. Before: 5.6 s of
     backtracking on the event loop for one call (doubling per character). After: RE2, ~0.05 ms;
     a pattern RE2 cannot run (a backreference) is not offered as a tool."""
 
