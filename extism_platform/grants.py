@@ -256,6 +256,15 @@ def host_covers(grant_pattern: str, target: str) -> bool:
     return False
 
 
+def _grant_covers(grant_pattern: str, requested: str) -> bool:
+    """A granted host covers a requested one; a grant without a port covers a request for a
+    specific (or any) port only when the user wrote that port: `127.0.0.1` does not grant
+    `127.0.0.1:*`."""
+    if _split_host(grant_pattern)[1] is None and _split_host(requested)[1] is not None:
+        return False
+    return host_covers(grant_pattern, requested)
+
+
 def host_allowed(patterns: Iterable[str], host: str, port: int | None, scheme: str = "https") -> bool:
     """Whether a URL's host and port are covered by one of the effective patterns. The port is part
     of the grant: a pattern without one covers only the scheme's default port (80, 443), `host:N`
@@ -338,7 +347,7 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
     decisions: list[Decision] = []
     hosts: list[str] = []
     for h in requested.hosts:
-        ok = grant.requested or any(host_covers(g, h) for g in grant.hosts)
+        ok = grant.requested or any(_grant_covers(g, h) for g in grant.hosts)
         decisions.append(Decision("host", h, ok, "granted" if ok else "requested but not granted"))
         if ok:
             hosts.append(h)

@@ -582,9 +582,11 @@ def test_attack_grant_without_port_reaches_every_port(
     the scheme's default port; other ports need `host:PORT` (or `host:*`)."""
     dist = _mutated(built, tmp_path, "noport", lambda d: d["permissions"].update(hosts=["127.0.0.1"]))
     host = make_host(f"{PROBE}:host=127.0.0.1", dist=dist)
+    asks_any_port = make_host(f"{PROBE}:host=127.0.0.1")  # the probe asks for 127.0.0.1:*; not granted
     with _loopback(lambda req: _reply(req, b"reached")) as base:
-        with pytest.raises(PluginCallError, match="HTTP access to 127.0.0.1:"):
-            host.call(PROBE, "fetch", json.dumps({"url": f"{base}/"}).encode())
+        for h in (host, asks_any_port):
+            with pytest.raises(PluginCallError, match="HTTP access to 127.0.0.1:"):
+                h.call(PROBE, "fetch", json.dumps({"url": f"{base}/"}).encode())
 
 
 def test_attack_truncated_response_body(make_host: Callable[..., Host]) -> None:
