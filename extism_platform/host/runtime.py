@@ -12,8 +12,8 @@ holds compiled modules, not instances: each call instantiates afresh from a pool
 so memory, globals and Extism vars never pass from one call (one client) to the next (item 19).
 
 Instantiating runs a module's start function, which no timeout covers (Extism arms the timer
-only for calls): a module with a start section is refused at compile time; toolchains put their
-initialisation in `_initialize`, which Extism runs inside the first call, under its timeout.
+only for calls; some toolchains, e.g. TypeScript's, emit one): such a module is instantiated on a
+watched thread, bounded by timeout_ms (see `LoadedPlugin._instantiate`).
 
 The plugin set can be replaced while calls run (`extism-mcp-server --watch`): `Host.plan` builds the
 next set from freshly verified artifacts (keeping the `LoadedPlugin` — compiled module and pool — of
@@ -128,6 +128,8 @@ class LoadedPlugin:
     _idle: list[CompiledPlugin] = field(default_factory=list)
     #: the verified Extism manifest each instance's own CompiledPlugin is made from
     _manifest: dict[str, Any] | None = None
+    #: the module has a start section: instantiating it runs code (see `_instantiate`)
+    _manifest_start: bool = False
     compile_ms: float | None = None
     #: the host's checked manifests by what compiling depends on, shared by the LoadedPlugins of
     #: one module (a grant change or a test with other config does not read and check it again)
@@ -203,9 +205,12 @@ class LoadedPlugin:
                         )
                     self._check_imports(wasm)
                     self._manifest = self._extism_manifest(wasm)
+                    self._manifest["_start"] = self._manifest_start  # read (and dropped) below
                     if self.compile_cache is not None:
                         self.compile_cache[key] = self._manifest
-                compiled = CompiledPlugin(self._manifest, wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
+                self._manifest_start = bool(self._manifest.get("_start"))
+                manifest = {k: v for k, v in self._manifest.items() if k != "_start"}
+                compiled = CompiledPlugin(manifest, wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
             except LoadError as exc:
                 self._compile_error = f"plugin {self.name} cannot be loaded: {exc}"
                 raise PluginCallError(self._compile_error, "unavailable") from None
@@ -230,10 +235,7 @@ class LoadedPlugin:
         if info.wasi and not self.info.wasi:
             raise LoadError("the module imports WASI but plugin.json says `wasi: false`")
         if info.start:
-            raise LoadError(
-                "the module has a start function, which would run at instantiation outside timeout_ms "
-                "(rebuild it as a reactor: initialisation in the `_initialize` export)"
-            )
+            self._manifest_start = True
 
     def borrow(self) -> extism.Plugin:
         """A fresh instance for one call, on a compiled module (an engine) no other call in flight
@@ -243,11 +245,41 @@ class LoadedPlugin:
         if compiled is None:
             compiled = self._compile()
         try:
-            return extism.Plugin(compiled)
+            return self._instantiate(compiled)
         except extism.Error as exc:
             raise PluginCallError(
                 f"plugin {self.name}: cannot instantiate: {str(exc).splitlines()[0]}", "unavailable"
             ) from None
+
+    def _instantiate(self, compiled: CompiledPlugin) -> extism.Plugin:
+        """`extism.Plugin(compiled)`. A start function runs during it, and Extism arms no timer
+        there (a loop in it once hung every worker thread of the server): such a module is
+        instantiated on a daemon thread, waited for timeout_ms; past that the plugin is marked
+        unavailable (so no second thread gets stuck) and the call is a tool error. The stuck thread
+        cannot be stopped, but it holds no worker and does not keep the process from exiting."""
+        if not self._manifest_start:
+            return extism.Plugin(compiled)
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["instance"] = extism.Plugin(compiled)
+            except extism.Error as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True, name=f"instantiate {self.name}")
+        thread.start()
+        thread.join(self.effective.timeout_ms / 1000)
+        if thread.is_alive():
+            with self._lock:
+                self._compile_error = (
+                    f"plugin {self.name} cannot be loaded: its start function did not return within its "
+                    f"timeout_ms ({self.effective.timeout_ms} ms); fix the module and reload it"
+                )
+            raise PluginCallError(self._compile_error, "unavailable")
+        if "error" in box:
+            raise box["error"]
+        return box["instance"]
 
     def give_back(self, instance: extism.Plugin) -> None:
         """After a clean call: the instance is dropped (its state with it) and its compiled module

@@ -154,7 +154,8 @@ def _start_loop_wasm() -> bytes:
 
 def test_attack_start_function_loops_forever(make_host: Callable[..., Host], built: dict, tmp_path: Path) -> None:
     """Item 1. Before: the first call never returned (thread still inside instantiation after 5 s,
-    at 100% CPU). After: a tool error in ~1 ms, the other plugin unaffected."""
+    at 100% CPU). After: a tool error after the plugin's timeout_ms (1.0 s), the plugin then marked
+    unavailable, the other plugin unaffected."""
     dist = _mutated(built, tmp_path, "loop", lambda d: d.update(name="@attack/start-loop"), wasm=_start_loop_wasm())
     host = make_host()
     host.add_all(from_dist(dist))
@@ -172,7 +173,7 @@ def test_attack_start_function_loops_forever(make_host: Callable[..., Host], bui
     thread.join(5)
     assert not thread.is_alive(), "instantiation ran the start function with no bound"
     assert time.monotonic() - started < 2
-    assert outcome["error"].kind == "unavailable" and "start function" in str(outcome["error"])
+    assert outcome["error"].kind == "unavailable" and "start function did not return" in str(outcome["error"])
     assert call_json(host, PROBE, "echo", {"text": "still"}) == {"text": "still"}
 
 
@@ -191,7 +192,7 @@ def test_attack_start_function_loop_server_stops_on_sigterm(built: dict, tmp_pat
                 return await _calls(url, [*loops, ("examples_probe-echo", {"text": "after"})])
 
         results = anyio.run(main)
-        assert all(r.is_error and "start function" in _text(r) for r in results[:10])
+        assert all(r.is_error and "start function did not return" in _text(r) for r in results[:10])
         assert results[10].structured_content == {"text": "after"}
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
