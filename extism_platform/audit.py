@@ -4,6 +4,13 @@ Each line carries `seq` (1, 2, …) and `prev`, the sha256 of the previous line'
 edited or removed line breaks the chain; `<log>.head` records the last line's seq and hash, so
 cutting lines off the end is detected too. `extism-plugin audit-log verify LOG` checks all of it.
 
+A chain alone proves nothing to someone who can rewrite the whole file (edit, re-chain, rewrite the
+head). With a key (`AuditLog(path, key=…)`; the server keeps one in `<state dir>/audit.key`, 0600,
+or `$EXTISM_AUDIT_KEY`), the head also carries an HMAC-SHA256 of (seq, hash) under that key: any
+edit changes the last hash, and a head that matches it cannot be made without the key. A missing
+head is a failure, not a warning. A torn last line (a crash mid-write) is cut off on start, kept in
+`<log>.torn`, and recorded by a `repair` record, so the server starts instead of refusing to.
+
 Appends are serialised within the process (a lock) and between processes (`flock`), so several
 servers may share one log.
 """
@@ -13,8 +20,10 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -28,7 +37,39 @@ from plugin_format.paths import default_audit_log
 
 GENESIS = "0" * 64
 HEAD_SUFFIX = ".head"
-HEAD_WIDTH = 120
+HEAD_WIDTH = 240
+KEY_ENV = "EXTISM_AUDIT_KEY"
+TORN_SUFFIX = ".torn"
+
+
+def _mac(key: bytes, seq: int, digest: str) -> str:
+    return hmac.new(key, f"extism-audit-head:{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def load_key(path: Path | None = None, *, create: bool = False) -> bytes | None:
+    """The audit key: the file `path`, else $EXTISM_AUDIT_KEY (a file), else `<state dir>/audit.key`;
+    with `create`, a new random key is written there (0600) when there is none. None when absent."""
+    from plugin_format.paths import state_dir  # noqa: PLC0415
+
+    where = path or (Path(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else state_dir() / "audit.key")
+    try:
+        data = where.read_bytes().strip()
+    except FileNotFoundError:
+        if not create:
+            return None
+        where.parent.mkdir(parents=True, exist_ok=True)
+        data = secrets.token_hex(32).encode()
+        try:
+            fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return load_key(where)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data + b"\n")
+    except OSError as exc:
+        raise AuditError(f"audit key {where}: {exc.strerror} (set ${KEY_ENV} to a readable key file)") from None
+    if len(data) < 32:
+        raise AuditError(f"audit key {where}: too short (at least 32 characters; delete it to make a new one)")
+    return data
 
 
 def _line_hash(line: bytes) -> str:
@@ -57,9 +98,10 @@ def _last_line(path: Path) -> bytes | None:
 class AuditLog:
     """Append-only, hash-chained JSON lines. `AuditLog(None)` records nothing."""
 
-    def __init__(self, path: Path | None, *, fsync: bool = False) -> None:
+    def __init__(self, path: Path | None, *, fsync: bool = False, key: bytes | None = None) -> None:
         self.path = path
         self.fsync = fsync
+        self.key = key
         self._lock = threading.Lock()
         self._seq = 0
         self._prev = GENESIS
@@ -71,8 +113,36 @@ class AuditLog:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[arg-type]
+                self._repair_torn_tail()
             except OSError as exc:
                 raise AuditError(f"audit log {path}: {exc.strerror} (choose another with --audit-log)") from None
+
+    def _repair_torn_tail(self) -> None:
+        """A last line without its newline, or not a record, is what a crash mid-write leaves:
+        cut it off (kept in `<log>.torn`) and record the repair, rather than refuse to start."""
+        assert self._fd is not None and self.path is not None
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            data_size = os.fstat(self._fd).st_size
+            if not data_size:
+                return
+            with open(self.path, "rb") as f:
+                f.seek(max(0, data_size - (1 << 20)))
+                tail = f.read()
+            cut = None
+            if not tail.endswith(b"\n"):
+                nl = tail.rfind(b"\n")
+                cut = data_size - len(tail) + nl + 1 if nl >= 0 else (0 if data_size == len(tail) else None)
+            if cut is None:
+                return
+            torn = tail[len(tail) - (data_size - cut) :]
+            with open(self.path.with_name(self.path.name + TORN_SUFFIX), "ab") as keep:
+                keep.write(torn + b"\n")
+            os.truncate(self.path, cut)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._size = -1
+        self.append("repair", dropped_bytes=len(torn), dropped_sha256=hashlib.sha256(torn).hexdigest())
 
     @property
     def head_path(self) -> Path | None:
@@ -121,7 +191,10 @@ class AuditLog:
                     self._prev = _line_hash(line)
                     self._size = os.fstat(self._fd).st_size
                     # The head is a fixed-width checkpoint rewritten in place (one small pwrite).
-                    head = json.dumps({"seq": self._seq, "hash": self._prev}).encode()
+                    checkpoint: dict[str, Any] = {"seq": self._seq, "hash": self._prev}
+                    if self.key is not None:
+                        checkpoint["mac"] = _mac(self.key, self._seq, self._prev)
+                    head = json.dumps(checkpoint).encode()
                     os.pwrite(self._head_fd, head.ljust(HEAD_WIDTH) + b"\n", 0)  # type: ignore[arg-type]
                 finally:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -163,9 +236,11 @@ class VerifyReport:
         }
 
 
-def verify_log(path: Path | str) -> VerifyReport:
-    """Check every line's seq and hash link, and the head file. Raises `AuditError` only when the
-    file cannot be read; tampering is reported in `problems` (line numbers are 1-based)."""
+def verify_log(path: Path | str, key: bytes | None = None) -> VerifyReport:
+    """Check every line's seq and hash link, and the head file: with `key`, the head must carry a
+    MAC that matches under it; without, a keyed head is a problem (it cannot be checked) and an
+    unkeyed one a warning. Raises `AuditError` only when the file cannot be read; tampering is
+    reported in `problems` (line numbers are 1-based)."""
     path = Path(path)
     report = VerifyReport(str(path))
     try:
@@ -205,14 +280,31 @@ def verify_log(path: Path | str) -> VerifyReport:
     try:
         head = json.loads(head_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        report.warnings.append(f"{head_path.name} is missing: lines cut off the end cannot be detected")
+        report.problems.append(f"{head_path.name} is missing (deleted?): lines cut off the end would go unnoticed")
         return report
     except (OSError, ValueError):
         report.problems.append(f"{head_path.name}: unreadable")
         return report
+    if not isinstance(head, dict):
+        report.problems.append(f"{head_path.name}: not a checkpoint")
+        return report
     last_seq = (expect_seq - 1) if expect_seq else 0
     head_seq = head.get("seq")
-    if not isinstance(head_seq, int) or head_seq > last_seq:
+    mac = head.get("mac")
+    if isinstance(mac, str):
+        if key is None:
+            report.problems.append(f"{head_path.name} is keyed: give the audit key (--key) to check it")
+        elif not isinstance(head_seq, int) or not hmac.compare_digest(mac, _mac(key, head_seq, str(head.get("hash")))):
+            report.problems.append(
+                f"{head_path.name}: its MAC does not match under the audit key (the log and head were rewritten)"
+            )
+    elif key is not None:
+        report.problems.append(f"{head_path.name} has no MAC: it was written without the audit key (rewritten?)")
+    elif key is None:
+        report.warnings.append(f"{head_path.name} is not keyed: a rewritten and re-chained log would verify")
+    if isinstance(head_seq, bool) or not isinstance(head_seq, int) or head_seq < 1:
+        report.problems.append(f"{head_path.name}: seq {head_seq!r} is not a checkpoint the host writes")
+    elif head_seq > last_seq:
         report.problems.append(
             f"the log ends at seq {last_seq} but {head_path.name} records seq {head_seq}: "
             "lines were removed from the end"
@@ -252,10 +344,26 @@ AUDIT_EXAMPLES = """examples:
 """
 
 
+def _head_is_keyed(path: Path) -> bool:
+    try:
+        head = json.loads(path.with_name(path.name + HEAD_SUFFIX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(head, dict) and "mac" in head
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     path = Path(args.log) if args.log else default_audit_log()
     started = time.perf_counter()
-    report = verify_log(path)
+    # An explicit --key must have signed the head; the default key is used for a keyed head only
+    # (a log written without a key, e.g. by `extism-plugin test`, still verifies as a chain).
+    if args.key:
+        key = load_key(Path(args.key))
+        if key is None:
+            raise AuditError(f"--key {args.key}: not found")
+    else:
+        key = load_key() if _head_is_keyed(path) else None
+    report = verify_log(path, key)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -313,6 +421,11 @@ def register_audit_commands(subparsers: argparse._SubParsersAction) -> argparse.
     )
     verify.add_argument("log", nargs="?", help="the log file (default: $EXTISM_AUDIT_LOG or <state dir>/audit.jsonl)")
     verify.add_argument("--json", action="store_true", help="machine-readable report")
+    verify.add_argument(
+        "--key",
+        metavar="FILE",
+        help=f"the audit key the head is signed with (default ${KEY_ENV} or <state dir>/audit.key)",
+    )
     verify.set_defaults(func=_cmd_verify)
     show = sub.add_parser(
         "show",

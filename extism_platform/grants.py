@@ -13,6 +13,7 @@ grants:
     host_functions: [kv, log]               # host-function groups (or single functions)
     memory_mib: 16                          # caps (lower the plugin's own request, never raise it)
     timeout_ms: 5000
+    max_output_kib: 1024                    # the largest result it may return (default: the server's cap)
   "@acme/units": {requested: true}          # everything it asked for (config values still needed)
 ```
 """
@@ -30,7 +31,7 @@ from plugin_format.errors import GrantError
 from plugin_format.host_functions import GROUPS, allowed_imports
 from plugin_format.manifest import Permissions
 
-GRANT_KEYS = ("hosts", "paths", "config", "host_functions", "memory_mib", "timeout_ms", "requested")
+GRANT_KEYS = ("hosts", "paths", "config", "host_functions", "memory_mib", "timeout_ms", "max_output_kib", "requested")
 ANY_PLUGIN = "*"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -45,6 +46,8 @@ class Grant:
     host_functions: tuple[str, ...] = ()
     memory_mib: int | None = None
     timeout_ms: int | None = None
+    #: the largest tool result this plugin may return (KiB); None = the host's global cap
+    max_output_kib: int | None = None
     requested: bool = False
 
     def merge(self, other: Grant) -> Grant:
@@ -56,6 +59,7 @@ class Grant:
             host_functions=tuple(dict.fromkeys(self.host_functions + other.host_functions)),
             memory_mib=other.memory_mib if other.memory_mib is not None else self.memory_mib,
             timeout_ms=other.timeout_ms if other.timeout_ms is not None else self.timeout_ms,
+            max_output_kib=other.max_output_kib if other.max_output_kib is not None else self.max_output_kib,
             requested=self.requested or other.requested,
         )
 
@@ -70,6 +74,8 @@ class Grant:
             d["memory_mib"] = self.memory_mib
         if self.timeout_ms is not None:
             d["timeout_ms"] = self.timeout_ms
+        if self.max_output_kib is not None:
+            d["max_output_kib"] = self.max_output_kib
         if self.requested:
             d["requested"] = True
         return d
@@ -135,7 +141,7 @@ def grant_from_dict(doc: Any, where: str) -> Grant:
     if not isinstance(config_doc, Mapping):
         raise GrantError(f'{where}.config: expected a mapping of config key to value, e.g. {{api_key: "${{KEY}}"}}')
     caps: dict[str, int | None] = {}
-    for key in ("memory_mib", "timeout_ms"):
+    for key in ("memory_mib", "timeout_ms", "max_output_kib"):
         value = doc.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise GrantError(f"{where}.{key}: expected a positive integer")
@@ -150,6 +156,7 @@ def grant_from_dict(doc: Any, where: str) -> Grant:
         host_functions=str_list("host_functions"),
         memory_mib=caps["memory_mib"],
         timeout_ms=caps["timeout_ms"],
+        max_output_kib=caps["max_output_kib"],
         requested=requested,
     )
 
@@ -166,7 +173,7 @@ def load_grants(path: Path) -> dict[str, Grant]:
 def parse_grant_option(text: str) -> tuple[str, Grant]:
     """`PLUGIN:KEY=VALUE` (or `PLUGIN:requested`) → (plugin, grant).
 
-    Keys: host, path (DIR or DIR:rw), config.NAME, host_function, memory_mib, timeout_ms;
+    Keys: host, path (DIR or DIR:rw), config.NAME, host_function, memory_mib, timeout_ms, max_output_kib;
     PLUGIN may be `*` for every plugin."""
     plugin, sep, rest = text.partition(":")
     usage = (
@@ -189,10 +196,13 @@ def parse_grant_option(text: str) -> tuple[str, Grant]:
         return plugin, Grant(config={key[7:]: value})
     if key == "host_function" and value:
         return plugin, Grant(host_functions=(value,))
-    if key in ("memory_mib", "timeout_ms"):
+    if key in ("memory_mib", "timeout_ms", "max_output_kib"):
         if not value.isdigit() or int(value) < 1:
             raise GrantError(f"--grant {text!r}: {key} must be a positive integer")
-        return plugin, Grant(memory_mib=int(value)) if key == "memory_mib" else Grant(timeout_ms=int(value))
+        n = int(value)
+        if key == "memory_mib":
+            return plugin, Grant(memory_mib=n)
+        return plugin, Grant(timeout_ms=n) if key == "timeout_ms" else Grant(max_output_kib=n)
     raise GrantError(f"--grant {text!r}: unknown key {key!r}; {usage}")
 
 
@@ -221,7 +231,13 @@ def grant_for(grants: Mapping[str, Grant], plugin: str) -> Grant:
 # ---- host patterns ------------------------------------------------------------------------------
 
 
+ANY_PORT = -1  # `host:*`
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _split_host(pattern: str) -> tuple[str, int | None]:
+    if pattern.endswith(":*"):
+        return pattern[:-2].lower(), ANY_PORT
     host, _, port = pattern.rpartition(":") if re.search(r":\d+\Z", pattern) else (pattern, "", "")
     return host.lower(), int(port) if port else None
 
@@ -231,7 +247,7 @@ def host_covers(grant_pattern: str, target: str) -> bool:
     `target` (a host, host:port, or another pattern)."""
     g_host, g_port = _split_host(grant_pattern)
     t_host, t_port = _split_host(target)
-    if g_port is not None and g_port != t_port:
+    if g_port is not None and g_port != ANY_PORT and g_port != t_port:
         return False
     if g_host == t_host:
         return True
@@ -240,11 +256,26 @@ def host_covers(grant_pattern: str, target: str) -> bool:
     return False
 
 
-def host_allowed(patterns: Iterable[str], host: str, port: int | None) -> bool:
-    """Whether a URL's host (and port) is covered by one of the effective patterns."""
-    target = f"{host}:{port}" if port is not None else host
+def _grant_covers(grant_pattern: str, requested: str) -> bool:
+    """A granted host covers a requested one; a grant without a port covers a request for a
+    specific (or any) port only when the user wrote that port: `127.0.0.1` does not grant
+    `127.0.0.1:*`."""
+    if _split_host(grant_pattern)[1] is None and _split_host(requested)[1] is not None:
+        return False
+    return host_covers(grant_pattern, requested)
+
+
+def host_allowed(patterns: Iterable[str], host: str, port: int | None, scheme: str = "https") -> bool:
+    """Whether a URL's host and port are covered by one of the effective patterns. The port is part
+    of the grant: a pattern without one covers only the scheme's default port (80, 443), `host:N`
+    that port, `host:*` any port; so a grant of `api.example` does not reach `api.example:8080`."""
+    effective_port = port if port is not None else DEFAULT_PORTS.get(scheme, 443)
     for p in patterns:
-        if host_covers(p, target) or (port is not None and _split_host(p)[1] is None and host_covers(p, host)):
+        p_host, p_port = _split_host(p)
+        wanted = DEFAULT_PORTS.get(scheme, 443) if p_port is None else p_port
+        if wanted != ANY_PORT and wanted != effective_port:
+            continue
+        if host_covers(p_host, host):
             return True
     return False
 
@@ -282,6 +313,8 @@ class Effective:
     memory_mib: int
     timeout_ms: int
     requested: Permissions
+    #: the user's cap on this plugin's result size (KiB), None = the host's global cap
+    max_output_kib: int | None = None
     decisions: tuple[Decision, ...] = ()
     #: requested config keys without a value -> why ("" = not granted; else e.g. an unset ${VAR})
     missing_config: dict[str, str] = field(default_factory=dict)
@@ -314,7 +347,7 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
     decisions: list[Decision] = []
     hosts: list[str] = []
     for h in requested.hosts:
-        ok = grant.requested or any(host_covers(g, h) for g in grant.hosts)
+        ok = grant.requested or any(_grant_covers(g, h) for g in grant.hosts)
         decisions.append(Decision("host", h, ok, "granted" if ok else "requested but not granted"))
         if ok:
             hosts.append(h)
@@ -362,7 +395,17 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
     for cap, limit, asked in limits:
         decisions.append(Decision(cap, str(limit), True, "requested" if limit == asked else "capped by grant"))
     return Effective(
-        plugin, tuple(hosts), paths, config, frozenset(fn_names), memory, timeout, requested, tuple(decisions), missing
+        plugin,
+        tuple(hosts),
+        paths,
+        config,
+        frozenset(fn_names),
+        memory,
+        timeout,
+        requested,
+        max_output_kib=grant.max_output_kib,
+        decisions=tuple(decisions),
+        missing_config=missing,
     )
 
 

@@ -77,7 +77,7 @@ def _undeclared_mocks(manifest: PluginManifest, mocks: dict[str, Any]) -> list[s
             port = parts.port
         except ValueError:
             port = None
-        if not host or not host_allowed(manifest.permissions.hosts, host, port):
+        if not host or not host_allowed(manifest.permissions.hosts, host, port, parts.scheme or "https"):
             shown = f"{host}:{port}" if port else (host or repr(pattern))
             out.append(
                 f"http_mock {pattern!r}: {manifest.path.name} does not declare {shown} in permissions.hosts, "

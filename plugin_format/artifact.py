@@ -76,8 +76,15 @@ def verify_bytes(
     keys: list[Ed25519PublicKey],
     require_signature: bool = True,
     where: str = "artifact",
+    known_keys: list[Ed25519PublicKey] | None = None,
 ) -> Verified:
     """Check the three files against each other and, when `keys` are given, the signature.
+
+    With `known_keys` (e.g. `signing.known_public_keys()`) and no `keys`, the signature must verify
+    against the known key its key id names; one that names no known key counts as unsigned (it
+    cannot be checked, so it proves nothing), and one that fails to verify is an error. Without
+    either, `signed` only says that a signature is present (the registry checks it with the
+    scope's keys itself).
 
     Raises `VerifyError` naming the file that is wrong."""
     envelope = signing.parse_envelope(sig, f"{where}.sig")
@@ -95,6 +102,19 @@ def verify_bytes(
     if (doc.get("name"), doc.get("version")) != (stmt.get("name"), stmt.get("version")):
         raise VerifyError(f"{where}.plugin.json: name/version differ from the signed statement")
     signed = bool(envelope.signatures)
+    if signed and not keys and known_keys is not None:
+        ids = ", ".join(k[:16] for k in envelope.key_ids)
+        by_id = {signing.key_id(k): k for k in known_keys}
+        known = [by_id[k] for k in envelope.key_ids if k in by_id]
+        if known and not any(envelope.verify(k) for k in known):
+            raise VerifyError(f"{where}.sig: the signature by key id {ids} does not verify (tampered or forged)")
+        if not known:
+            if require_signature:
+                raise VerifyError(
+                    f"{where}.sig: signed by key id {ids}, which is not a key this machine trusts, so the "
+                    "signature cannot be checked (pass its public key with --trust-key, or --allow-unsigned)"
+                )
+            signed = False
     if not signed and require_signature:
         raise VerifyError(f"{where}.sig: the artifact is unsigned (built with --unsigned)")
     trusted = False
@@ -106,7 +126,13 @@ def verify_bytes(
     return Verified(stmt["name"], stmt["version"], stmt["wasm_sha256"], envelope.key_ids, signed, trusted, doc)
 
 
-def verify_artifact(artifact: Path, *, keys: list[Ed25519PublicKey], require_signature: bool = True) -> Verified:
+def verify_artifact(
+    artifact: Path,
+    *,
+    keys: list[Ed25519PublicKey],
+    require_signature: bool = True,
+    known_keys: list[Ed25519PublicKey] | None = None,
+) -> Verified:
     wasm_path, json_path, sig_path = locate(artifact)
     files = {}
     for p in (wasm_path, json_path, sig_path):
@@ -116,5 +142,11 @@ def verify_artifact(artifact: Path, *, keys: list[Ed25519PublicKey], require_sig
             raise VerifyError(f"{p}: {exc.strerror}") from None
     stem = str(wasm_path.with_suffix(""))
     return verify_bytes(
-        files[wasm_path], files[json_path], files[sig_path], keys=keys, require_signature=require_signature, where=stem
+        files[wasm_path],
+        files[json_path],
+        files[sig_path],
+        keys=keys,
+        require_signature=require_signature,
+        where=stem,
+        known_keys=known_keys,
     )

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import jsonschema
@@ -241,8 +241,36 @@ def permissions_from_dict(perms: dict[str, Any] | None) -> Permissions:
     )
 
 
+def confined_path(project_dir: Path, value: str, where: str) -> Path:
+    """`value` (a path plugin.yaml gives) resolved inside `project_dir`, or `ManifestError`: no
+    absolute path, no `..`, no symlink that leads out. Build and publish read these files, so a
+    `readme: ../../keys/targets.pem` would otherwise publish whatever it names."""
+    pure = PurePosixPath(value.replace("\\", "/"))
+    if pure.is_absolute() or PureWindowsPath(value).drive or ".." in pure.parts:
+        raise ManifestError(f"{where}: {value!r} must be a path inside the project, relative to plugin.yaml (no '..')")
+    root = project_dir.resolve()
+    resolved = (root / pure).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ManifestError(f"{where}: {value!r} leads outside the project (a symlink?); keep it inside {root}")
+    return resolved
+
+
+def _confine_paths(doc: dict[str, Any], path: Path) -> None:
+    project = path.parent
+    for key in ("readme", "source"):
+        if isinstance(doc.get(key), str):
+            confined_path(project, doc[key], f"{path.name}: {key}")
+    # permissions.paths name host directories the *user* must grant (never read by build or
+    # publish); a `..` in them only hides where they point.
+    perms: dict[str, Any] = doc["permissions"] if isinstance(doc.get("permissions"), dict) else {}
+    for host_dir in perms.get("paths") or {}:
+        if ".." in PurePosixPath(str(host_dir)).parts:
+            raise ManifestError(f"{path.name}: permissions.paths: {host_dir!r}: write the directory without '..'")
+
+
 def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
     validate(doc, path.name)
+    _confine_paths(doc, path)
     return PluginManifest(
         path=path.resolve(),
         name=doc["name"],

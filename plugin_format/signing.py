@@ -54,6 +54,31 @@ def find_signing_key(
     return load_private_key(source)
 
 
+TRUSTED_KEYS_ENV = "EXTISM_TRUSTED_KEYS"
+
+
+def known_public_keys() -> list[Ed25519PublicKey]:
+    """The public keys this machine knows without being told: the signing key's `.pub` (the
+    default key, or $EXTISM_SIGNING_KEY's when it is a path) and every `*.pub` in
+    $EXTISM_TRUSTED_KEYS (directories or files, `:`-separated). A signature is only ever
+    called valid after it verified against one of these or a key given explicitly."""
+    candidates: list[Path] = [default_signing_key().with_name(default_signing_key().name + ".pub")]
+    env_key = os.environ.get(KEY_ENV, "")
+    if env_key and "-----BEGIN" not in env_key:
+        candidates.append(Path(env_key + ".pub"))
+    for item in filter(None, os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep)):
+        path = Path(item).expanduser()
+        candidates.extend(sorted(path.glob("*.pub")) if path.is_dir() else [path])
+    out = []
+    for path in candidates:
+        if path.is_file():
+            try:
+                out.append(load_public_key(path))
+            except SigningError:
+                continue  # not a key: it simply verifies nothing
+    return out
+
+
 def key_id(public: Ed25519PublicKey) -> str:
     """sha256 of the raw 32-byte public key, hex: stable, and the same everywhere it is shown."""
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -29,6 +29,8 @@ class ModuleInfo:
     exports: dict[str, str]  # name -> kind ("func", "memory", …)
     func_exports: dict[str, tuple[list[str], list[str]]]  # name -> (params, results)
     func_imports: dict[tuple[str, str], tuple[list[str], list[str]]]
+    #: the module has a start section (code run at instantiation, before any export is called)
+    start: bool = False
 
     @property
     def wasi(self) -> bool:
@@ -129,6 +131,7 @@ def _parse(data: bytes) -> ModuleInfo:
     exports: dict[str, str] = {}
     func_exports: dict[str, tuple[list[str], list[str]]] = {}
     raw_exports: list[tuple[str, int, int]] = []
+    start = False
     while r.pos < len(data):
         sid = r.byte()
         size = r.u32()
@@ -159,6 +162,8 @@ def _parse(data: bytes) -> ModuleInfo:
                     s.u32()
         elif sid == 3:  # functions
             func_types.extend(s.u32() for _ in range(s.u32()))
+        elif sid == 8:  # start
+            start = True
         elif sid == 7:  # exports
             for _ in range(s.u32()):
                 name, kind, index = s.name(), s.byte(), s.u32()
@@ -168,7 +173,7 @@ def _parse(data: bytes) -> ModuleInfo:
         exports[name] = _KINDS.get(kind, "?")
         if kind == 0 and index < len(func_types) and func_types[index] < len(types):
             func_exports[name] = types[func_types[index]]
-    return ModuleInfo(imports, exports, func_exports, func_imports)
+    return ModuleInfo(imports, exports, func_exports, func_imports, start)
 
 
 def inspect_module(data: bytes, *, validate: bool = True) -> ModuleInfo:

@@ -44,6 +44,7 @@ from plugin_format.errors import (
     VerifyError,
 )
 from plugin_format.files import atomic_write
+from plugin_format.private_keys import private_key_kind
 from plugin_format.semver import Range, Version
 from registry_static.index import BlobRef, IndexFile, ScopePolicy, VersionEntry
 from registry_static.keys import KeyStore, default_key_dir
@@ -545,6 +546,11 @@ class Repository:
                 f"{exc}; refusing to publish. Authors allowed in {scope_label(scope)}: "
                 f"{', '.join(k[:16] for k in keys)}"
             ) from None
+        if readme is not None and (kind := private_key_kind(readme)) is not None:
+            # Never publish a secret as a README (plugin.yaml `readme:` once pointed at a key file).
+            raise PublishError(
+                f"{name}@{version}: its README is a {kind}; refusing to publish it (point readme at a README)"
+            )
         if (name, version) in seen:
             raise PublishError(f"{where}: {name}@{version} is given twice")
         seen.add((name, version))

@@ -140,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"with --http: require this bearer token, read from $VAR (default {TOKEN_ENV}; unset = no auth)",
     )
     run.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="with --http on a non-loopback address: serve without a bearer token (anyone who can reach "
+        "the address can call every tool)",
+    )
+    run.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="with --http on a non-loopback address: a browser origin allowed to call (repeatable; default none)",
+    )
+    run.add_argument(
         "--audit-log",
         type=Path,
         metavar="PATH",
@@ -261,6 +274,7 @@ def _watchable_artifacts(args: argparse.Namespace, keys: list[Any], project: Any
 def build_host(args: argparse.Namespace) -> Any:
     """Sources, grants, audit log and kv store from the parsed options → a loaded `Host`."""
     from extism_platform.audit import AuditLog  # noqa: PLC0415 - keep `--help` fast
+    from extism_platform.audit import load_key as load_audit_key
     from extism_platform.host import sources
     from extism_platform.host.http import HttpSettings
     from extism_platform.host.kv import KVStore
@@ -282,7 +296,15 @@ def build_host(args: argparse.Namespace) -> Any:
     keys = _keys(args)
     project = _load_project(args.project) if args.project else None
     grants = _grants(args, project)
-    audit = AuditLog(None if args.no_audit else (args.audit_log or default_audit_log()))
+    # The key makes the log's head tamper-evident; it lives outside the log's directory by default.
+    audit = (
+        AuditLog(None)
+        if args.no_audit
+        else AuditLog(
+            args.audit_log or default_audit_log(),
+            key=load_audit_key((args.state_dir / "audit.key") if args.state_dir else None, create=True),
+        )
+    )
     kv = KVStore((args.state_dir / "kv.sqlite3") if args.state_dir else default_kv_path())
     user = user_config(args)
     resolve = {**(user.resolve if user is not None else {}), **_resolve_map(args.resolve)}
@@ -390,7 +412,7 @@ def _print_tools(server: Any, as_json: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     import anyio  # noqa: PLC0415
 
-    from extism_platform.mcp.server import ExtismMCPServer
+    from extism_platform.mcp.server import ExtismMCPServer, is_loopback
 
     host = build_host(args)
     server = ExtismMCPServer(
@@ -411,6 +433,16 @@ def run(args: argparse.Namespace) -> int:
     if args.http:
         bind, port = _parse_hostport(args.http)
         token = os.environ.get(args.token_env) or None
+        if not token and not is_loopback(bind):
+            if not args.insecure_no_auth:
+                raise ExtismPlatformError(
+                    f"--http {args.http}: refusing to serve a non-loopback address without a bearer token "
+                    f"(set ${args.token_env}, or pass --insecure-no-auth to let anyone who reaches it call every tool)"
+                )
+            logging.getLogger("extism_platform").warning(
+                "serving %s without a bearer token (--insecure-no-auth): anyone who can reach it can call every tool",
+                args.http,
+            )
         print(
             f"extism-mcp-server: serving {len(server.tools)} tool(s) at http://{bind}:{port}/mcp"
             + (" (bearer token required)" if token else "")
@@ -418,7 +450,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        anyio.run(lambda: server.serve_http(bind, port, token=token))
+        anyio.run(lambda: server.serve_http(bind, port, token=token, allowed_origins=args.allow_origin))
     else:
         anyio.run(server.serve_stdio)
     return 0

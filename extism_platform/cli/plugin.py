@@ -378,13 +378,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from plugin_format.artifact import verify_artifact
 
     keys = _load_public_keys(args.key)
-    v = verify_artifact(Path(args.artifact), keys=keys, require_signature=True)
+    # Without --key the signature must still verify, against a key this machine knows.
+    v = verify_artifact(
+        Path(args.artifact), keys=keys, require_signature=True, known_keys=None if keys else signing.known_public_keys()
+    )
     if keys:
         text = f"OK: {v.name} {v.version} — wasm sha256 {v.wasm_sha256}, signed by {v.key_ids[0][:16]} (trusted key)"
     else:
         text = (
-            f"OK (integrity only): {v.name} {v.version} — files match the signed statement; signer "
-            f"{', '.join(k[:16] for k in v.key_ids)} not checked against a trusted key (pass --key PUB)"
+            f"OK: {v.name} {v.version} — files match the signed statement, signed by "
+            f"{', '.join(k[:16] for k in v.key_ids)} (a key this machine knows; pass --key PUB to require one)"
         )
     _emit(args, v.to_dict(), text)
     return 0

@@ -53,6 +53,8 @@ class CallPlugin(Protocol):
     def version(self) -> str: ...
     @property
     def sha256(self) -> str: ...
+    @property
+    def kv_namespace(self) -> str: ...
 
     effective: Effective
 
@@ -84,7 +86,9 @@ class CallState:
     progress: Callable[[float, float | None, str | None], None] | None = None
 
     def stop(self) -> None:
-        """Cancel the guest: it stops at its next instruction boundary check."""
+        """Cancel the guest: it stops at its next instruction boundary check. This cancels only
+        this call because every instance has an engine of its own (see runtime.py); the host
+        discards the instance afterwards."""
         self.instance.cancel_handle().cancel()
 
     def deny(self, capability: str, value: str, how: str, audit_value: str | None = None) -> None:
@@ -165,8 +169,12 @@ def _http_request(state: CallState, cur: Any, inputs: list, outputs: list) -> No
     if parts.scheme not in ("http", "https") or not host:
         state.deny("HTTP access to", repr(url), "only http:// and https:// URLs with a host are allowed")
         return
-    if not host_allowed(eff.hosts, host, parts.port):
-        requested = host_allowed(eff.requested.hosts, host, parts.port)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -2  # an invalid port matches no grant
+    if not host_allowed(eff.hosts, host, port, parts.scheme):
+        requested = host_allowed(eff.requested.hosts, host, port, parts.scheme)
         hints = state.host.hints
         how = (hints.grant if requested else hints.undeclared)(state.plugin.name, "host", shown)
         state.deny("HTTP access to", shown, how)
@@ -229,17 +237,17 @@ def _gate(state: CallState, name: str) -> bool:
 
 def _kv_get(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
     if _gate(state, "kv_get"):
-        _return(cur, outputs[0], state.host.kv.get(state.plugin.name, _read(cur, inputs[0])))
+        _return(cur, outputs[0], state.host.kv.get(state.plugin.kv_namespace, _read(cur, inputs[0])))
 
 
 def _kv_set(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
     if _gate(state, "kv_set"):
-        state.host.kv.set(state.plugin.name, _read(cur, inputs[0]), _read(cur, inputs[1]))
+        state.host.kv.set(state.plugin.kv_namespace, _read(cur, inputs[0]), _read(cur, inputs[1]))
 
 
 def _kv_delete(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
     if _gate(state, "kv_delete"):
-        state.host.kv.delete(state.plugin.name, _read(cur, inputs[0]))
+        state.host.kv.delete(state.plugin.kv_namespace, _read(cur, inputs[0]))
 
 
 def _log_event(state: CallState, cur: Any, inputs: list, outputs: list) -> None:

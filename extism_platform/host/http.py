@@ -5,12 +5,19 @@ The allow-list is not here: `functions._http_request` (the host's replacement of
 decision before calling `perform`. So a mock answers only a request that the permissions already
 let through, exactly as the real call would be. Redirects are not followed: a redirect to a host
 outside the allow-list would otherwise slip through; the plugin sees the 3xx response.
+The whole request (connect, headers, body) is bounded by the call's remaining time, a body over
+`MAX_RESPONSE_BYTES` or shorter than its Content-Length is an error, and the Host header is always
+the granted host's.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import http.client
 import json
+import socket
+import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -80,13 +87,103 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect())
+class _Deadline:
+    """The whole request's time budget. A socket timeout bounds each read only, so a server that
+    dribbles a byte at a time could hold a call far past its timeout_ms (issue 15, item 6): at
+    the deadline a timer shuts the request's sockets down, which ends any read in progress."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.append(sock)
+            expired = self.expired
+        if expired:
+            self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            socks = list(self._socks)
+        for sock in socks:
+            self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._timer.cancel()
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """An opener whose connections report their sockets to `deadline`."""
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            deadline.watch(self.sock)
+
+    class TLSConn(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            deadline.watch(self.sock)
+
+    class Plain(urllib.request.HTTPHandler):
+        def http_open(self, req: Any) -> Any:
+            return self.do_open(Conn, req)
+
+    class TLS(urllib.request.HTTPSHandler):
+        def https_open(self, req: Any) -> Any:
+            return self.do_open(TLSConn, req, context=ssl.create_default_context())
+
+    return urllib.request.build_opener(_NoRedirect(), Plain(), TLS())
+
+
+def _read_body(resp: Any, what: str, method: str) -> bytes:
+    """The whole body, or an error: a body cut at the cap, or shorter than its Content-Length,
+    returned as complete would be a wrong answer the plugin cannot tell from a right one (issue 15,
+    item 20). (`HTTPResponse.read(n)` returns a cut-short body without complaint.)"""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = resp.read(1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > MAX_RESPONSE_BYTES:
+            raise ResponseTooLargeError(
+                f"{what}: the response body is over {MAX_RESPONSE_BYTES >> 20} MiB, the most a plugin may receive"
+            )
+    declared = (resp.headers.get("Content-Length") or "").strip()
+    if method != "HEAD" and declared.isdigit() and int(declared) != total:
+        raise OSError(f"{what}: the response body is shorter than its Content-Length ({total} of {declared} bytes)")
+    return b"".join(chunks)
+
+
+class ResponseTooLargeError(OSError):
+    """A response body over `MAX_RESPONSE_BYTES`."""
 
 
 def perform(
     method: str, url: str, headers: Mapping[str, str], body: bytes, settings: HttpSettings, timeout_s: float
 ) -> tuple[int, bytes]:
-    """Do the request (or answer it from a mock); returns (status, body)."""
+    """Do the request (or answer it from a mock) within `timeout_s` overall; returns (status, body).
+    Raises `OSError` (a timeout, a connection failure, a body over the cap or cut short)."""
     mock = settings.mock_for(url)
     if mock is not None:
         return mock.status, mock.body
@@ -95,11 +192,27 @@ def perform(
     target, host_header = settings.target(url)
     req = urllib.request.Request(target, data=body or None, method=method.upper() or "GET")
     for k, v in headers.items():
+        # The Host header names the granted host, never one the plugin chose (a plugin's `Host:
+        # internal-admin` would otherwise reach a virtual host it was never granted).
+        if str(k).strip().lower() == "host":
+            continue
         req.add_header(str(k), str(v))
     if host_header:
         req.add_header("Host", host_header)
-    try:
-        with _OPENER.open(req, timeout=max(timeout_s, 0.001)) as resp:
-            return resp.status, resp.read(MAX_RESPONSE_BYTES)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(MAX_RESPONSE_BYTES)
+    budget = max(timeout_s, 0.001)
+    what = f"{method} {urlsplit(url).netloc}"
+    with _Deadline(budget) as deadline:
+        try:
+            try:
+                with _opener(deadline).open(req, timeout=budget) as resp:
+                    return resp.status, _read_body(resp, what, req.get_method())
+            except urllib.error.HTTPError as exc:
+                with exc:
+                    return exc.code, _read_body(exc, what, req.get_method())
+        except (OSError, http.client.HTTPException) as exc:
+            if deadline.expired:
+                raise TimeoutError(f"no complete response within the call's remaining {budget * 1000:.0f} ms") from None
+            if isinstance(exc, OSError):
+                raise
+            # IncompleteRead and friends: a body shorter than announced is an error, not a result.
+            raise OSError(f"{type(exc).__name__}: {exc}") from None

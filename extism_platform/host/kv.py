@@ -1,7 +1,13 @@
-"""The `kv` host functions' store: one SQLite file, each plugin sees only its own keys."""
+"""The `kv` host functions' store: one SQLite file, each plugin sees only its own keys.
+
+The partition is the plugin's verified identity (`LoadedPlugin.kv_namespace`: signer key id +
+name, or `unsigned/<name>`), so a build that merely claims another plugin's name does not read its
+data. The file (and SQLite's -wal/-shm files, which copy its mode) is created 0600: plugins' data
+is nobody else's business on a shared machine."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -13,7 +19,7 @@ MAX_VALUE_BYTES = 1 << 20
 
 
 class KVStore:
-    """A persistent key/value store partitioned by plugin name (thread-safe)."""
+    """A persistent key/value store partitioned by plugin identity (thread-safe)."""
 
     def __init__(self, path: Path | None) -> None:
         """`path=None` keeps the store in memory (tests, `--no-state`)."""
@@ -21,6 +27,9 @@ class KVStore:
         try:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                # Create it 0600 before SQLite opens it (SQLite would use the umask, often 0644).
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+                os.chmod(path, 0o600)
             self._db = sqlite3.connect(
                 ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None, timeout=10
             )

@@ -4,6 +4,17 @@
 instance from the plugin's pool (an instance is never shared by two calls in flight) and an
 instance that trapped, timed out or was stopped by a denial is discarded, never reused.
 
+Every call in flight has a `CompiledPlugin` of its own, and so its own wasmtime engine: Extism
+stops a call (a timeout, or `cancel_handle().cancel()`) by bumping the *engine's* epoch, which
+interrupts every store of that engine. With one engine shared by a plugin's instances, one denied
+or timed-out call killed the plugin's other calls in flight (issue 15, item 4). The pool therefore
+holds compiled modules, not instances: each call instantiates afresh from a pooled one (~0.06 ms),
+so memory, globals and Extism vars never pass from one call (one client) to the next (item 19).
+
+Instantiating runs a module's start function, which no timeout covers (Extism arms the timer
+only for calls; some toolchains, e.g. TypeScript's, emit one): such a module is instantiated on a
+watched thread, bounded by timeout_ms (see `LoadedPlugin._instantiate`).
+
 The plugin set can be replaced while calls run (`extism-mcp-server --watch`): `Host.plan` builds the
 next set from freshly verified artifacts (keeping the `LoadedPlugin` — compiled module and pool — of
 every plugin whose artifact and permissions did not change) without touching the current one, and
@@ -14,6 +25,7 @@ in-flight calls finish on the old instances, which are dropped with it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,7 +42,13 @@ from plugin_format.extism_sdk import CompiledPlugin, extism
 from plugin_format.manifest import Export, Permissions, exports_from_list, permissions_from_dict
 from plugin_format.wasm import inspect_module
 
+log = logging.getLogger("extism_platform.host")
+
 POOL_MAX_IDLE = 8
+#: The largest result a call may return unless a grant says otherwise (`max_output_kib`):
+#: a result is copied into Python, JSON-escaped and sent, so a plugin's whole memory as one result
+#: would cost several times its size per call.
+DEFAULT_MAX_OUTPUT_BYTES = 4 << 20
 _ERROR_PREVIEW = 2000
 
 
@@ -107,11 +125,15 @@ class LoadedPlugin:
     _compiled: CompiledPlugin | None = None
     _compile_error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _idle: list[extism.Plugin] = field(default_factory=list)
+    _idle: list[CompiledPlugin] = field(default_factory=list)
+    #: the verified Extism manifest each instance's own CompiledPlugin is made from
+    _manifest: dict[str, Any] | None = None
+    #: the module has a start section: instantiating it runs code (see `_instantiate`)
+    _manifest_start: bool = False
     compile_ms: float | None = None
-    #: the host's compiled modules by what compiling depends on, shared by the LoadedPlugins of
-    #: one module (a grant change or a test with other config does not compile it again)
-    compile_cache: dict[tuple[Any, ...], CompiledPlugin] | None = None
+    #: the host's checked manifests by what compiling depends on, shared by the LoadedPlugins of
+    #: one module (a grant change or a test with other config does not read and check it again)
+    compile_cache: dict[tuple[Any, ...], dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:
@@ -128,6 +150,22 @@ class LoadedPlugin:
     @property
     def info(self) -> PluginInfo:
         return self.artifact.info
+
+    @property
+    def kv_namespace(self) -> str:
+        """Whose kv data this plugin reads: its verified identity, signer key id + name. An
+        unsigned build (or one whose signature was not checked against a key) gets a namespace of
+        its own, so claiming another plugin's name does not reach that plugin's data."""
+        a = self.artifact
+        if a.signed and a.key_ids:
+            return f"key:{a.key_ids[0]}/{self.name}"
+        return f"unsigned/{self.name}"
+
+    @property
+    def max_output_bytes(self) -> int | None:
+        """The user's cap on this plugin's result (grant `max_output_kib`), else None."""
+        kib = self.effective.max_output_kib
+        return kib * 1024 if kib else None
 
     @property
     def compiled(self) -> bool:
@@ -147,36 +185,40 @@ class LoadedPlugin:
         return manifest
 
     def _compile(self) -> CompiledPlugin:
+        """A fresh CompiledPlugin (its own engine) for one new instance; the first one checks the
+        wasm (hash, imports, no start function) and keeps the manifest for the next ones."""
         with self._lock:
-            if self._compiled is not None:
-                return self._compiled
             if self._compile_error is not None:
                 raise PluginCallError(self._compile_error, "unavailable")
             started = time.perf_counter()
             eff = self.effective
             key = (self.sha256, self.info.wasi, eff.memory_mib, eff.timeout_ms, tuple(sorted(eff.paths.items())))
-            cached = self.compile_cache.get(key) if self.compile_cache is not None else None
-            if cached is not None:  # compiled from the same verified bytes
-                self._compiled, self.compile_ms = cached, 0.0
-                return cached
             try:
-                wasm = self.artifact.read_wasm()
-                if hashlib.sha256(wasm).hexdigest() != self.sha256:
-                    raise LoadError(
-                        f"{self.artifact.source}: the wasm changed since it was verified "
-                        f"(sha256 is no longer {self.sha256[:16]}…); rebuild or reinstall it"
-                    )
-                self._check_imports(wasm)
-                compiled = CompiledPlugin(self._extism_manifest(wasm), wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
-                if self.compile_cache is not None:
-                    self.compile_cache[key] = compiled
+                if self._manifest is None and self.compile_cache is not None:
+                    self._manifest = self.compile_cache.get(key)
+                if self._manifest is None:
+                    wasm = self.artifact.read_wasm()
+                    if hashlib.sha256(wasm).hexdigest() != self.sha256:
+                        raise LoadError(
+                            f"{self.artifact.source}: the wasm changed since it was verified "
+                            f"(sha256 is no longer {self.sha256[:16]}…); rebuild or reinstall it"
+                        )
+                    self._check_imports(wasm)
+                    self._manifest = self._extism_manifest(wasm)
+                    self._manifest["_start"] = self._manifest_start  # read (and dropped) below
+                    if self.compile_cache is not None:
+                        self.compile_cache[key] = self._manifest
+                self._manifest_start = bool(self._manifest.get("_start"))
+                manifest = {k: v for k, v in self._manifest.items() if k != "_start"}
+                compiled = CompiledPlugin(manifest, wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
             except LoadError as exc:
                 self._compile_error = f"plugin {self.name} cannot be loaded: {exc}"
                 raise PluginCallError(self._compile_error, "unavailable") from None
             except (extism.Error, OSError) as exc:
                 self._compile_error = f"plugin {self.name} cannot be loaded: {str(exc).splitlines()[0]}"
                 raise PluginCallError(self._compile_error, "unavailable") from None
-            self.compile_ms = (time.perf_counter() - started) * 1000
+            if self.compile_ms is None:
+                self.compile_ms = (time.perf_counter() - started) * 1000
             self._compiled = compiled
             return compiled
 
@@ -192,27 +234,70 @@ class LoadedPlugin:
             raise LoadError(f"it imports host function(s) this host does not offer: {', '.join(unknown)}")
         if info.wasi and not self.info.wasi:
             raise LoadError("the module imports WASI but plugin.json says `wasi: false`")
+        if info.start:
+            self._manifest_start = True
 
     def borrow(self) -> extism.Plugin:
+        """A fresh instance for one call, on a compiled module (an engine) no other call in flight
+        uses."""
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        compiled = self._compile()
+            compiled = self._idle.pop() if self._idle else None
+        if compiled is None:
+            compiled = self._compile()
         try:
-            return extism.Plugin(compiled)
+            return self._instantiate(compiled)
         except extism.Error as exc:
             raise PluginCallError(
                 f"plugin {self.name}: cannot instantiate: {str(exc).splitlines()[0]}", "unavailable"
             ) from None
 
+    def _instantiate(self, compiled: CompiledPlugin) -> extism.Plugin:
+        """`extism.Plugin(compiled)`. A start function runs during it, and Extism arms no timer
+        there (a loop in it once hung every worker thread of the server): such a module is
+        instantiated on a daemon thread, waited for timeout_ms; past that the plugin is marked
+        unavailable (so no second thread gets stuck) and the call is a tool error. The stuck thread
+        cannot be stopped, but it holds no worker and does not keep the process from exiting."""
+        if not self._manifest_start:
+            return extism.Plugin(compiled)
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["instance"] = extism.Plugin(compiled)
+            except extism.Error as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True, name=f"instantiate {self.name}")
+        thread.start()
+        thread.join(self.effective.timeout_ms / 1000)
+        if thread.is_alive():
+            with self._lock:
+                self._compile_error = (
+                    f"plugin {self.name} cannot be loaded: its start function did not return within its "
+                    f"timeout_ms ({self.effective.timeout_ms} ms); fix the module and reload it"
+                )
+            raise PluginCallError(self._compile_error, "unavailable")
+        if "error" in box:
+            raise box["error"]
+        return box["instance"]
+
     def give_back(self, instance: extism.Plugin) -> None:
+        """After a clean call: the instance is dropped (its state with it) and its compiled module
+        pooled for the next call. Not called after a trap, timeout or cancel: that engine goes too."""
+        compiled = instance.compiled_plugin
+        instance.__del__()  # free the store now, not whenever the garbage collector gets to it
         with self._lock:
-            if len(self._idle) < POOL_MAX_IDLE:
-                self._idle.append(instance)
+            if compiled is not None and len(self._idle) < POOL_MAX_IDLE:
+                self._idle.append(compiled)
 
     def warm(self) -> None:
         """Compile now (instead of on the first call)."""
         self._compile()
+
+
+class _OutputTooLargeError(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
 
 
 def _same_build(a: Artifact, b: Artifact) -> bool:
@@ -253,7 +338,11 @@ class Host:
         kv: KVStore | None = None,
         http: HttpSettings | None = None,
         hints: Hints | None = None,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
+        """`max_output_bytes`: the global cap on a call's result (a grant's `max_output_kib` sets
+        a plugin's own)."""
+        self.max_output_bytes = max_output_bytes
         self.grants = grants or {}
         self.audit = audit or AuditLog(None)
         self.kv = kv or KVStore(None)
@@ -357,42 +446,82 @@ class Host:
         export: str,
         data: bytes,
         context: dict[str, Any] | None = None,
+        check_output: Callable[[bytes], str | None] | None = None,
         cancel: Any = None,
         progress: Callable[[float, float | None, str | None], None] | None = None,
     ) -> CallResult:
         """Run one export of the plugin named `name` (or of that `LoadedPlugin`, which need no longer
         be in the current set). Raises `PluginCallError` (the plugin's error, a timeout, a trap, a
-        denial; `cancelled` when `cancel`, a `host.cancel.CallCancel`, was cancelled)."""
+        denial, a result over the size cap, or `check_output`'s complaint about the result, e.g.
+        the MCP server's output_schema check; `cancelled` when `cancel`, a `host.cancel.CallCancel`,
+        was cancelled). Every call, whatever happens, gets one audit record with its true outcome.
+        `progress` receives the plugin's progress_notify calls."""
         plugin = name if isinstance(name, LoadedPlugin) else self.get(name)
-        name = plugin.name
         started = time.perf_counter()
-        input_sha = hashlib.sha256(data).hexdigest()
-        audit_base = {
+        audit_base: dict[str, Any] = {
             "plugin": plugin.name,
             "version": plugin.version,
             "sha256": plugin.sha256,
             "export": export,
-            "input_sha256": input_sha,
+            "input_sha256": hashlib.sha256(data).hexdigest(),
             "input_size": len(data),
         }
         if context and context.get("tool"):
             audit_base["tool"] = context["tool"]
         if context and context.get("request_id") is not None:
             audit_base["request_id"] = str(context["request_id"])
+        output = b""
         try:
-            if plugin.info.exports and export not in {e.name for e in plugin.info.exports}:
-                raise PluginCallError(
-                    f"plugin {name} has no export {export!r} "
-                    f"(it has: {', '.join(e.name for e in plugin.info.exports)})",
-                    "unavailable",
-                )
-            instance = plugin.borrow()
-            if cancel is not None and not cancel.attach(instance):
-                plugin.give_back(instance)  # never ran: still clean
-                raise PluginCallError(f"plugin {name}: {export} was cancelled by the client before it ran", "cancelled")
+            output = self._run(plugin, export, data, context, check_output, cancel, progress)
         except PluginCallError as exc:
-            self.audit.append("call", **audit_base, duration_ms=0.0, outcome=exc.kind, error=str(exc))
-            raise
+            error: PluginCallError | None = exc
+        except Exception as exc:  # noqa: BLE001 - whatever escapes becomes the call's error, audited
+            log.exception("call %s %s failed in the host", plugin.name, export)
+            error = PluginCallError(f"plugin {plugin.name}: {export} failed in the host: {type(exc).__name__}", "error")
+        else:
+            error = None
+        duration = (time.perf_counter() - started) * 1000
+        record = {**audit_base, "duration_ms": round(duration, 3), "outcome": "ok" if error is None else error.kind}
+        if error is not None:
+            record["error"] = str(error)[:_ERROR_PREVIEW]
+            if error.kind == "cancelled" and cancel is not None and cancel.cancelled_at is not None:
+                record["stopped_after_ms"] = round((time.perf_counter() - cancel.cancelled_at) * 1000, 3)
+        else:
+            record["output_size"] = len(output)
+        self.audit.append("call", **record)
+        if error is not None:
+            raise error
+        return CallResult(output, duration)
+
+    def _run(
+        self,
+        plugin: LoadedPlugin,
+        export: str,
+        data: bytes,
+        context: dict[str, Any] | None,
+        check_output: Callable[[bytes], str | None] | None,
+        cancel: Any = None,
+        progress: Callable[[float, float | None, str | None], None] | None = None,
+    ) -> bytes:
+        name = plugin.name
+        if plugin.info.exports and export not in {e.name for e in plugin.info.exports}:
+            raise PluginCallError(
+                f"plugin {name} has no export {export!r} (it has: {', '.join(e.name for e in plugin.info.exports)})",
+                "unavailable",
+            )
+        instance = plugin.borrow()
+        if cancel is not None and not cancel.attach(instance):
+            plugin.give_back(instance)  # never ran: still clean
+            raise PluginCallError(f"plugin {name}: {export} was cancelled by the client before it ran", "cancelled")
+        # A plugin's own grant (max_output_kib) may set its cap above or below the global one.
+        cap = plugin.max_output_bytes or self.max_output_bytes
+
+        def take(buf: Any) -> bytes:
+            # Checked before the copy: an oversized result never becomes a Python object.
+            if len(buf) > cap:
+                raise _OutputTooLargeError(len(buf))
+            return bytes(buf)
+
         state = hostfns.CallState(
             self, plugin, instance, export, dict(context or {}), time.monotonic() + plugin.effective.timeout_ms / 1000
         )
@@ -400,8 +529,21 @@ class Host:
         hostfns.set_current(state)
         error: PluginCallError | None = None
         output = b""
+        reusable = False
         try:
-            output = instance.call(export, data)
+            output = instance.call(export, data, parse=take)
+            reusable = True
+        except _OutputTooLargeError as exc:
+            reusable = True
+            error = PluginCallError(
+                f"plugin {name}: {export} returned {exc.size:,} bytes, over the {cap:,}-byte cap on a result "
+                f"(raise it for this plugin with --grant '{name}:max_output_kib=N' or max_output_kib in its grant)",
+                "too_large",
+            )
+        except UnicodeDecodeError:
+            # The guest's error message is not UTF-8 (the SDK decodes it strictly): still its error.
+            reusable = True
+            error = PluginCallError(f"plugin {name}: {export} failed (its error message is not UTF-8)", "error")
         except extism.Error as exc:
             kind, message = _classify(str(exc))
             if cancel is not None and cancel.cancelled:
@@ -423,32 +565,30 @@ class Host:
                     "trap",
                 )
             else:
+                reusable = True  # the guest returned an error: the instance is fine
                 error = PluginCallError(message or f"plugin {name}: {export} failed", "error")
         finally:
             hostfns.set_current(None)
             if cancel is not None:
                 cancel.detach()
-        if error is None and (state.denial is not None or state.host_error is not None):
+        if state.denial is not None or state.host_error is not None:
             # The guest carried on after a refusal (it cannot see the cancel until its next check).
-            error = PluginCallError(str(state.denial or state.host_error), "denied" if state.denial else "error")
+            reusable = False
+            if error is None or error.kind not in ("denied", "error"):
+                error = PluginCallError(str(state.denial or state.host_error), "denied" if state.denial else "error")
         if error is not None and state.unset_config and error.kind != "denied":
             # The plugin may have failed for want of a value it read as not set: say how to supply it.
             unset = "; ".join(f"config {k!r} was not set ({how})" for k, how in dict(state.unset_config).items())
             error = PluginCallError(f"{error} [{unset}]", error.kind)
-        duration = (time.perf_counter() - started) * 1000
-        if error is None or (error.kind == "error" and state.host_error is None):
-            plugin.give_back(instance)  # a clean return (even an error return) leaves the instance usable
-        record = {**audit_base, "duration_ms": round(duration, 3), "outcome": "ok" if error is None else error.kind}
-        if error is not None:
-            record["error"] = str(error)[:_ERROR_PREVIEW]
-            if error.kind == "cancelled" and cancel is not None and cancel.cancelled_at is not None:
-                record["stopped_after_ms"] = round((time.perf_counter() - cancel.cancelled_at) * 1000, 3)
-        else:
-            record["output_size"] = len(output)
-        self.audit.append("call", **record)
+        if reusable:
+            plugin.give_back(instance)
         if error is not None:
             raise error
-        return CallResult(output, duration)
+        if check_output is not None:
+            problem = check_output(output)
+            if problem:
+                raise PluginCallError(problem, "invalid_output")
+        return output
 
     def close(self) -> None:
         self.kv.close()

@@ -127,6 +127,14 @@ def build_tools(
                 continue
             if skip and _matches(skip, tool):
                 continue
+            other = tools.get(tool.name)
+            if other is not None and other.plugin is not plugin:
+                # Not a silent take-over: the user must choose (names are validated at load, so
+                # this needs a hand-made plugin.json; refuse rather than guess which one is meant).
+                raise RunError(
+                    f"plugins {other.plugin.name} ({other.plugin.artifact.source}) and {plugin.name} "
+                    f"({plugin.artifact.source}) both make the tool {tool.name}; load only one of them"
+                )
             tools[tool.name] = tool
     return tools
 
@@ -138,6 +146,29 @@ def _schema_error(err: jsonschema.ValidationError) -> str:
 
 def _text(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
+
+
+def _check_output(tool: PluginTool, output: bytes, parsed: list[Any]) -> str | None:
+    """Why `output` does not fit the tool's output_schema (None when it does; the value is
+    appended to `parsed`). Runs in the host's call, on its worker thread."""
+    name, export = tool.plugin.name, tool.export.name
+    try:
+        value = json.loads(output)
+    except ValueError:
+        shown = output[:200].decode("utf-8", errors="replace")
+        return (
+            f"plugin {name}: {export} returned output that is not JSON, but its output_schema expects "
+            f"an object: {shown!r}"
+        )
+    validator = tool.output_validator
+    assert validator is not None  # only tools with an output schema are checked
+    problems = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    if problems:
+        return f"plugin {name}: {export} returned output that does not match its output_schema: " + "; ".join(
+            _schema_error(e) for e in problems[:5]
+        )
+    parsed.append(value)
+    return None
 
 
 LIST_PLUGINS_OUTPUT = {
@@ -312,34 +343,27 @@ class ExtismMCPServer:
         else:
             data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
         context = self._context(ctx, tool)
+        parsed: list[Any] = []
         try:
             # The tool's own LoadedPlugin: a reload during the call does not change what it runs.
-            # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once
+            # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once.
+            # The output check runs inside the host's call, so the audit record has its true outcome.
             cancel = CallCancel()
+            check = (lambda out: _check_output(tool, out, parsed)) if tool.output_validator is not None else None
             result = await run_cancellable(
-                partial(self.host.call, tool.plugin, tool.export.name, data, context, cancel, _progress(ctx)),
+                partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, _progress(ctx)),
                 cancel,
                 limiter=self._limiter,
             )
         except PluginCallError as exc:
             return _text(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a tool error, never a raw JSON-RPC error
+            log.exception("tools/call %s failed", tool.name)
+            return _text(f"plugin {tool.plugin.name}: {tool.export.name} failed in the server: {type(exc).__name__}")
         text = result.output.decode("utf-8", errors="replace")
         if tool.output_validator is None:
             return types.CallToolResult(content=[types.TextContent(text=text)])
-        try:
-            value = json.loads(result.output)
-        except ValueError:
-            return _text(
-                f"plugin {tool.plugin.name}: {tool.export.name} returned output that is not JSON, "
-                f"but its output_schema expects an object: {text[:200]!r}"
-            )
-        problems = sorted(tool.output_validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-        if problems:
-            return _text(
-                f"plugin {tool.plugin.name}: {tool.export.name} returned output that does not match its "
-                "output_schema: " + "; ".join(_schema_error(e) for e in problems[:5])
-            )
-        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=value)
+        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=parsed[0])
 
     # ---- tools/list_changed, reloading -------------------------------------------------------
 
@@ -442,16 +466,30 @@ class ExtismMCPServer:
 
         await self._serving(serve)
 
-    def http_app(self, host: str, *, token: str | None = None, path: str = "/mcp") -> Any:
-        """The streamable-HTTP ASGI app (with a bearer-token check when `token` is set)."""
-        app = self.server.streamable_http_app(streamable_http_path=path, host=host)
+    def http_app(
+        self, host: str, *, token: str | None = None, path: str = "/mcp", allowed_origins: Iterable[str] = ()
+    ) -> Any:
+        """The streamable-HTTP ASGI app (with a bearer-token check when `token` is set). On a
+        loopback address the SDK checks Host and Origin; on any other it checks neither, so
+        `OriginGate` refuses browser requests from origins not in `allowed_origins` there."""
+        app: Any = self.server.streamable_http_app(streamable_http_path=path, host=host)
+        if not is_loopback(host):
+            app = OriginGate(app, allowed_origins)
         return BearerGate(app, token) if token else app
 
-    async def serve_http(self, host: str, port: int, *, token: str | None = None, ready: Any = None) -> None:
+    async def serve_http(
+        self,
+        host: str,
+        port: int,
+        *,
+        token: str | None = None,
+        ready: Any = None,
+        allowed_origins: Iterable[str] = (),
+    ) -> None:
         import uvicorn  # noqa: PLC0415
 
         config = uvicorn.Config(
-            self.http_app(host, token=token),
+            self.http_app(host, token=token, allowed_origins=allowed_origins),
             host=host,
             port=port,
             log_level="warning",
@@ -487,6 +525,47 @@ def _progress(ctx: Any) -> Any:
 def _compile_all(plugins: list[LoadedPlugin]) -> None:
     for plugin in plugins:
         plugin.warm()
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine can reach it."""
+    import ipaddress  # noqa: PLC0415
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def _refuse(send: Any, status: int, error: str, description: str) -> None:
+    body = json.dumps({"error": error, "error_description": description}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class OriginGate:
+    """ASGI wrapper for a non-loopback address: a request with an `Origin` header (a browser
+    page's) is refused (403) unless that origin is allowed; MCP clients send none. Without it, any
+    web page a user opens could drive the server (DNS rebinding, cross-site requests)."""
+
+    def __init__(self, app: Any, allowed: Iterable[str]) -> None:
+        self.app, self.allowed = app, {o.rstrip("/").lower() for o in allowed}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            origin = dict(scope.get("headers") or []).get(b"origin")
+            if origin is not None and origin.decode("latin-1").rstrip("/").lower() not in self.allowed:
+                await _refuse(send, 403, "forbidden_origin", "this origin may not use the server (--allow-origin)")
+                return
+        await self.app(scope, receive, send)
 
 
 class BearerGate:

@@ -4,6 +4,7 @@ real signatures), a loopback weather API, and helpers to make tampered or hand-m
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,19 +17,27 @@ from extism_platform.grants import grants_from_options
 from extism_platform.host.runtime import Host
 from extism_platform.host.sources import from_dist
 from plugin_format.artifact import canonical_json, sha256_hex
-from plugin_format.signing import load_private_key, sign_statement, statement
+from plugin_format.signing import TRUSTED_KEYS_ENV, load_private_key, sign_statement, statement
 
 PROBE = "@examples/probe"
 WEATHER = "@examples/weather"
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """{dist, key, pub}: probe + weather, signed with a session key."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """{dist, key, pub}: probe + weather, signed with a session key, which this session's hosts
+    (and the servers it starts) know through $EXTISM_TRUSTED_KEYS, as a user knows their own."""
     root = tmp_path_factory.mktemp("examples")
     key = root / "key.pem"
     build_examples(root / "dist", key)
-    return {"dist": root / "dist", "key": key, "pub": Path(str(key) + ".pub")}
+    pub = Path(str(key) + ".pub")
+    before = os.environ.get(TRUSTED_KEYS_ENV)
+    os.environ[TRUSTED_KEYS_ENV] = str(pub)
+    yield {"dist": root / "dist", "key": key, "pub": pub}
+    if before is None:
+        os.environ.pop(TRUSTED_KEYS_ENV, None)
+    else:
+        os.environ[TRUSTED_KEYS_ENV] = before
 
 
 @pytest.fixture()

@@ -12,8 +12,8 @@ import pytest
 from extism_platform.audit import AuditLog, read_records, register_audit_commands, verify_log
 
 
-def _log(path: Path, n: int = 5) -> None:
-    log = AuditLog(path)
+def _log(path: Path, n: int = 5, key: bytes | None = None) -> None:
+    log = AuditLog(path, key=key)
     for i in range(n):
         log.append("call", plugin="p", export="e", i=i)
     log.close()
@@ -21,9 +21,10 @@ def _log(path: Path, n: int = 5) -> None:
 
 def test_intact_log_verifies(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    _log(path)
-    report = verify_log(path)
+    _log(path, key=b"k" * 32)
+    report = verify_log(path, b"k" * 32)
     assert report.ok and report.lines == 5 and not report.warnings
+    assert verify_log(path).problems == ["audit.jsonl.head is keyed: give the audit key (--key) to check it"]
     records = read_records(path)
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
 

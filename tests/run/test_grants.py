@@ -39,7 +39,9 @@ def test_host_covers(pattern: str, target: str, ok: bool) -> None:
 
 
 def test_host_allowed_ports() -> None:
-    assert host_allowed(["127.0.0.1"], "127.0.0.1", 8080)  # no port in the pattern: any port
+    assert not host_allowed(["127.0.0.1"], "127.0.0.1", 8080)  # no port in the pattern: the scheme's
+    assert host_allowed(["127.0.0.1"], "127.0.0.1", None, "http") and host_allowed(["h"], "h", 443, "https")
+    assert host_allowed(["127.0.0.1:*"], "127.0.0.1", 8080) and host_allowed(["127.0.0.1:8080"], "127.0.0.1", 8080)
     assert not host_allowed(["127.0.0.1:1"], "127.0.0.1", 8080)
     assert not host_allowed([], "127.0.0.1", None)
 

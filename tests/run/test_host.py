@@ -66,7 +66,7 @@ def test_requested_but_ungranted_host_names_the_grant(make_host: Callable[..., H
 
 
 def test_granted_host_reaches_the_loopback_server(make_host: Callable[..., Host], weather_api: WeatherAPI) -> None:
-    host = make_host(f"{PROBE}:host=127.0.0.1")
+    host = make_host(f"{PROBE}:host=127.0.0.1:*")
     out = call_json(host, PROBE, "fetch", {"url": f"{weather_api.url}/v1/current?city=tokyo"})
     assert out["status"] == 401  # no api key: the plugin sees the API's own answer
     rec = _capability_records(host)[-1]

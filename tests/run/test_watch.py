@@ -276,7 +276,7 @@ def test_a_call_in_flight_finishes_on_the_old_plugin(
     dist = tmp_path / "dist"
     _copy(built["dist"], PROBE_STEM, dist)
     _copy(built["dist"], WEATHER_STEM, dist)
-    host = make_host(f"{PROBE}:host=127.0.0.1", dist=dist)
+    host = make_host(f"{PROBE}:host=127.0.0.1:*", dist=dist)  # the SlowAPI's port is random
     weather = host.plugins[WEATHER]
     old_probe = host.plugins[PROBE]
     api = SlowAPI()

@@ -38,7 +38,9 @@ EXTISM_EXPORT("echo") int32_t echo(void) {
 EXTISM_EXPORT("fetch") int32_t fetch(void) {
     uint64_t n; char *u = arg("url", &n);
     if (!u) return extism_error("fetch: give me {\"url\": ...}");
-    ExtismHttpResponse r = extism_http_request_send("GET", u, NULL, 0, NULL, 0);
+    uint64_t hn; char *hh = arg("host", &hn); /* an optional Host header the plugin tries to set */
+    ExtismHttpHeader h[] = {{"Host", hh}};
+    ExtismHttpResponse r = extism_http_request_send("GET", u, hh ? h : NULL, hh ? 1 : 0, NULL, 0);
     uint64_t bl = 0; uint8_t *b = r.body ? extism_load_block(r.body, &bl) : NULL;
     ExtismBuffer out = {0};
     extism_buffer_append_str(&out, "{\"status\":");
@@ -101,6 +103,48 @@ EXTISM_EXPORT("crash") int32_t crash(void) { __builtin_trap(); }
 EXTISM_EXPORT("spin") int32_t spin(void) {
     volatile uint64_t i = 0;
     for (;;) i++;
+    return 0;
+}
+
+/* {"size": N} → {"text": "xxx…"} of N bytes: a huge result for the host's output cap. */
+EXTISM_EXPORT("big") int32_t big(void) {
+    uint64_t n; uint8_t *in = extism_input(&n);
+    const uint8_t *v; size_t vl; uint64_t size = 0;
+    if (!in || extism_json_member(in, n, "size", &v, &vl) != EXTISM_JSON_OK)
+        return extism_error("big: give me {\"size\": N}");
+    for (size_t i = 0; i < vl && v[i] >= '0' && v[i] <= '9'; i++) size = size * 10 + (v[i] - '0');
+    ExtismBuffer out = {0};
+    extism_buffer_append_str(&out, "{\"text\":\"");
+    for (uint64_t i = 0; i < size; i++) extism_buffer_append(&out, (const uint8_t *)"x", 1);
+    extism_buffer_append_str(&out, "\"}");
+    extism_output(out.data, out.len);
+    extism_buffer_free(&out);
+    return 0;
+}
+
+/* An error message that is not UTF-8 (the host must still report it as a tool error). */
+EXTISM_EXPORT("bad_error") int32_t bad_error(void) { return extism_error_bytes("bad \xff\xfe bytes", 12); }
+
+/* {"key": k, "value": v}: store v in the instance's Extism vars; `getvar` reads it back. */
+EXTISM_EXPORT("setvar") int32_t setvar(void) {
+    uint64_t kn, vn; char *k = arg("key", &kn); char *v = arg("value", &vn);
+    if (!k || !v) return extism_error("setvar: give me {\"key\": ..., \"value\": ...}");
+    extism_var_put(k, v, vn);
+    extism_output_str("{\"stored\":true}");
+    return 0;
+}
+
+EXTISM_EXPORT("getvar") int32_t getvar(void) {
+    uint64_t kn; char *k = arg("key", &kn);
+    if (!k) return extism_error("getvar: give me {\"key\": ...}");
+    uint64_t vl = 0; uint8_t *v = extism_var(k, &vl);
+    if (!v) return output_json_field("value", (uint8_t *)"", 0);
+    return output_json_field("value", v, vl);
+}
+
+/* An output that is JSON but not what output_schema says. */
+EXTISM_EXPORT("wrong_shape") int32_t wrong_shape(void) {
+    extism_output_str("{\"text\":42}");
     return 0;
 }
 
