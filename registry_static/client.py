@@ -133,6 +133,8 @@ class FetchedPlugin:
     manifest: dict[str, Any]
     path: Path
     info: VersionInfo
+    #: the author's key that the signature was verified with (the scope's, from TUF-signed metadata)
+    author_key: Any = None
 
     @property
     def sha256(self) -> str:
@@ -405,6 +407,7 @@ class RegistryClient:
             verified.manifest,
             paths["wasm"],
             VersionInfo.from_entry(name, entry),
+            key,
         )
 
     def readme(self, name: str, version: str) -> str | None:

@@ -204,7 +204,8 @@ def from_registry(
                 wasm,
                 fetched.plugin_json,
                 fetched.sig,
-                keys=keys or [],
+                # the registry vouches for its scope's author keys (TUF), as --trust-key does
+                keys=[*(keys or []), *([fetched.author_key] if fetched.author_key is not None else [])],
                 allow_unsigned=allow_unsigned,
                 where=f"{url} {name}@{version}",
                 source=f"registry:{url} {name}@{version}",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from extism_platform.audit import read_records, verify_log
+from extism_platform.audit import load_key, read_records, verify_log
 from extism_platform.demo import WeatherAPI
 from extism_platform.mastra import PROJECT_DIR, run_script
 from tests.conftest import ROOT
@@ -88,7 +88,7 @@ def test_mastra_agent_uses_the_weather_plugin(built: dict, weather_api: WeatherA
     (london,) = report["agent_calls"]
     assert london["ok"] and london["result"]["city"] == "London" and london["result"]["temp_c"] == 14.0
     calls = [r for r in read_records(audit) if r["kind"] == "call"]
-    assert sum(c["outcome"] == "ok" for c in calls) >= 52 and verify_log(audit).ok
+    assert sum(c["outcome"] == "ok" for c in calls) >= 52 and verify_log(audit, load_key(tmp_path / "audit.key")).ok
     assert {r["city"] for r in weather_api.requests} >= {"Paris", "London", "Tokyo"}
 
 
@@ -190,4 +190,5 @@ def test_brief_config_as_written_and_a_scripted_agent(built: dict, tmp_path: Pat
     assert report["echo"] == {"text": "enabled through Mastra"}
     audit = home / ".local" / "state" / "extism-platform" / "audit.jsonl"
     calls = [r for r in read_records(audit) if r["kind"] == "call"]
-    assert [c["export"] for c in calls] == ["get_weather", "echo"] and verify_log(audit).ok
+    key = load_key(home / ".local" / "state" / "extism-platform" / "audit.key")
+    assert [c["export"] for c in calls] == ["get_weather", "echo"] and verify_log(audit, key).ok

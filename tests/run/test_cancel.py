@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import pytest
 
-from extism_platform.audit import read_records, verify_log
+from extism_platform.audit import load_key, read_records, verify_log
 from tests.conftest import ROOT
 from tests.run.test_mcp import SERVER
 
@@ -31,6 +31,8 @@ def test_cancelled_call_frees_its_slot(built: dict, tmp_path: Path, mode: str) -
             *SERVER,
             "--dist",
             str(built["dist"]),
+            "--trust-key",
+            str(built["pub"]),
             "--grant",
             "@examples/probe:timeout_ms=20000",  # the spin would hold the slot for 20 s without the cancel
             "--max-concurrency",
@@ -80,7 +82,7 @@ def test_cancelled_call_frees_its_slot(built: dict, tmp_path: Path, mode: str) -
     # the server's part: from the cancel reaching the host to the wasm stopped and the slot free
     print(f"server: cancel → stopped {spin['stopped_after_ms']} ms")
     assert spin["stopped_after_ms"] < SLOT_FREE_S * 1000
-    assert verify_log(audit).ok
+    assert verify_log(audit, load_key(tmp_path / "audit.key")).ok
 
 
 async def _wait_for_running(audit: Path, client: Any) -> None:

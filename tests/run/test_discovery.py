@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from extism_platform.audit import read_records, verify_log
+from extism_platform.audit import load_key, read_records, verify_log
 from extism_platform.demo import WeatherAPI
 from tests.conftest import ROOT, run_cli
 from tests.run.test_mcp import SERVER
@@ -130,7 +130,7 @@ def test_discovery_over_stdio(registry: str, tmp_path: Path, mode: str) -> None:
     records = read_records(audit)
     assert [r["plugin"] for r in records if r["kind"] == "load"] == ["@examples/probe"]
     assert any(r["kind"] == "unload" and r["plugin"] == "@examples/probe" for r in records)
-    assert verify_log(audit).ok
+    assert verify_log(audit, load_key(tmp_path / "state" / "audit.key")).ok
 
 
 def test_bare_registry_takes_the_users_config(registry: str, built: dict, tmp_path: Path) -> None:

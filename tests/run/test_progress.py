@@ -75,7 +75,9 @@ def test_progress_is_denied_without_a_grant(built: dict, tmp_path: Path) -> None
     wasm = wasmtime.wat2wasm((FIXTURES / "progress.wat").read_text())
     dist = resign(built, "examples-probe-0.1.0", tmp_path / "dist", _as_progress_plugin, wasm=wasm)
     host = Host()
-    host.add_all(from_dist(dist))
+    from plugin_format.signing import load_public_key
+
+    host.add_all(from_dist(dist, keys=[load_public_key(built["pub"])]))
     with pytest.raises(PluginCallError) as err:
         host.call("@examples/probe", "work", b"{}", progress=lambda *a: None)
     assert err.value.kind == "denied" and "progress_notify" in str(err.value)
