@@ -59,7 +59,10 @@ def _loopback(handler: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str
         def log_message(self, *args: Any) -> None:
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default backlog (5) drops connects under 8 concurrent calls
+
+    srv = Server(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -315,7 +318,8 @@ def test_attack_one_denial_cancels_other_calls(built: dict, tmp_path: Path) -> N
         results = anyio.run(main)
     innocent = [(i, r) for i, r in enumerate(results) if i % 10 != 5]
     correct = [i for i, r in innocent if not r.is_error and json.loads(_text(r)) == {"status": 200, "body": f"/n{i}"}]
-    assert len(correct) == 180, f"{len(correct)} of 180 innocent calls correct; e.g. {_text(innocent[0][1])}"
+    wrong = [_text(r)[:160] for i, r in innocent if i not in correct]
+    assert len(correct) == 180, f"{len(correct)} of 180 innocent calls correct; wrong: {wrong[:3]}"
     assert all(r.is_error and "evil.example" in _text(r) for i, r in enumerate(results) if i % 10 == 5)
     records = [r for r in read_records(audit) if r["kind"] == "call"]
     assert len(records) == 200
