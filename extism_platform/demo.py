@@ -144,6 +144,8 @@ def server_args(key_path: Path, api: WeatherAPI, audit: Path, registry: str) -> 
         f"api.weather.example={api.url}",
         "--audit-log",
         str(audit),
+        "--state-dir",  # the demo's own kv store and audit key, beside its audit log
+        str(audit.parent / "state"),
     ]
 
 
@@ -220,12 +222,12 @@ def _run(args: argparse.Namespace) -> int:
         sargs = server_args(key, api, args.out / "audit.jsonl", registry)
         if args.check:
             failures = anyio.run(check, sargs)
-            from extism_platform.audit import verify_log  # noqa: PLC0415
+            from extism_platform.audit import load_key, verify_log  # noqa: PLC0415
 
-            report = verify_log(args.out / "audit.jsonl")
+            report = verify_log(args.out / "audit.jsonl", load_key(args.out / "state" / "audit.key"))
             print(
                 f"audit log {args.out / 'audit.jsonl'}: {report.lines} lines, "
-                f"chain {'intact' if report.ok else 'BROKEN'}"
+                f"chain {'intact' if report.ok else 'BROKEN: ' + '; '.join(report.problems)}"
             )
             for f in failures:
                 print(f"demo: FAILED {f}", file=sys.stderr)
