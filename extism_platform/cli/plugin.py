@@ -14,7 +14,7 @@ from typing import Any
 from hatch_extism.toolchains import DRIVERS, get_toolchain
 from plugin_format import names, signing
 from plugin_format.cli import add_version_flag
-from plugin_format.errors import ExtismPlatformError, run_command
+from plugin_format.errors import ExtismPlatformError, PluginCallError, run_command
 from plugin_format.paths import default_signing_key
 
 EXAMPLES = {
@@ -287,6 +287,10 @@ def cmd_call(args: argparse.Namespace) -> int:
     host.add(artifact)
     try:
         output = host.call(artifact.info.name, args.export, _read_input(args.input)).output
+    except PluginCallError as exc:
+        if exc.kind != "error":
+            raise  # denials, traps and timeouts already name the plugin and the export
+        raise PluginCallError(f"{args.export}: {exc}") from None  # the plugin's own message, as the Extism CLI
     finally:
         host.close()
     sys.stdout.buffer.write(output)
