@@ -105,6 +105,8 @@ def test_extism_mastra_verify_cli(built: dict, tmp_path: Path) -> None:
         "--",
         "--dist",
         str(built["dist"]),
+        "--trust-key",  # signed builds load only with their signer's key (issue 15, item 13)
+        str(built["pub"]),
         "--audit-log",
         str(tmp_path / "a.jsonl"),
         cwd=tmp_path,
