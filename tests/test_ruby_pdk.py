@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import wasmtime
 
-from hatch_extism.toolchains.ruby import HostFunction, _host_functions, _plugin_c, _top_level_methods, keep_exports
+from hatch_extism.toolchains.c_codegen import HostImport, declared_host_functions
+from hatch_extism.toolchains.ruby import _MAX_HOST_PARAMS, _plugin_c, _top_level_methods, keep_exports
 from plugin_format.wasm import inspect_module
 
 SOURCE = """\
@@ -30,10 +31,14 @@ def test_exports_are_top_level_public_defs_in_source_order() -> None:
     assert _top_level_methods(SOURCE) == ["greet", "json_sum"]
 
 
+def _host_functions(text: str) -> list[HostImport]:
+    return declared_host_functions(text, "Extism.host_function", _MAX_HOST_PARAMS)
+
+
 def test_host_functions_are_read_with_their_arity() -> None:
     assert _host_functions(SOURCE) == [
-        HostFunction("extism:host/user", "kv_get", 1, 1),
-        HostFunction("extism:host/user", "log_it", 2, 0),
+        HostImport("extism:host/user", "kv_get", 1, 1),
+        HostImport("extism:host/user", "log_it", 2, 0),
     ]
 
 
