@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugin_format.errors import ToolchainError
+from plugin_format.errors import BuildError, ToolchainError
+from plugin_format.wasm import inspect_module
 
 Progress = Callable[[str], None]
 
@@ -137,6 +138,22 @@ def run_tool(
         tail = proc.stdout.strip()
         raise error(f"{what} failed (exit {proc.returncode}):\n{tail}")
     return proc.stdout
+
+
+def move_into_place(tmp: Path, request: BuildRequest, *, compiler: str, what: str, hint: str) -> bytes:
+    """The compiler's output `tmp` becomes `request.output` once it exports every function
+    plugin.yaml declares; else it is removed and the error says how to export one (`hint`).
+    Returns the module's bytes."""
+    if not tmp.is_file():
+        raise BuildError(f"{compiler} reported success but wrote no {tmp.name}")
+    data = tmp.read_bytes()
+    exported = inspect_module(data).func_exports if request.exports else {}
+    missing = [name for name in request.exports if name not in exported]
+    if missing:
+        tmp.unlink()
+        raise BuildError(f"{what}: the module does not export {', '.join(missing)} ({hint})")
+    tmp.replace(request.output)
+    return data
 
 
 def which(name: str) -> str | None:

@@ -48,13 +48,14 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    move_into_place,
     pip_install_target,
     run_tool,
     which,
 )
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir, toolchains_dir
-from plugin_format.wasm import imports_wasi, inspect_module
+from plugin_format.wasm import imports_wasi
 
 #: The oldest Go with `//go:wasmexport` (and so `-buildmode=c-shared` reactors for wasip1).
 MIN_GO = (1, 24)
@@ -187,18 +188,13 @@ class GoToolchain(Toolchain):
             except BuildError as exc:
                 tmp.unlink(missing_ok=True)
                 raise _explain(exc) from None
-        if not tmp.is_file():
-            raise BuildError(f"go build reported success but wrote no {tmp.name}")
-        data = tmp.read_bytes()
-        exported = inspect_module(data).func_exports if request.exports else {}
-        missing = [name for name in request.exports if name not in exported]
-        if missing:
-            tmp.unlink()
-            raise BuildError(
-                f"go build: the module does not export {', '.join(missing)} "
-                "(mark each with //go:wasmexport NAME in package main)"
-            )
-        tmp.replace(request.output)
+        data = move_into_place(
+            tmp,
+            request,
+            compiler="go build",
+            what="go build",
+            hint="mark each with //go:wasmexport NAME in package main",
+        )
         return BuildResult(
             wasm=request.output,
             wasi=imports_wasi(data),

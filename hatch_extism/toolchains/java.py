@@ -50,13 +50,14 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    move_into_place,
     run_tool,
     staged_install,
     which,
 )
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir
-from plugin_format.wasm import imports_wasi, inspect_module
+from plugin_format.wasm import imports_wasi
 
 #: The pinned compiler. Changing it changes every module's bytes (reproducibility).
 TEAVM_VERSION = "0.13.1"
@@ -241,18 +242,13 @@ class JavaToolchain(Toolchain):
             except BuildError:
                 tmp.unlink(missing_ok=True)
                 raise
-        if not tmp.is_file():
-            raise BuildError(f"TeaVM reported success but wrote no {tmp.name}")
-        data = tmp.read_bytes()
-        exported = inspect_module(data).func_exports if request.exports else {}
-        missing = [name for name in request.exports if name not in exported]
-        if missing:
-            tmp.unlink()
-            raise BuildError(
-                f"java: the module does not export {', '.join(missing)} "
-                '(mark a public static method with @Export(name = "…"), dev.extismplatform.pdk.Export)'
-            )
-        tmp.replace(request.output)
+        data = move_into_place(
+            tmp,
+            request,
+            compiler="TeaVM",
+            what="java",
+            hint='mark a public static method with @Export(name = "…"), dev.extismplatform.pdk.Export',
+        )
         return BuildResult(
             wasm=request.output,
             wasi=imports_wasi(data),

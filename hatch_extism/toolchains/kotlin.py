@@ -42,13 +42,14 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    move_into_place,
     run_tool,
     staged_install,
     which,
 )
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir
-from plugin_format.wasm import imports_wasi, inspect_module
+from plugin_format.wasm import imports_wasi
 
 #: The pinned compiler and standard library (one version that exists for both: not every patch
 #: release of the compiler has a wasm-wasi stdlib). Changing it changes every module's bytes.
@@ -257,16 +258,15 @@ class KotlinToolchain(Toolchain):
             if not built.is_file():
                 raise BuildError(f"the Kotlin compiler reported success but wrote no {built.name}")
             data = built.read_bytes()
-        exported = inspect_module(data).func_exports
-        missing = [name for name in request.exports if name not in exported]
-        if missing:
-            raise BuildError(
-                f"kotlin: the module does not export {', '.join(missing)} (mark each with "
-                '@WasmExport("NAME") on a top-level fun returning Int)'
-            )
         tmp = request.output.with_name(request.output.name + ".tmp")
         tmp.write_bytes(data)
-        tmp.replace(request.output)
+        move_into_place(
+            tmp,
+            request,
+            compiler="the Kotlin compiler",
+            what="kotlin",
+            hint='mark each with @WasmExport("NAME") on a top-level fun returning Int',
+        )
         return BuildResult(
             wasm=request.output,
             wasi=imports_wasi(data),
