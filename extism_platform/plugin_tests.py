@@ -5,7 +5,7 @@ enforcement and messages: the author's run grants what plugin.yaml requests (con
 from the test's `config:`), and HTTP answers come from the test's `http_mock` through the host's
 HTTP settings, after the permission check. So a mock for a host that plugin.yaml does not declare
 fails the test, as the real call would be refused; a request no mock matches fails too, naming
-the URL. Each test gets a fresh in-memory kv store; the compiled module is shared by all.
+the URL. Each test gets a fresh in-memory kv store; the module is read and checked once for all.
 """
 
 from __future__ import annotations

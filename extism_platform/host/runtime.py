@@ -116,24 +116,29 @@ class CallResult:
     duration_ms: float
 
 
+@dataclass(frozen=True)
+class _CheckedModule:
+    """A plugin's wasm after the load checks (hash, imports): the Extism manifest each call's own
+    CompiledPlugin is made from, and whether instantiating it runs a start function."""
+
+    manifest: dict[str, Any]
+    start: bool
+
+
 @dataclass
 class LoadedPlugin:
     """A plugin the host can call. Compiled on first use, then instances are pooled."""
 
     artifact: Artifact
     effective: Effective
-    _compiled: CompiledPlugin | None = None
     _compile_error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _idle: list[CompiledPlugin] = field(default_factory=list)
-    #: the verified Extism manifest each instance's own CompiledPlugin is made from
-    _manifest: dict[str, Any] | None = None
-    #: the module has a start section: instantiating it runs code (see `_instantiate`)
-    _manifest_start: bool = False
+    _checked: _CheckedModule | None = None
     compile_ms: float | None = None
-    #: the host's checked manifests by what compiling depends on, shared by the LoadedPlugins of
+    #: the host's checked modules by what compiling depends on, shared by the LoadedPlugins of
     #: one module (a grant change or a test with other config does not read and check it again)
-    compile_cache: dict[tuple[Any, ...], dict[str, Any]] | None = None
+    checked_modules: dict[tuple[Any, ...], _CheckedModule] | None = None
 
     @property
     def name(self) -> str:
@@ -169,7 +174,7 @@ class LoadedPlugin:
 
     @property
     def compiled(self) -> bool:
-        return self._compiled is not None
+        return self._checked is not None
 
     def _extism_manifest(self, wasm: bytes) -> dict[str, Any]:
         eff = self.effective
@@ -191,26 +196,9 @@ class LoadedPlugin:
             if self._compile_error is not None:
                 raise PluginCallError(self._compile_error, "unavailable")
             started = time.perf_counter()
-            eff = self.effective
-            key = (self.sha256, self.info.wasi, eff.memory_mib, eff.timeout_ms, tuple(sorted(eff.paths.items())))
             try:
-                if self._manifest is None and self.compile_cache is not None:
-                    self._manifest = self.compile_cache.get(key)
-                if self._manifest is None:
-                    wasm = self.artifact.read_wasm()
-                    if hashlib.sha256(wasm).hexdigest() != self.sha256:
-                        raise LoadError(
-                            f"{self.artifact.source}: the wasm changed since it was verified "
-                            f"(sha256 is no longer {self.sha256[:16]}…); rebuild or reinstall it"
-                        )
-                    self._check_imports(wasm)
-                    self._manifest = self._extism_manifest(wasm)
-                    self._manifest["_start"] = self._manifest_start  # read (and dropped) below
-                    if self.compile_cache is not None:
-                        self.compile_cache[key] = self._manifest
-                self._manifest_start = bool(self._manifest.get("_start"))
-                manifest = {k: v for k, v in self._manifest.items() if k != "_start"}
-                compiled = CompiledPlugin(manifest, wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
+                checked = self._checked or self._check()
+                compiled = CompiledPlugin(checked.manifest, wasi=self.info.wasi, functions=hostfns.FUNCTIONS)
             except LoadError as exc:
                 self._compile_error = f"plugin {self.name} cannot be loaded: {exc}"
                 raise PluginCallError(self._compile_error, "unavailable") from None
@@ -219,10 +207,30 @@ class LoadedPlugin:
                 raise PluginCallError(self._compile_error, "unavailable") from None
             if self.compile_ms is None:
                 self.compile_ms = (time.perf_counter() - started) * 1000
-            self._compiled = compiled
+            self._checked = checked
             return compiled
 
-    def _check_imports(self, wasm: bytes) -> None:
+    def _check(self) -> _CheckedModule:
+        """The host's checked module of this wasm under these limits, else the wasm read again,
+        held to its verified hash and checked (`LoadError` when it fails)."""
+        eff = self.effective
+        key = (self.sha256, self.info.wasi, eff.memory_mib, eff.timeout_ms, tuple(sorted(eff.paths.items())))
+        cached = self.checked_modules.get(key) if self.checked_modules is not None else None
+        if cached is not None:
+            return cached
+        wasm = self.artifact.read_wasm()
+        if hashlib.sha256(wasm).hexdigest() != self.sha256:
+            raise LoadError(
+                f"{self.artifact.source}: the wasm changed since it was verified "
+                f"(sha256 is no longer {self.sha256[:16]}…); rebuild or reinstall it"
+            )
+        checked = _CheckedModule(self._extism_manifest(wasm), start=self._check_imports(wasm))
+        if self.checked_modules is not None:
+            self.checked_modules[key] = checked
+        return checked
+
+    def _check_imports(self, wasm: bytes) -> bool:
+        """Refuse what this host cannot link; True when the module has a start section."""
         try:
             info = inspect_module(wasm, validate=False)
         except ValueError as exc:
@@ -234,8 +242,7 @@ class LoadedPlugin:
             raise LoadError(f"it imports host function(s) this host does not offer: {', '.join(unknown)}")
         if info.wasi and not self.info.wasi:
             raise LoadError("the module imports WASI but plugin.json says `wasi: false`")
-        if info.start:
-            self._manifest_start = True
+        return bool(info.start)
 
     def borrow(self) -> extism.Plugin:
         """A fresh instance for one call, on a compiled module (an engine) no other call in flight
@@ -257,7 +264,7 @@ class LoadedPlugin:
         instantiated on a daemon thread, waited for timeout_ms; past that the plugin is marked
         unavailable (so no second thread gets stuck) and the call is a tool error. The stuck thread
         cannot be stopped, but it holds no worker and does not keep the process from exiting."""
-        if not self._manifest_start:
+        if self._checked is None or not self._checked.start:
             return extism.Plugin(compiled)
         box: dict[str, Any] = {}
 
@@ -349,7 +356,7 @@ class Host:
         self.http = http or HttpSettings()
         self.hints = hints or Hints()
         self.plugins: dict[str, LoadedPlugin] = {}
-        self._compiled: dict[tuple[Any, ...], CompiledPlugin] = {}
+        self._checked_modules: dict[tuple[Any, ...], _CheckedModule] = {}
 
     def _audit_load(self, loaded: LoadedPlugin) -> None:
         info, artifact, eff = loaded.info, loaded.artifact, loaded.effective
@@ -376,7 +383,7 @@ class Host:
                 f"and {info.version} from {artifact.source}); load one of them"
             )
         eff = effective(info.name, info.permissions, grant_for(self.grants, info.name))
-        loaded = LoadedPlugin(artifact, eff, compile_cache=self._compiled)
+        loaded = LoadedPlugin(artifact, eff, checked_modules=self._checked_modules)
         self.plugins[info.name] = loaded
         self._audit_load(loaded)
         return loaded
@@ -401,7 +408,7 @@ class Host:
             if current is not None and _same_build(current.artifact, artifact) and current.effective == eff:
                 out[info.name] = current
             else:
-                out[info.name] = LoadedPlugin(artifact, eff, compile_cache=self._compiled)
+                out[info.name] = LoadedPlugin(artifact, eff, checked_modules=self._checked_modules)
         return out
 
     def swap(self, plugins: dict[str, LoadedPlugin], grants: dict[str, Grant] | None = None) -> PluginChanges:
@@ -418,8 +425,8 @@ class Host:
             self.grants = grants
         self.plugins = plugins
         live = {p.sha256 for p in plugins.values()}
-        for key in [k for k in self._compiled if k[0] not in live]:
-            del self._compiled[key]  # calls in flight hold their own reference
+        for key in [k for k in self._checked_modules if k[0] not in live]:
+            del self._checked_modules[key]  # calls in flight hold their own reference
         for name in (*changes.replaced, *changes.removed):
             gone = old[name]
             self.audit.append(
