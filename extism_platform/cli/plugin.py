@@ -231,10 +231,11 @@ def _bare_module_hints() -> Any:
     """Denial hints for `call` on a module without plugin.yaml: the options are the grants."""
     from extism_platform.grants import Hints
 
-    options = {"host": "--allow-host {v}", "config": "--config {v}=VALUE", "path": "plugin.yaml permissions.paths"}
+    options = {"host": "pass --allow-host {v}", "config": "pass --config {v}=VALUE"}
 
     def how(plugin: str, capability: str, value: str) -> str:
-        return f"pass {options.get(capability, '--wasi').format(v=value)}"
+        # paths and host functions: a bare module gets the host functions it imports and no paths
+        return options.get(capability, "declare it in a plugin.yaml (`extism-plugin import`)").format(v=value)
 
     return Hints(grant=how, undeclared=how)
 
@@ -253,7 +254,8 @@ def cmd_call(args: argparse.Namespace) -> int:
 
     target = Path(args.target)
     config = _config_values(args.config)
-    caps = {"memory_mib": args.memory_mib, "timeout_ms": args.timeout_ms}
+    # only the caps given: the rest are plugin.yaml's, or the defaults of a plugin that asks for none
+    caps = {k: v for k, v in (("memory_mib", args.memory_mib), ("timeout_ms", args.timeout_ms)) if v is not None}
     if target.is_dir() or target.name == "plugin.yaml":
         manifest = load_manifest(target)
         wasm_path = build_artifacts(
@@ -262,8 +264,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         wasm, info = _read_module(wasm_path)
         artifact = sources.from_project(manifest, wasm, f"project:{manifest.project_dir}")
         hints = project_hints(manifest, config_hint="pass --config {key}=VALUE")
-        explicit = {k: v for k, v in caps.items() if v is not None}
-        grant = Grant(requested=True, config=config, **explicit)
+        grant = Grant(requested=True, config=config, **caps)
     else:
         wasm, info = _read_module(target)
         user = sorted({n for m, n, _ in info.imports if m == USER_MODULE})
@@ -271,8 +272,7 @@ def cmd_call(args: argparse.Namespace) -> int:
             "hosts": args.allow_host,
             "config": sorted(config),
             "host_functions": user,
-            "memory_mib": args.memory_mib or 64,
-            "timeout_ms": args.timeout_ms or 30_000,
+            **caps,
         }
         name = target.stem.lower() if names.is_valid(target.stem.lower()) else "module"
         artifact = sources.from_module(

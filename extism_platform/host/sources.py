@@ -7,7 +7,6 @@ itself is compiled only on first use, and its bytes are pinned to the verified h
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from importlib import metadata, resources
@@ -18,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from extism_platform.host.runtime import Artifact, PluginInfo
 from plugin_format import names
-from plugin_format.artifact import verify_bytes
+from plugin_format.artifact import sha256_hex, verify_bytes
 from plugin_format.errors import ExtismPlatformError, LoadError, SemverError
-from plugin_format.manifest import PluginManifest, permissions_from_dict
+from plugin_format.manifest import PluginManifest
 from plugin_format.names import ENTRY_POINT_GROUP
 from plugin_format.semver import Version
 from plugin_format.signing import known_public_keys
@@ -268,15 +267,20 @@ def describe(artifact: Artifact) -> dict[str, Any]:
     }
 
 
+def _local(doc: dict[str, Any], wasm: bytes, source: str) -> Artifact:
+    """An unsigned artifact from bytes in hand, for the author's own runs."""
+    return Artifact(PluginInfo.from_plugin_json(doc), sha256_hex(wasm), lambda: wasm, source)
+
+
 def from_project(manifest: PluginManifest, wasm: bytes, source: str) -> Artifact:
     """A plugin the author just built (unsigned, from plugin.yaml): for `extism-plugin test` and
     `call`, which run it on the same host as the MCP server."""
-    doc = {**manifest.to_dict(), "wasi": manifest.wasi}
-    return Artifact(PluginInfo.from_plugin_json(doc), hashlib.sha256(wasm).hexdigest(), lambda: wasm, source)
+    return _local(manifest.to_dict(), wasm, source)
 
 
 def from_module(wasm: bytes, *, name: str, permissions: dict[str, Any], wasi: bool, source: str) -> Artifact:
-    """A bare module with no plugin.json (`extism-plugin call x.wasm`): the caller states the permissions."""
-    perms = permissions_from_dict(permissions).to_dict()
-    doc = {"name": name, "version": "0.0.0", "exports": [], "permissions": perms, "wasi": wasi}
-    return Artifact(PluginInfo.from_plugin_json(doc), hashlib.sha256(wasm).hexdigest(), lambda: wasm, source)
+    """A bare module with no plugin.json (`extism-plugin call x.wasm`): the caller states the
+    permissions (defaults filled in as for a plugin.yaml that asks for none)."""
+    return _local(
+        {"name": name, "version": "0.0.0", "exports": [], "permissions": permissions, "wasi": wasi}, wasm, source
+    )
