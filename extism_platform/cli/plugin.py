@@ -235,7 +235,7 @@ def _bare_module_hints() -> Any:
 
     def how(plugin: str, capability: str, value: str) -> str:
         # paths and host functions: a bare module gets the host functions it imports and no paths
-        return options.get(capability, "declare it in a plugin.yaml (`extism-plugin import`)").format(v=value)
+        return options.get(capability, "run it as a project whose plugin.yaml declares it").format(v=value)
 
     return Hints(grant=how, undeclared=how)
 
