@@ -92,12 +92,13 @@ def grant_hint(plugin: str, capability: str, value: str) -> str:
     return f"grant it in extism.yaml (grants: {{\"{plugin}\": {{{yaml_part}}}}}) or with --grant '{plugin}:{option}'"
 
 
-_PLUGIN_YAML_FIELD = {"host": "hosts", "path": "paths", "config": "config", "host_function": "host_functions"}
+#: capability → the plugin.yaml `permissions.<field>` that declares it
+PLUGIN_YAML_FIELD = {"host": "hosts", "path": "paths", "config": "config", "host_function": "host_functions"}
 
 
 def undeclared_hint(plugin: str, capability: str, value: str) -> str:
     """Why a capability the plugin never asked for cannot be granted by the user."""
-    field_name = _PLUGIN_YAML_FIELD[capability]
+    field_name = PLUGIN_YAML_FIELD[capability]
     return (
         f"it does not declare {value} in plugin.yaml permissions.{field_name} "
         "(its author must add it, then you grant it)"

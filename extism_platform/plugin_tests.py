@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from extism_platform.grants import Grant, Hints, host_allowed
+from extism_platform.grants import PLUGIN_YAML_FIELD, Grant, Hints, host_allowed
 from extism_platform.host.http import HttpSettings
 from extism_platform.host.kv import KVStore
 from extism_platform.host.runtime import Host
@@ -28,7 +28,6 @@ from plugin_format.manifest import PluginManifest
 def project_hints(manifest: PluginManifest, *, config_hint: str) -> Hints:
     """Denial hints for an author's run: everything requested is granted, so what is missing is a
     config value (`config_hint` says where to give one) or a declaration in plugin.yaml."""
-    fields = {"host": "hosts", "path": "paths", "config": "config", "host_function": "host_functions"}
 
     def grant(plugin: str, capability: str, value: str) -> str:
         if capability == "config":
@@ -36,7 +35,7 @@ def project_hints(manifest: PluginManifest, *, config_hint: str) -> Hints:
         return f"{manifest.path.name} requests {value}, but this run does not grant it"
 
     def undeclared(plugin: str, capability: str, value: str) -> str:
-        return f"add {value} to permissions.{fields[capability]} in {manifest.path.name}"
+        return f"add {value} to permissions.{PLUGIN_YAML_FIELD[capability]} in {manifest.path.name}"
 
     return Hints(grant=grant, undeclared=undeclared)
 
