@@ -47,6 +47,7 @@ from hatch_extism.toolchains.base import (
     staged_install,
     which,
 )
+from hatch_extism.toolchains.jvm import MavenArtifact, copy_dependencies, jdk_tool
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir
 from plugin_format.wasm import imports_wasi
@@ -93,16 +94,6 @@ def _installed(root: Path) -> bool:
     return all(p.is_file() for p in (lib / _COMPILER_JAR, lib / _STDLIB, root / "launcher" / f"{_LAUNCHER}.class"))
 
 
-def _jdk_tool(name: str) -> str | None:
-    """`name` (java, javac) of `$JAVA_HOME` when set, else from PATH."""
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        candidate = Path(home) / "bin" / (f"{name}.exe" if os.name == "nt" else name)
-        if candidate.is_file():
-            return str(candidate)
-    return which(name)
-
-
 @lru_cache(maxsize=4)
 def _java_version(java: str) -> int | None:
     """The major version of a `java` binary (17 for "17.0.15", 8 for "1.8.0"), None if it cannot run."""
@@ -120,7 +111,7 @@ def _java_version(java: str) -> int | None:
 
 
 def _find_java() -> tuple[str, int] | None:
-    java = _jdk_tool("java")
+    java = jdk_tool("java")
     if java is None:
         return None
     version = _java_version(java)
@@ -139,31 +130,6 @@ def _classpath(root: Path) -> str:
     return os.pathsep.join([str(root / "launcher"), *map(str, jars)])
 
 
-def _pom() -> str:
-    """A pom whose dependencies are the compiler and the wasm-wasi standard library."""
-    return f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.extism-platform</groupId>
-  <artifactId>kotlin-toolchain</artifactId>
-  <version>{KOTLIN_VERSION}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>{_GROUP}</groupId>
-      <artifactId>kotlin-compiler-embeddable</artifactId>
-      <version>{KOTLIN_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>{_GROUP}</groupId>
-      <artifactId>kotlin-stdlib-wasm-wasi</artifactId>
-      <version>{KOTLIN_VERSION}</version>
-      <type>klib</type>
-    </dependency>
-  </dependencies>
-</project>
-"""
-
-
 class KotlinToolchain(Toolchain):
     language = "kotlin"
     install_hint = INSTALL_HINT
@@ -179,21 +145,27 @@ class KotlinToolchain(Toolchain):
         target = install_dir()
         if _installed(target):
             return
-        mvn, javac = which("mvn"), _jdk_tool("javac")
+        mvn, javac = which("mvn"), jdk_tool("javac")
         if mvn is None or javac is None:
             missing = " and ".join(n for n, p in (("mvn", mvn), ("javac", javac)) if p is None)
             raise ToolchainError(f"cannot install Kotlin {KOTLIN_VERSION}: no {missing}; {INSTALL_HINT}")
         progress(f"downloading Kotlin {KOTLIN_VERSION} (compiler + wasm-wasi stdlib, ~70 MB) with Maven into {target}")
         with staged_install(target, ready=_installed, what=f"Kotlin {KOTLIN_VERSION}") as stage:
-            (stage / "pom.xml").write_text(_pom(), encoding="utf-8")
             # A private local repository: nothing is shared with (or left in) ~/.m2, and the
             # downloaded copies go away with the staging folder once lib/ holds the jars.
-            run_tool(
-                [mvn, "-B", "-q", f"-Dmaven.repo.local={stage / 'm2'}", "-f", stage / "pom.xml",
-                 "dependency:copy-dependencies", f"-DoutputDirectory={stage / 'lib'}"],
+            copy_dependencies(
+                mvn,
+                stage,
+                artifact_id="kotlin-toolchain",
+                version=KOTLIN_VERSION,
+                dependencies=[
+                    MavenArtifact(_GROUP, "kotlin-compiler-embeddable", KOTLIN_VERSION),
+                    MavenArtifact(_GROUP, "kotlin-stdlib-wasm-wasi", KOTLIN_VERSION, "klib"),
+                ],
+                repo=stage / "m2",
                 what=f"mvn: resolving Kotlin {KOTLIN_VERSION}",
                 timeout=1800,
-            )  # fmt: skip
+            )
             shutil.rmtree(stage / "m2", ignore_errors=True)
             source = pdk_dir("kotlin") / "launcher" / f"{_LAUNCHER}.java"
             run_tool(
