@@ -208,6 +208,23 @@ def staged_install(target: Path, *, ready: Callable[[Path], bool], what: str) ->
         shutil.rmtree(stage, ignore_errors=True)
 
 
+@contextmanager
+def npm_install_staged(
+    npm: str, packages: Sequence[str], target: Path, *, ready: Callable[[Path], bool]
+) -> Iterator[Path]:
+    """`npm install` of pinned `packages` into `target`, atomically (see `staged_install`); the
+    block may check the staging folder it gets before it is renamed into place. No install
+    scripts run (`--ignore-scripts`): a package's files are all a driver uses."""
+    what = f"npm install {' '.join(packages)}"
+    with staged_install(target, ready=ready, what=what) as stage:
+        run_tool(
+            [npm, "install", "--prefix", stage, "--no-audit", "--no-fund", "--no-update-notifier",
+             "--ignore-scripts", "--save-exact", *packages],
+            what=what,
+        )  # fmt: skip
+        yield stage
+
+
 def pip_install_target(requirement: str, target: Path, *, check: Callable[[Path], bool]) -> None:
     """Install `requirement` (no dependencies) from PyPI into `target`, atomically (see
     `staged_install`). Raises `ToolchainError` with pip's words."""

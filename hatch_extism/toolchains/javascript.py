@@ -49,6 +49,7 @@ from hatch_extism.toolchains.base import (
     Progress,
     Stopwatch,
     _quiet,
+    npm_install_staged,
     run_tool,
     staged_install,
     which,
@@ -345,12 +346,7 @@ def ensure_bundler(progress: Progress = _quiet) -> Path:
             "npm into the platform cache, but `npm` is not on PATH (install Node.js with npm)"
         )
     progress(f"installing {', '.join(packages)} from npm into {target} …")
-    with staged_install(target, ready=_bundler_ready, what=f"npm install {' '.join(packages)}") as stage:
-        run_tool(
-            [npm, "install", "--prefix", stage, "--no-audit", "--no-fund", "--no-update-notifier",
-             "--ignore-scripts", "--save-exact", *packages],
-            what=f"npm install {' '.join(packages)}",
-        )  # fmt: skip
+    with npm_install_staged(npm, packages, target, ready=_bundler_ready) as stage:
         if _esbuild_native(stage) is None:
             raise ToolchainError(
                 f"npm installed esbuild {ESBUILD_VERSION} without a native binary for "

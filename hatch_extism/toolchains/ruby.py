@@ -51,8 +51,8 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    npm_install_staged,
     run_tool,
-    staged_install,
     which,
 )
 from hatch_extism.toolchains.c_codegen import (
@@ -133,12 +133,8 @@ class RubyToolchain(Toolchain):
         if not npm:
             raise ToolchainError(f"the Ruby engine is not installed and `npm` is not on PATH; {INSTALL_HINT}")
         progress(f"installing {', '.join(packages)} from npm into {target} (~60 MB) …")
-        with staged_install(target, ready=_installed, what=f"npm install {' '.join(packages)}") as stage:
-            run_tool(
-                [npm, "install", "--prefix", stage, "--no-audit", "--no-fund", "--no-update-notifier",
-                 "--ignore-scripts", "--save-exact", *packages],
-                what=f"npm install {' '.join(packages)}",
-            )  # fmt: skip
+        with npm_install_staged(npm, packages, target, ready=_installed):
+            pass
         progress(f"installed ruby.wasm {RUBY_WASM_VERSION} and binaryen {BINARYEN_VERSION}")
 
     def version(self) -> str:

@@ -37,8 +37,8 @@ from hatch_extism.toolchains.base import (
     Toolchain,
     ToolchainStatus,
     _quiet,
+    npm_install_staged,
     run_tool,
-    staged_install,
     which,
 )
 from plugin_format.errors import BuildError, ToolchainError
@@ -130,23 +130,9 @@ class TypeScriptToolchain(Toolchain):
         if not npm:
             raise ToolchainError(f"AssemblyScript is not installed and `npm` is not on PATH; {INSTALL_HINT}")
         progress(f"installing assemblyscript {ASSEMBLYSCRIPT_VERSION} from npm into {target} …")
-        ready = lambda d: _asc_js(d).is_file()  # noqa: E731
-        with staged_install(target, ready=ready, what=f"npm install assemblyscript@{ASSEMBLYSCRIPT_VERSION}") as tmp:
-            run_tool(
-                [
-                    npm,
-                    "install",
-                    "--prefix",
-                    tmp,
-                    "--no-audit",
-                    "--no-fund",
-                    "--no-update-notifier",
-                    "--ignore-scripts",
-                    f"assemblyscript@{ASSEMBLYSCRIPT_VERSION}",
-                    f"long@{LONG_VERSION}",
-                ],
-                what=f"npm install assemblyscript@{ASSEMBLYSCRIPT_VERSION}",
-            )
+        packages = (f"assemblyscript@{ASSEMBLYSCRIPT_VERSION}", f"long@{LONG_VERSION}")
+        with npm_install_staged(npm, packages, target, ready=lambda d: _asc_js(d).is_file()):
+            pass
         progress(f"installed assemblyscript {ASSEMBLYSCRIPT_VERSION}")
 
     def version(self) -> str:
