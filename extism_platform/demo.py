@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from plugin_format.errors import ExtismPlatformError, run_command
+from plugin_format.signing import public_key_path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
@@ -109,7 +110,7 @@ def publish_local(dist: Path, key_path: Path, out: Path) -> str:
     for d in (out / "registry", out / "registry-keys"):
         shutil.rmtree(d, ignore_errors=True)
     repo = Repository.init(out / "registry", out / "registry-keys", name="extism-platform demo")
-    repo.add_scope("@examples", [(Path(str(key_path) + ".pub").read_text(encoding="utf-8"), "demo")])
+    repo.add_scope("@examples", [(public_key_path(key_path).read_text(encoding="utf-8"), "demo")])
     repo.publish(sorted(dist.glob("*.wasm")))
     url = (out / "registry").resolve().as_uri()
     # A new registry with new keys at the same URL: forget the trust the last run's client kept
@@ -129,7 +130,7 @@ def server_args(key_path: Path, api: WeatherAPI, audit: Path, registry: str) -> 
         "--plugin",
         "@examples/probe@^0.1",
         "--trust-key",
-        str(key_path) + ".pub",
+        str(public_key_path(key_path)),
         "--grant",
         "@examples/weather:host=api.weather.example",
         "--grant",

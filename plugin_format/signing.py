@@ -57,15 +57,25 @@ def find_signing_key(
 TRUSTED_KEYS_ENV = "EXTISM_TRUSTED_KEYS"
 
 
+def public_key_path(private_path: Path) -> Path:
+    """Where the public half of a key file lives: `<private>.pub` (as `keygen` writes it)."""
+    return private_path.with_name(private_path.name + ".pub")
+
+
+def _is_pem_text(source: str) -> bool:
+    """A key source that is the PEM itself, not a path to one."""
+    return "-----BEGIN" in source
+
+
 def known_public_keys() -> list[Ed25519PublicKey]:
     """The public keys this machine knows without being told: the signing key's `.pub` (the
     default key, or $EXTISM_SIGNING_KEY's when it is a path) and every `*.pub` in
     $EXTISM_TRUSTED_KEYS (directories or files, `:`-separated). A signature is only ever
     called valid after it verified against one of these or a key given explicitly."""
-    candidates: list[Path] = [default_signing_key().with_name(default_signing_key().name + ".pub")]
+    candidates: list[Path] = [public_key_path(default_signing_key())]
     env_key = os.environ.get(KEY_ENV, "")
-    if env_key and "-----BEGIN" not in env_key:
-        candidates.append(Path(env_key + ".pub"))
+    if env_key and not _is_pem_text(env_key):
+        candidates.append(public_key_path(Path(env_key)))
     for item in filter(None, os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep)):
         path = Path(item).expanduser()
         candidates.extend(sorted(path.glob("*.pub")) if path.is_dir() else [path])
@@ -92,7 +102,7 @@ def public_pem(public: Ed25519PublicKey) -> str:
 def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, overwrite: bool = False) -> str:
     """Write `private_path` (PKCS#8 PEM, mode 0600, encrypted when a passphrase is given) and
     `<private_path>.pub`; return the key id."""
-    pub_path = private_path.with_name(private_path.name + ".pub")
+    pub_path = public_key_path(private_path)
     if not overwrite:
         for p in (private_path, pub_path):
             if p.exists():
@@ -108,7 +118,7 @@ def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, ove
 def _pem(source: str | Path, what: str) -> tuple[bytes, str]:
     """A key's PEM bytes from a path or from the PEM text itself, and how to name it in errors."""
     text = str(source)
-    if "-----BEGIN" in text:
+    if _is_pem_text(text):
         return text.encode(), f"the {what} given as PEM text"
     path = Path(text).expanduser()
     try:
