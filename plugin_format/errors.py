@@ -73,6 +73,10 @@ class PublishError(RegistryError):
     """An artifact cannot be published (unsigned, wrong author, existing version, …)."""
 
 
+class ScanError(RegistryError):
+    """A verified module does not match its plugin.json, or breaks a registry's limits (`plugin_format.scan`)."""
+
+
 class NotFoundError(RegistryError):
     """The registry has no such plugin or version."""
 

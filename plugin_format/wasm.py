@@ -31,6 +31,8 @@ class ModuleInfo:
     func_imports: dict[tuple[str, str], tuple[list[str], list[str]]]
     #: the module has a start section (code run at instantiation, before any export is called)
     start: bool = False
+    #: initial size of its (first) memory in 64 KiB pages, defined or imported: what instantiating it takes
+    memory_pages: int = 0
 
     @property
     def wasi(self) -> bool:
@@ -111,11 +113,13 @@ class _Reader:
             self.byte()
         return [], []
 
-    def limits(self) -> None:
+    def limits(self) -> int:
+        """A limits entry; returns its minimum."""
         flags = self.byte()
-        self.u32()
+        minimum = self.u32()
         if flags & 1:
             self.u32()
+        return minimum
 
 
 def _parse(data: bytes) -> ModuleInfo:
@@ -132,6 +136,7 @@ def _parse(data: bytes) -> ModuleInfo:
     func_exports: dict[str, tuple[list[str], list[str]]] = {}
     raw_exports: list[tuple[str, int, int]] = []
     start = False
+    memories: list[int] = []
     while r.pos < len(data):
         sid = r.byte()
         size = r.u32()
@@ -153,7 +158,7 @@ def _parse(data: bytes) -> ModuleInfo:
                     s.valtype()
                     s.limits()
                 elif kind == 2:
-                    s.limits()
+                    memories.append(s.limits())
                 elif kind == 3:
                     s.valtype()
                     s.byte()
@@ -162,6 +167,8 @@ def _parse(data: bytes) -> ModuleInfo:
                     s.u32()
         elif sid == 3:  # functions
             func_types.extend(s.u32() for _ in range(s.u32()))
+        elif sid == 5:  # memories
+            memories.extend(s.limits() for _ in range(s.u32()))
         elif sid == 8:  # start
             start = True
         elif sid == 7:  # exports
@@ -173,7 +180,7 @@ def _parse(data: bytes) -> ModuleInfo:
         exports[name] = _KINDS.get(kind, "?")
         if kind == 0 and index < len(func_types) and func_types[index] < len(types):
             func_exports[name] = types[func_types[index]]
-    return ModuleInfo(imports, exports, func_exports, func_imports, start)
+    return ModuleInfo(imports, exports, func_exports, func_imports, start, memories[0] if memories else 0)
 
 
 def inspect_module(data: bytes, *, validate: bool = True) -> ModuleInfo:
@@ -198,6 +205,14 @@ def imports_wasi(data: bytes) -> bool:
 
 def check_module(info: ModuleInfo, manifest: PluginManifest) -> None:
     """The module must export what plugin.yaml declares and import only what it may."""
+    problems = module_problems(info, manifest)
+    if problems:
+        raise ModuleError(f"{manifest.path.name}: the built module does not match:\n  " + "\n  ".join(problems))
+
+
+def module_problems(info: ModuleInfo, manifest: PluginManifest) -> list[str]:
+    """One line per way the module differs from its manifest (exports declared, imports permitted):
+    the build, `publish` and `install` all ask this (see `plugin_format.scan`)."""
     problems = []
     for exp in manifest.exports:
         sig = info.func_exports.get(exp.name)
@@ -220,5 +235,4 @@ def check_module(info: ModuleInfo, manifest: PluginManifest) -> None:
                 problems.append(f"import {mod}::{name} needs WASI: set `wasi: true` in plugin.yaml")
         else:
             problems.append(f"import {mod}::{name} ({kind}) is from a module the Extism host does not provide")
-    if problems:
-        raise ModuleError(f"{manifest.path.name}: the built module does not match:\n  " + "\n  ".join(problems))
+    return problems

@@ -46,6 +46,7 @@ EXAMPLES = {
     "keys": """examples:
   extism-registry keys list ./registry
   extism-registry keys add-scope ./registry @acme --author alice.pem.pub --author bob.pem.pub
+  extism-registry keys add-scope ./registry @internal --author ci.pem.pub --private
   extism-registry keys add-author ./registry @acme carol.pem.pub --label carol
   extism-registry keys remove-author ./registry @acme 1dc2f741
   extism-registry keys rotate ./registry timestamp         # or root, targets, snapshot, @acme
@@ -64,7 +65,13 @@ EXAMPLES = {
 """,
     "serve": """examples:
   extism-registry serve ./registry                         # http://127.0.0.1:8000/
-  extism-registry serve ./registry --port 9000 --token s3cret   # a private registry, for testing clients
+  extism-registry serve ./registry --tokens tokens.yaml     # private scopes: tokens (their sha256) → scopes
+  extism-registry serve ./registry --port 9000 --token s3cret   # the whole directory private to one token
+""",
+    "access": """examples:
+  extism-registry access ./registry                        # which scopes are private
+  extism-registry access ./registry @acme private          # @acme: served only with a token that reads it
+  extism-registry access ./registry @acme public
 """,
     "show": """examples:
   extism-registry show https://plugins.example.com @acme/weather
@@ -138,6 +145,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
         site = build_site(repo.dir)
     doc = {"published": [p.to_dict() for p in published], "site": site}
+    for p in published:
+        for warning in p.warnings:
+            print(f"{PROG}: warning: {p.name}@{p.version}: {warning}", file=sys.stderr)
     _out(
         args,
         doc,
@@ -195,8 +205,45 @@ def cmd_keys_add_scope(args: argparse.Namespace) -> int:
     authors = [(_read_pub(a), Path(a).name.split(".")[0]) for a in args.author]
     repo = _repo(args)
     role = repo.add_scope(args.scope, authors)
-    doc = {"scope": args.scope, "role": role, "key": str(repo.keys.path(role)), "authors": len(authors)}
-    _out(args, doc, f"created scope {args.scope} (role {role}, key {repo.keys.path(role)}), {len(authors)} author(s)")
+    if args.private:
+        repo.set_access(args.scope, True)
+    doc = {
+        "scope": args.scope,
+        "role": role,
+        "key": str(repo.keys.path(role)),
+        "authors": len(authors),
+        "private": bool(args.private),
+    }
+    _out(
+        args,
+        doc,
+        f"created {'private ' if args.private else ''}scope {args.scope} (role {role}, key {repo.keys.path(role)}), "
+        f"{len(authors)} author(s)",
+    )
+    return 0
+
+
+def cmd_access(args: argparse.Namespace) -> int:
+    from registry_static.layout import scope_label
+    from registry_static.repository import private_scopes
+
+    repo = _repo(args)
+    if args.scope:
+        if args.mode is None:
+            from plugin_format.errors import RegistryError
+
+            raise RegistryError(f"access {args.scope}: say `private` or `public` after the scope")
+        repo.set_access(args.scope, args.mode == "private")
+    private = private_scopes(repo.config)
+    doc = {"private_scopes": private, "public_scopes": [s for s in repo.scopes() if s not in private]}
+    _out(
+        args,
+        doc,
+        "private (a token must read them): "
+        + (", ".join(scope_label(s) for s in private) or "none")
+        + "\npublic: "
+        + (", ".join(scope_label(s) for s in doc["public_scopes"]) or "none"),
+    )
     return 0
 
 
@@ -271,11 +318,29 @@ def cmd_site(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from registry_static.layout import scope_label
     from registry_static.server import make_server
 
-    server = make_server(Path(args.dir), args.host, args.port, token=args.token, quiet=not args.verbose)
+    server = make_server(
+        Path(args.dir),
+        args.host,
+        args.port,
+        token=args.token,
+        tokens=Path(args.tokens) if args.tokens else None,
+        quiet=not args.verbose,
+    )
     host, port = server.server_address[:2]
-    print(f"serving {args.dir} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    access = server.RequestHandlerClass.access  # type: ignore[attr-defined]
+    private = (
+        "everything (--token)"
+        if access.everything_private
+        else ", ".join(scope_label(s) for s in sorted(access.private_scopes())) or "none"
+    )
+    print(
+        f"serving {args.dir} at http://{host}:{port}/ (private: {private}; {len(access.tokens)} token(s)) "
+        "(Ctrl-C to stop)",
+        flush=True,
+    )
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -474,6 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PUB",
         help="author public key file (.pem.pub from `extism-plugin keygen`); repeatable",
     )
+    sp.add_argument("--private", action="store_true", help="serve it only with a token (see `access`)")
     sp.set_defaults(func=cmd_keys_add_scope)
     sp = _sub(
         ksub,
@@ -563,9 +629,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("dir", metavar="DIR")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    sp.add_argument("--token", help="require `Authorization: Bearer TOKEN` (a private registry)")
+    auth = sp.add_mutually_exclusive_group()
+    auth.add_argument(
+        "--tokens",
+        metavar="FILE",
+        help="YAML: tokens (or their sha256) → the scopes they may read (README: Private registries)",
+    )
+    auth.add_argument("--token", help="shorthand: the whole directory private to this one bearer token")
     sp.add_argument("--verbose", "-v", action="store_true", help="log requests")
     sp.set_defaults(func=cmd_serve)
+
+    sp = _sub(
+        sub,
+        "access",
+        "list private scopes, or make a scope private/public",
+        "A private scope's TUF role, index files, blobs and pages are served only with a token that may "
+        "read it (`serve --tokens`); the site lists only public scopes to anonymous visitors.",
+    )
+    dir_arg(sp, keys=False)
+    sp.add_argument("scope", nargs="?", help="@name (or _ for unscoped packages)")
+    sp.add_argument("mode", nargs="?", choices=("private", "public"))
+    sp.set_defaults(func=cmd_access)
 
     for name, help_, desc in (
         (

@@ -30,6 +30,7 @@ from plugin_format.errors import (
     IntegrityError,
     NotFoundError,
     RegistryError,
+    ScanError,
     SemverError,
     SignatureError,
     TrustError,
@@ -37,13 +38,14 @@ from plugin_format.errors import (
 )
 from plugin_format.files import atomic_write
 from plugin_format.paths import cache_dir
+from plugin_format.scan import scan_module
 from plugin_format.semver import Range, Version
+from registry_static.credentials import resolve_token
 from registry_static.fetcher import (
     CLIENT_DEADLINE,
     REQUEST_DEADLINE,
     FetchStats,
     RegistryFetcher,
-    env_token,
     token_env_name,
 )
 from registry_static.index import IndexFile, VersionEntry
@@ -141,8 +143,9 @@ class FetchedPlugin:
         return self.info.sha256
 
 
-def _explain(exc: BaseException, url: str, last_url: str = "") -> RegistryError:
-    """One actionable message per failure class of the TUF client, naming the file at fault."""
+def _explain(exc: BaseException, url: str, last_url: str = "", token_hint: str = "") -> RegistryError:
+    """One actionable message per failure class of the TUF client, naming the file at fault
+    (`token_hint`: what to do about a 401/403, from `credentials.resolve_token`)."""
     msg = str(exc) or type(exc).__name__
     if last_url.startswith(url) and not isinstance(exc, tuf_exc.DownloadHTTPError):
         msg = f"{last_url[len(url) :]}: {msg}"
@@ -169,10 +172,11 @@ def _explain(exc: BaseException, url: str, last_url: str = "") -> RegistryError:
     if isinstance(exc, tuf_exc.RepositoryError):
         return TrustError(f"registry {url}: {msg}")
     if isinstance(exc, tuf_exc.DownloadHTTPError):
-        if exc.status_code in (401, 403):
-            return FetchError(
-                f"registry {url}: {msg}; a private registry needs a token (extism.yaml, or {token_env_name(url)})"
-            )
+        if exc.status_code == 401:
+            hint = token_hint or f"set ${token_env_name(url)} or run `extism-plugin login {url}`"
+            return FetchError(f"registry {url}: {msg}; {hint}")
+        if exc.status_code == 403:
+            return FetchError(f"registry {url}: {msg}")
         return FetchError(f"registry {url}: {msg}")
     if isinstance(exc, tuf_exc.DownloadError):
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
@@ -185,7 +189,9 @@ class RegistryClient:
 
     `url`: https://…, http://…, file:///… or a plain directory path. `cache_dir`: the content-addressed
     cache (default `default_cache_dir()`). `token`: bearer token sent only to the registry's own origin
-    (default: `$EXTISM_REGISTRY_TOKEN_<HOST>`). `root`: the registry's trusted `1.root.json` (or newer)
+    (default: `$<token_env>`, then `$EXTISM_REGISTRY_TOKEN_<HOST>`, then the `extism-plugin login` store:
+    see `registry_static.credentials`). `scan`: check each fetched module against its plugin.json
+    (`plugin_format.scan`) before the cache learns it. `root`: the registry's trusted `1.root.json` (or newer)
     bytes; without it the first contact trusts the served `metadata/1.root.json` (trust on first use),
     optionally pinned by `root_sha256`. Later root rotations are followed and verified by TUF.
     Credentials in `url` (`https://user:PASSWORD@host/`) are split off: `self.url` never has them, they
@@ -204,13 +210,18 @@ class RegistryClient:
         request_deadline: float = REQUEST_DEADLINE,
         client_deadline: float = CLIENT_DEADLINE,
         authorization: str | None = None,
+        token_env: str | None = None,
+        scan: bool = True,
     ) -> None:
         self.url, in_url = split_credentials(normalize_url(url))
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        token = token if token is not None else env_token(self.url)
+        choice = resolve_token(self.url, explicit=token, token_env=token_env)
+        self.token_source = choice.source  # for messages: where the token came from, never the token
+        self._token_hint = choice.missing
+        self.scan = scan
         self.fetcher = RegistryFetcher(
             self.url,
-            token,
+            choice.token,
             authorization=authorization or in_url,
             timeout=timeout,
             request_deadline=request_deadline,
@@ -222,6 +233,9 @@ class RegistryClient:
         self._root_sha256 = root_sha256
         self._updater: Updater | None = None
         self._indexes: dict[str, IndexFile] = {}
+
+    def _explain(self, exc: BaseException) -> RegistryError:
+        return _explain(exc, self.url, self.fetcher.stats.last_url, self._token_hint)
 
     @property
     def stats(self) -> FetchStats:
@@ -239,7 +253,7 @@ class RegistryClient:
             try:
                 data = self.fetcher.download_bytes(self.url + "metadata/1.root.json", ROOT_MAX)
             except (tuf_exc.DownloadError, OSError) as exc:
-                raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+                raise self._explain(exc) from None
         if self._root_sha256 and sha256_hex(data) != self._root_sha256.lower():
             raise TrustError(
                 f"registry {self.url}: metadata/1.root.json has sha256 {sha256_hex(data)[:16]}…, "
@@ -268,7 +282,7 @@ class RegistryClient:
                 raise
             except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
                 self._updater = None
-                raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+                raise self._explain(exc) from None
             except (OSError, ValueError) as exc:
                 self._updater = None
                 raise RegistryError(f"registry {self.url}: {exc}") from None
@@ -298,7 +312,7 @@ class RegistryClient:
         except RegistryError:
             raise
         except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
-            raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+            raise self._explain(exc) from None
         idx = IndexFile.from_bytes(data, f"{self.url}{target}", name)
         self._indexes[name] = idx
         return idx
@@ -319,7 +333,13 @@ class RegistryClient:
             )
             out = []
             for role in roles:
-                for path in up._load_targets(role, "targets").targets:  # noqa: SLF001
+                try:
+                    role_targets = up._load_targets(role, "targets").targets  # noqa: SLF001
+                except tuf_exc.DownloadHTTPError as exc:
+                    if exc.status_code in (401, 403):
+                        continue  # a private scope this client may not read: not listed
+                    raise
+                for path in role_targets:
                     parts = path.split("/")
                     if len(parts) != 3 or parts[0] != "index" or not parts[2].endswith(".json"):
                         continue
@@ -328,7 +348,7 @@ class RegistryClient:
                         continue  # the scope policy file
                     out.append(bare if parts[1] == "_" else f"@{parts[1]}/{bare}")
         except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
-            raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+            raise self._explain(exc) from None
         return sorted(set(out))
 
     def versions(self, name: str) -> list[VersionInfo]:
@@ -396,6 +416,13 @@ class RegistryClient:
                 f"registry {self.url}: the artifact listed as {name}@{version} is signed as "
                 f"{verified.name}@{verified.version}"
             )
+        if self.scan:
+            report = scan_module(blobs["wasm"], verified.manifest, limits=None, where=f"{name}@{version} plugin.json")
+            if not report.ok:
+                raise ScanError(
+                    f"registry {self.url}: {name}@{version} fails the install scan (nothing was cached):\n  "
+                    + "\n  ".join(report.problems)
+                )
         # Everything checked: now (and only now) the cache learns these bytes.
         paths = {label: self._store(data) for label, data in blobs.items()}
         return FetchedPlugin(
@@ -437,7 +464,7 @@ class RegistryClient:
                 f"{url} ({what}): larger than the {size} bytes the signed index file records (tampered blob)"
             ) from None
         except tuf_exc.DownloadError as exc:
-            raise _explain(exc, self.url, self.fetcher.stats.last_url) from None
+            raise self._explain(exc) from None
         if len(data) != size or sha256_hex(data) != sha256:
             raise IntegrityError(
                 f"{url} ({what}): sha256/size differ from the signed index file (tampered blob); nothing was cached"

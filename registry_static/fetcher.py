@@ -278,9 +278,10 @@ class RegistryFetcher(FetcherInterface):
                 current = nxt
                 continue
             if resp.status >= 400:
+                reason = _reason(resp) if resp.status in (401, 403) else ""
                 resp.drain_conn()
                 resp.release_conn()
-                raise exceptions.DownloadHTTPError(f"{redact_url(current)}: HTTP {resp.status}", resp.status)
+                raise exceptions.DownloadHTTPError(f"{redact_url(current)}: HTTP {resp.status}{reason}", resp.status)
             return self._stream(current, resp)
         raise exceptions.DownloadError(f"{redact_url(url)}: more than {MAX_REDIRECTS} redirects")
 
@@ -293,6 +294,18 @@ class RegistryFetcher(FetcherInterface):
             raise exceptions.DownloadError(f"{redact_url(url)}: {redact_text(str(exc))}") from None
         finally:
             resp.release_conn()
+
+
+def _reason(resp: urllib3.BaseHTTPResponse) -> str:
+    """The first line of a 401/403 answer's text (`extism-registry serve` says which token or scope is
+    missing), bounded and printable, as `: …`; empty when there is none."""
+    try:
+        raw = resp.read(400, decode_content=True) or b""
+    except (urllib3.exceptions.HTTPError, OSError):
+        return ""
+    line = raw.decode("utf-8", "replace").strip().splitlines()[0] if raw.strip() else ""
+    line = "".join(c for c in line if c.isprintable())[:300]
+    return f": {redact_text(line)}" if line else ""
 
 
 def env_token(url: str) -> str | None:

@@ -120,7 +120,7 @@ def install(
             clients[url] = RegistryClient(
                 url,
                 cache_root,
-                ref.token() if ref else None,
+                token_env=ref.token_env if ref else None,
                 root_sha256=ref.root_sha256 if ref else None,
                 authorization=ref.authorization if ref else None,
             )

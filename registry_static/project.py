@@ -19,7 +19,6 @@ list comes from the registry of the plugin that needs it. Every error names the 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,10 +51,6 @@ class RegistryRef:
     root_sha256: str | None = None
     #: `user:password` of the URL as written in extism.yaml, as an Authorization header (never shown)
     authorization: str | None = field(default=None, repr=False)
-
-    def token(self) -> str | None:
-        """The bearer token from `token_env` (None: the client falls back to `EXTISM_REGISTRY_TOKEN_<HOST>`)."""
-        return os.environ.get(self.token_env) or None if self.token_env else None
 
 
 @dataclass(frozen=True)

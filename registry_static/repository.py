@@ -36,6 +36,7 @@ from plugin_format import signing
 from plugin_format.artifact import locate, sha256_hex, verify_bytes
 from plugin_format.errors import (
     ExtismPlatformError,
+    ModuleError,
     PublishError,
     RegistryError,
     RegistryLayoutError,
@@ -45,6 +46,7 @@ from plugin_format.errors import (
 )
 from plugin_format.files import atomic_write
 from plugin_format.private_keys import private_key_kind
+from plugin_format.scan import ScanLimits, scan_module
 from plugin_format.semver import Range, Version
 from registry_static.index import BlobRef, IndexFile, ScopePolicy, VersionEntry
 from registry_static.keys import KeyStore, default_key_dir
@@ -88,6 +90,8 @@ class Published:
     wasm_sha256: str
     key_id: str
     index_path: str
+    #: what the scan noticed without refusing (e.g. an HTTP import with no hosts declared)
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +100,7 @@ class Published:
             "wasm_sha256": self.wasm_sha256,
             "key_id": self.key_id,
             "index": self.index_path,
+            "warnings": list(self.warnings),
         }
 
 
@@ -250,6 +255,14 @@ class Repository:
     @property
     def name(self) -> str:
         return str(self.config.get("name") or self.dir.name)
+
+    @property
+    def scan_limits(self) -> ScanLimits:
+        """registry.json `scan:` (max_wasm_bytes, max_memory_mib), defaults filled in."""
+        try:
+            return ScanLimits.from_config(self.config.get("scan"), str(self.dir / REGISTRY_JSON))
+        except ModuleError as exc:
+            raise RegistryLayoutError(str(exc)) from None
 
     def _load(self, rel: str) -> Metadata[Any]:
         if rel not in self._cache:
@@ -551,6 +564,12 @@ class Repository:
             raise PublishError(
                 f"{name}@{version}: its README is a {kind}; refusing to publish it (point readme at a README)"
             )
+        report = scan_module(wasm, verified.manifest, limits=self.scan_limits, where=f"{where}.plugin.json")
+        if not report.ok:
+            raise PublishError(
+                f"{where}: {name}@{version} refused by the registry's scan (nothing was written):\n  "
+                + "\n  ".join(report.problems)
+            )
         if (name, version) in seen:
             raise PublishError(f"{where}: {name}@{version} is given twice")
         seen.add((name, version))
@@ -590,7 +609,7 @@ class Repository:
         )
         idx.keys[key_id] = policy.authors[key_id]["pem"]
         self._set_target(scope, index_path(name), idx.to_bytes())
-        return Published(name, version, verified.wasm_sha256, key_id, index_path(name))
+        return Published(name, version, verified.wasm_sha256, key_id, index_path(name), tuple(report.warnings))
 
     def _edit_versions(self, name: str, spec: str, change: Any) -> list[str]:
         with self.transaction():
@@ -672,6 +691,25 @@ class Repository:
             del policy.authors[hits[0]]
             self._set_target(scope, policy_path(scope), policy.to_bytes())
         return hits[0]
+
+    def set_access(self, scope: str, private: bool) -> list[str]:
+        """Mark `scope` private (served only with a token that may read it) or public again; returns
+        the private scopes. registry.json is operator config (unsigned): `serve` and the site read it."""
+        scope = normalize_scope(scope)
+        self._require_scope(scope)
+        with open(self.dir / LOCK_NAME, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                config = self._read_config()
+                current = set(private_scopes(config))
+                current = current | {scope} if private else current - {scope}
+                raw = json.loads((self.dir / REGISTRY_JSON).read_text(encoding="utf-8"))
+                raw["private_scopes"] = sorted(current)
+                atomic_write(self.dir / REGISTRY_JSON, json.dumps(raw, indent=2).encode() + b"\n", fsync=self.fsync)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        self.config = self._read_config()
+        return sorted(current)
 
     # ---------------------------------------------------------------- keys and expiry
 
@@ -784,6 +822,11 @@ class Repository:
                 "authors": {k: v.get("label", "") for k, v in self.policy(s).authors.items()},
             }
         return {"registry": str(self.dir), "keys": str(self.keys.dir), "name": self.name, "roles": roles}
+
+
+def private_scopes(config: dict[str, Any]) -> list[str]:
+    """The scopes registry.json marks private (`private_scopes`), normalized (`acme`, `_`)."""
+    return sorted({normalize_scope(str(s)) for s in config.get("private_scopes") or []})
 
 
 def _author_id(pem: str) -> str:

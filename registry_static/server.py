@@ -3,14 +3,16 @@
 Strong ETags (sha256 of the content) with If-None-Match → 304, gzip for metadata/index/site files when
 the client accepts it (blobs always identity), Cache-Control that matches the format
 (everything is immutable except timestamp.json, root.json and the site pages), no directory listings,
-no dot files, GET/HEAD only. `--token` makes it a private registry (Bearer auth) for testing clients.
+no dot files, GET/HEAD only. Private scopes (registry.json `private_scopes`) are served only with a
+bearer token that may read them (`--tokens FILE`, see `registry_static.access`); `--token T` makes the
+whole directory private to one token. Answers that needed a token are `Cache-Control: private` (with
+`Vary: Authorization`), so a shared cache in front never hands them to someone else.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import hmac
 import mimetypes
 import posixpath
 import threading
@@ -18,6 +20,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+from registry_static.access import AccessPolicy, load_token_file
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -94,52 +98,56 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
     server_version = "extism-registry"
     sys_version = ""
     root: Path = Path(".")
-    token: str | None = None
+    access: AccessPolicy | None = None
     quiet: bool = True
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         if not self.quiet:
             super().log_message(format, *args)
 
-    def _resolve(self) -> Path | None:
+    def _requested(self) -> str | None:
+        """The normalized path asked for (relative to the root, `index.html` for a directory), or None."""
         raw = unquote(urlsplit(self.path).path)
         norm = posixpath.normpath("/" + raw).lstrip("/")
         parts = [p for p in norm.split("/") if p]
         if any(p.startswith(".") for p in parts):
             return None
-        path = self.root.joinpath(*parts) if parts else self.root
+        rel = "/".join(parts)
+        if not parts or raw.endswith("/") or (self.root / rel).is_dir():
+            rel = f"{rel}/index.html".lstrip("/")
+        return rel
+
+    def _resolve(self, rel: str) -> Path | None:
+        path = self.root / rel
         try:
             path = path.resolve()
             path.relative_to(self.root)
         except (ValueError, OSError):
             return None
-        if path.is_dir():
-            path = path / "index.html"
         return path if path.is_file() else None
 
-    def _authorized(self) -> bool:
-        if not self.token:
-            return True
-        got = self.headers.get("Authorization", "")
-        return hmac.compare_digest(got.encode(), f"Bearer {self.token}".encode())
+    def _plain(self, status: HTTPStatus, message: str, head_only: bool, *, auth: bool = False) -> None:
+        body = (message + "\n").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store" if auth else "no-cache")
+        if status == HTTPStatus.UNAUTHORIZED:
+            self.send_header("WWW-Authenticate", 'Bearer realm="extism-registry"')
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(body)
 
     def _send(self, head_only: bool) -> None:
-        if not self._authorized():
-            self.send_response(HTTPStatus.UNAUTHORIZED)
-            self.send_header("WWW-Authenticate", 'Bearer realm="extism-registry"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        rel = self._requested()
+        decision = self.access.decide(rel or "", self.headers.get("Authorization")) if self.access else None
+        if decision is not None and decision.status in (401, 403):
+            self._plain(HTTPStatus(decision.status), decision.message, head_only, auth=True)
             return
-        path = self._resolve()
+        needed_token = decision is not None and (decision.scope is not None or self.access.everything_private)
+        path = self._resolve(rel) if rel is not None and (decision is None or decision.allowed) else None
         if path is None:
-            body = b"not found\n"
-            self.send_response(HTTPStatus.NOT_FOUND)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-cache")
-            self.end_headers()
-            if not head_only:
-                self.wfile.write(body)
+            self._plain(HTTPStatus.NOT_FOUND, "not found", head_only, auth=needed_token)
             return
         rel = path.relative_to(self.root).as_posix()
         compress = (
@@ -156,9 +164,7 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
         if inm is not None and _matches(inm, etag):
             self.send_response(HTTPStatus.NOT_MODIFIED)
             self.send_header("ETag", etag)
-            self.send_header("Cache-Control", cache_control(rel))
-            if not rel.startswith("blobs/"):
-                self.send_header("Vary", "Accept-Encoding")
+            self._cache_headers(rel, needed_token)
             self.end_headers()
             return
         data = path.read_bytes()
@@ -176,14 +182,22 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         if compress:
             self.send_header("Content-Encoding", "gzip")
-        if not rel.startswith("blobs/"):
-            self.send_header("Vary", "Accept-Encoding")
         self.send_header("ETag", etag)
-        self.send_header("Cache-Control", cache_control(rel))
+        self._cache_headers(rel, needed_token)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         if not head_only:
             self.wfile.write(data)
+
+    def _cache_headers(self, rel: str, needed_token: bool) -> None:
+        control = cache_control(rel)
+        vary = [] if rel.startswith("blobs/") else ["Accept-Encoding"]
+        if needed_token:  # never from a shared cache to someone without the token
+            control = control.replace("public", "private") if control.startswith("public") else f"private, {control}"
+            vary.append("Authorization")
+        self.send_header("Cache-Control", control)
+        if vary:
+            self.send_header("Vary", ", ".join(vary))
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._send(False)
@@ -193,13 +207,29 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    directory: Path, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None, quiet: bool = True
+    directory: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    token: str | None = None,
+    tokens: Path | None = None,
+    quiet: bool = True,
 ) -> ThreadingHTTPServer:
-    """A ready-to-run server for `directory` (port 0 picks a free port: see `server.server_address`)."""
+    """A ready-to-run server for `directory` (port 0 picks a free port: see `server.server_address`).
+
+    Private scopes are always enforced (with no `tokens` file nobody can read them); `token` is the
+    shorthand of one token reading everything, with the whole directory private."""
     root = Path(directory).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{directory}: not a directory")
-    handler = type("Handler", (RegistryRequestHandler,), {"root": root, "token": token, "quiet": quiet})
+    if token and tokens:
+        raise ValueError("give --token or --tokens, not both")
+    access = (
+        AccessPolicy.single_token(root, token)
+        if token
+        else AccessPolicy(root, load_token_file(tokens) if tokens else [])
+    )
+    handler = type("Handler", (RegistryRequestHandler,), {"root": root, "access": access, "quiet": quiet})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
@@ -208,8 +238,8 @@ def make_server(
 class BackgroundServer:
     """`with BackgroundServer(dir) as url:` serves on 127.0.0.1 in a thread (tests, `site --open`)."""
 
-    def __init__(self, directory: Path, *, token: str | None = None) -> None:
-        self.server = make_server(directory, token=token)
+    def __init__(self, directory: Path, *, token: str | None = None, tokens: Path | None = None) -> None:
+        self.server = make_server(directory, token=token, tokens=tokens)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

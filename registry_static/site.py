@@ -26,8 +26,8 @@ from plugin_format.errors import RegistryError
 from plugin_format.files import atomic_write
 from plugin_format.semver import Version
 from registry_static.client import RegistryClient, normalize_url
-from registry_static.layout import LOCK_NAME, folded, role_name, split_name
-from registry_static.repository import Repository
+from registry_static.layout import LOCK_NAME, folded, role_name, scope_label, split_name
+from registry_static.repository import Repository, private_scopes
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PERM_KINDS = (("hosts", "network"), ("paths", "filesystem"), ("config", "config"), ("host_functions", "host_functions"))
@@ -116,21 +116,44 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
             {"name": d, "range": r, "href": ("../../" + by_name[d]["href"]) if d in by_name else ""}
             for d, r in sorted(p["dependencies"].items())
         ]
+    private = set(private_scopes(repo.config))
+    public = [p for p in plugins if split_name(p["name"])[0] not in private]
     wanted = featured if featured is not None else list(repo.config.get("featured") or [])
+    common = {"registry_name": repo.name, "generated": generated, "package_count": len(public)}
+    # Anonymous visitors see only public scopes; each private scope gets its own listing, served only
+    # with a token that may read it (registry_static.access).
+    index_html = _listing(env, public, wanted, "", common)
+    listings = {
+        f"scopes/{scope}/index.html": _listing(
+            env,
+            [p for p in plugins if split_name(p["name"])[0] == scope],
+            wanted,
+            "../../",
+            {**common, "registry_name": f"{repo.name} — {scope_label(scope)}"},
+        )
+        for scope in sorted(private)
+    }
+    with site_lock(directory):
+        return _write_site(directory, env, plugins, broken, index_html, common, public, listings)
+
+
+def _listing(
+    env: jinja2.Environment, plugins: list[dict[str, Any]], wanted: list[str], root: str, common: dict[str, Any]
+) -> str:
+    """An index page of `plugins` (links relative to a page `root` deep), featured ones first."""
+    shown = [{**p, "href": root + p["href"]} for p in plugins]
+    by_name = {p["name"]: p for p in shown}
     feat = [by_name[n] for n in wanted if n in by_name]
     if not feat:  # showcase the most recently published when nothing is chosen
-        feat = sorted(plugins, key=lambda p: p["published"], reverse=True)[:4]
-    common = {"registry_name": repo.name, "generated": generated, "package_count": len(plugins)}
-    index_html = env.get_template("index.html.j2").render(
-        root="",
-        plugins=plugins,
+        feat = sorted(shown, key=lambda p: p["published"], reverse=True)[:4]
+    return env.get_template("index.html.j2").render(
+        root=root,
+        plugins=shown,
         featured=feat,
-        languages=sorted({p["language"] for p in plugins if p["language"]}),
-        tags=sorted({t for p in plugins for t in p["tags"]}),
-        **common,
+        languages=sorted({p["language"] for p in shown if p["language"]}),
+        tags=sorted({t for p in shown for t in p["tags"]}),
+        **{**common, "package_count": len(shown)},
     )
-    with site_lock(directory):
-        return _write_site(directory, env, plugins, broken, index_html, common)
 
 
 def site_leftovers(directory: Path) -> list[Path]:
@@ -159,6 +182,8 @@ def _write_site(
     broken: list[dict[str, Any]],
     index_html: str,
     common: dict[str, Any],
+    public: list[dict[str, Any]],
+    listings: dict[str, str],
 ) -> dict[str, Any]:
     # Pages first, index.html last: the entry point never links to a page not yet written.
     for leftover in site_leftovers(directory):
@@ -179,17 +204,20 @@ def _write_site(
         json.dumps(
             [
                 {k: p[k] for k in ("name", "version", "description", "language", "tags", "perm_kinds", "href")}
-                for p in plugins
+                for p in public
             ],
             indent=1,
         ).encode(),
         fsync=False,
     )
+    for rel, html in listings.items():
+        atomic_write(directory / rel, html.encode(), fsync=False)
     atomic_write(directory / "index.html", index_html.encode(), fsync=False)
     return {
         "index": str(directory / "index.html"),
         "pages": pages,
         "plugins": len(plugins),
+        "private_listings": sorted(listings),
         "unverified": [p["name"] for p in plugins if not p["verified"]],
         "errors": [p["error"] for p in broken],
     }

@@ -580,8 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing key")
 
     from extism_platform.audit import register_audit_commands
+    from extism_platform.cli.login import register_login_commands
 
     register_audit_commands(sub)
+    register_login_commands(sub)
 
     p = _sub(sub, "toolchains", "list each language's compiler: found / version / how to install", cmd_toolchains)
     p.add_argument("languages", nargs="*", help=f"languages to show (default: all of {', '.join(DRIVERS)})")
