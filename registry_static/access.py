@@ -27,11 +27,13 @@ tokens:
 
 `serve --token T` is the shorthand of one token that reads everything with the *whole* directory private
 (site, TUF metadata and all). Tokens are compared in constant time (sha256 of what was sent against every
-entry, no early exit).
+entry, no early exit). `Authorization: Basic` works too, its password being the token, so a registry URL
+`https://ci:TOKEN@host/` in extism.yaml reaches it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -227,9 +229,18 @@ class AccessPolicy:
     def _token(self, authorization: str | None) -> tuple[TokenEntry | None, bool]:
         """(the matching entry, whether a bearer token was sent at all). Constant time over the file."""
         scheme, _, value = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return None, False
-        digest = token_digest(value.strip())
+        value = value.strip()
+        if scheme.lower() == "basic" and value:
+            # `https://user:TOKEN@host/` in a registry URL: the password is the token (as git hosts do)
+            try:
+                value = base64.b64decode(value, validate=True).decode("utf-8").partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                value = ""
+        elif scheme.lower() != "bearer":
+            value = ""
+        if not value:
+            return None, bool(authorization and authorization.strip())
+        digest = token_digest(value)
         found = None
         for entry in self.tokens:  # no early exit: the time does not depend on which entry matched
             if hmac.compare_digest(entry.digest, digest):
@@ -253,13 +264,11 @@ class AccessPolicy:
             if sent:
                 return Decision(
                     401,
-                    f"this registry needs a token: the token sent is not one it accepts (to read {what}); "
-                    "check it with the registry's operator, then `extism-plugin login URL --token-stdin`",
+                    f"this registry needs a token: the token sent is not one it accepts (to read {what})",
                 )
             return Decision(
                 401,
-                f"this registry needs a token: {what} is private; send `Authorization: Bearer TOKEN` "
-                "(`extism-plugin login URL`, $EXTISM_REGISTRY_TOKEN_<HOST>, or extism.yaml's token_env)",
+                f"this registry needs a token: {what} is private; send `Authorization: Bearer TOKEN`",
             )
         if not needed or any(entry.may_read(s) for s in needed):
             return Decision(200, scope=",".join(sorted(needed)) or None)
