@@ -74,7 +74,14 @@ class PublishError(RegistryError):
 
 
 class ScanError(RegistryError):
-    """A verified module does not match its plugin.json, or breaks a registry's limits (`plugin_format.scan`)."""
+    """A verified module does not match its plugin.json, or breaks a registry's limits (`plugin_format.scan`).
+    Its message has one line per problem, kept even by a CLI that folds messages into one line."""
+
+    multiline = True
+
+
+class PublishScanError(ScanError, PublishError):
+    """A publish refused by the registry's scan."""
 
 
 class NotFoundError(RegistryError):
@@ -159,11 +166,13 @@ def run_command(prog: str, call: Callable[[], int | None], *, one_line: bool = F
     """Run a CLI's command and turn the errors users can act on into `prog: error: …` on stderr
     and an exit code (1; 130 on Ctrl-C) instead of a traceback. Every console script uses this.
 
-    `one_line` folds a multi-line message (e.g. several plugin.yaml problems) into one line."""
+    `one_line` folds a multi-line message (e.g. several plugin.yaml problems) into one line, except
+    an error whose `multiline` says its lines are the point (a scan's problems, one per line)."""
     try:
         return int(call() or 0)
     except ExtismPlatformError as exc:
-        message = " ".join(str(exc).split()) if one_line else str(exc)
+        fold = one_line and not getattr(exc, "multiline", False)
+        message = " ".join(str(exc).split()) if fold else str(exc)
         print(f"{prog}: error: {message}", file=sys.stderr)
         return 1
     except OSError as exc:  # a file that cannot be read or written, a port that is taken

@@ -38,6 +38,7 @@ from plugin_format.errors import (
     ExtismPlatformError,
     ModuleError,
     PublishError,
+    PublishScanError,
     RegistryError,
     RegistryLayoutError,
     SemverError,
@@ -566,7 +567,7 @@ class Repository:
             )
         report = scan_module(wasm, verified.manifest, limits=self.scan_limits, where=f"{where}.plugin.json")
         if not report.ok:
-            raise PublishError(
+            raise PublishScanError(
                 f"{where}: {name}@{version} refused by the registry's scan (nothing was written):\n  "
                 + "\n  ".join(report.problems)
             )
