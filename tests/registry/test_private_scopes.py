@@ -30,7 +30,7 @@ from registry_static.site import build_site
 from tests.conftest import ROOT, run_cli
 
 from .conftest import Reg
-from .helpers import free_port, process_server
+from .helpers import free_port, process_server, recorder
 
 ACME_TOKEN = "acme-" + secrets.token_hex(16)
 BETA_TOKEN = "beta-" + secrets.token_hex(16)
@@ -148,17 +148,15 @@ def test_registry_json_is_not_served_when_scopes_are_private(private: Private) -
     assert get(private.url + "registry.json")[0] == 404
 
 
-def test_an_anonymous_client_lists_only_what_it_may_read(private: Private, tmp_path: Path) -> None:
-    env_key = "EXTISM_REGISTRY_TOKEN_127_0_0_1"
-    saved = os.environ.pop(env_key, None)
-    try:
-        names = RegistryClient(private.url, tmp_path / "a", token="").packages()
-        assert "@beta/tool" in names and not any(n.startswith("@acme/") for n in names)
-        names = RegistryClient(private.url, tmp_path / "b", token=ACME_TOKEN).packages()
-        assert "@acme/weather" in names
-    finally:
-        if saved is not None:
-            os.environ[env_key] = saved
+def test_an_anonymous_client_lists_only_what_it_may_read(
+    private: Private, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXTISM_PLATFORM_CONFIG", str(tmp_path / "config"))
+    monkeypatch.delenv("EXTISM_REGISTRY_TOKEN_127_0_0_1", raising=False)
+    names = RegistryClient(private.url, tmp_path / "a").packages()
+    assert "@beta/tool" in names and not any(n.startswith("@acme/") for n in names)
+    names = RegistryClient(private.url, tmp_path / "b", token=ACME_TOKEN).packages()
+    assert "@acme/weather" in names
 
 
 # ---- extism-plugin install ---------------------------------------------------------------------------
@@ -354,3 +352,19 @@ def test_serve_token_shorthand_makes_everything_private(private: Private) -> Non
     policy = AccessPolicy.single_token(private.dir, ACME_TOKEN)
     assert policy.decide("index.html", None).status == 401
     assert policy.decide("metadata/timestamp.json", f"Bearer {ACME_TOKEN}").status == 200
+
+
+def test_attack_a_stored_token_never_follows_a_redirect_to_another_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry_static.credentials import login as store_login
+
+    monkeypatch.setenv("EXTISM_PLATFORM_CONFIG", str(tmp_path / "config"))
+    monkeypatch.delenv("EXTISM_REGISTRY_TOKEN_127_0_0_1", raising=False)
+    with recorder() as (elsewhere, seen_elsewhere), recorder(redirect_to=elsewhere) as (registry, seen_registry):
+        store_login(registry, ACME_TOKEN)
+        with pytest.raises(RegistryError) as err:
+            RegistryClient(registry, tmp_path / "cache").versions("@acme/weather")
+    assert seen_registry and all(auth == f"Bearer {ACME_TOKEN}" for _, auth in seen_registry)
+    assert seen_elsewhere and all(auth is None for _, auth in seen_elsewhere)
+    assert ACME_TOKEN not in str(err.value)
