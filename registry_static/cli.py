@@ -668,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("url", metavar="URL")
         sp.add_argument("name" if name == "show" else "spec", metavar="NAME" if name == "show" else "NAME[@RANGE]")
         sp.add_argument("--cache", help="cache directory (default: $EXTISM_PLATFORM_CACHE or ~/.cache/extism-platform)")
-        sp.add_argument("--token", help="bearer token (default: $EXTISM_REGISTRY_TOKEN_<HOST>)")
+        sp.add_argument("--token", help="bearer token (default: $EXTISM_REGISTRY_TOKEN_<HOST>, then the login store)")
         sp.add_argument("--json", action="store_true", help="machine-readable output")
         if name == "fetch":
             sp.add_argument("--out", help="also write the .wasm/.plugin.json/.sig here")
