@@ -11,6 +11,7 @@ grants:                                         # checked by the run side (extis
   "@acme/weather": {hosts: [api.weather.example], config: {api_key: "${WEATHER_KEY}"}}
 allow: ["@acme/*"]                              # what an agent may enable (extism-mcp-server --registry)
 resolve: {api.weather.example: "http://127.0.0.1:8123"}   # development stand-ins (as --resolve)
+kv: "redis://127.0.0.1:6379/0"                  # the kv host functions' store (as --kv; default sqlite)
 ```
 
 A plugin comes from the registry it names, else `default`; a dependency that extism.yaml does not
@@ -36,7 +37,7 @@ from registry_static.redact import split_credentials
 
 LOCK_FILE = "extism.lock"
 DEFAULT_REGISTRY = "default"
-TOP_KEYS = ("registries", "plugins", "grants", "allow", "resolve")
+TOP_KEYS = ("registries", "plugins", "grants", "allow", "resolve", "kv")
 REGISTRY_KEYS = ("url", "token_env", "root_sha256")
 PLUGIN_KEYS = ("version", "registry")
 
@@ -78,6 +79,8 @@ class Project:
     #: `resolve:` — host → base URL the server sends that host's requests to instead (a loopback stand-in,
     #: as `extism-mcp-server --resolve`; the grant still applies to the host)
     resolve: dict[str, str] = field(default_factory=dict)
+    #: `kv:` — the kv store's URL (`redis://…`, `sqlite:///PATH`), as `extism-mcp-server --kv`; None: sqlite
+    kv: str | None = None
 
     @property
     def lock_path(self) -> Path:
@@ -199,7 +202,10 @@ def parse_project(path: Path, text: str) -> Project:
             f'{where}: resolve: expected host: URL pairs, e.g. {{api.weather.example: "http://127.0.0.1:8123"}}'
         )
     resolve = {str(h).lower(): v for h, v in resolve_doc.items()}
-    return Project(path, registries, plugins, grants, text, tuple(allow_doc), resolve)
+    kv = doc.get("kv")
+    if kv is not None and not (isinstance(kv, str) and kv):
+        raise ProjectError(f'{where}: kv: expected the kv store\'s URL, e.g. "redis://127.0.0.1:6379/0"')
+    return Project(path, registries, plugins, grants, text, tuple(allow_doc), resolve, kv)
 
 
 def load_project(path: Path) -> Project:

@@ -30,6 +30,7 @@ EXAMPLES = """examples:
                                                          # describes, enables what you allow; you grant
   extism-mcp-server --project extism.yaml                  # extism.lock's plugins from the cache, its grants
   extism-mcp-server --installed --only 'acme_*' --list --json                       # the tools, then exit
+  extism-mcp-server --dist dist/ --http 127.0.0.1:8765 --workers 4 --kv redis://127.0.0.1:6379/0
 grants (default deny; the plugin must also ask for it in plugin.yaml):
   --grant PLUGIN:host=H | path=DIR[:rw] | config.KEY=VALUE | host_function=kv | memory_mib=N | timeout_ms=N
   --grant PLUGIN:requested   (everything it asks for; config values still needed)   PLUGIN may be '*'
@@ -161,6 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-audit", action="store_true", help="do not write an audit log")
     run.add_argument("--state-dir", type=Path, metavar="DIR", help="where the kv store lives (default: state dir)")
     run.add_argument(
+        "--kv",
+        metavar="URL",
+        help="the kv host functions' store: redis://[:PASSWORD@]HOST:PORT/DB (shared by replicas), rediss://…, "
+        "or sqlite:///PATH (default $EXTISM_KV_URL, else extism.yaml's kv:, else sqlite in the state dir)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --http: N server processes behind the one port (every core for CPU-bound tools; "
+        "2025-era sessions are routed to the worker that holds them)",
+    )
+    run.add_argument(
         "--resolve",
         action="append",
         default=[],
@@ -277,7 +292,7 @@ def build_host(args: argparse.Namespace) -> Any:
     from extism_platform.audit import load_key as load_audit_key
     from extism_platform.host import sources
     from extism_platform.host.http import HttpSettings
-    from extism_platform.host.kv import KVStore
+    from extism_platform.host.kv import open_kv
     from extism_platform.host.runtime import Host
     from plugin_format.paths import default_audit_log, default_kv_path
 
@@ -305,8 +320,8 @@ def build_host(args: argparse.Namespace) -> Any:
             key=load_audit_key((args.state_dir / "audit.key") if args.state_dir else None, create=True),
         )
     )
-    kv = KVStore((args.state_dir / "kv.sqlite3") if args.state_dir else default_kv_path())
     user = user_config(args)
+    kv = open_kv(kv_url(args, project, user), (args.state_dir / "kv.sqlite3") if args.state_dir else default_kv_path())
     resolve = {**(user.resolve if user is not None else {}), **_resolve_map(args.resolve)}
     host = Host(grants=grants, audit=audit, kv=kv, http=HttpSettings(resolve=resolve))
     host.add_all(_watchable_artifacts(args, keys, project))
@@ -331,6 +346,23 @@ def build_host(args: argparse.Namespace) -> Any:
         for plugin in host.plugins.values():
             plugin.warm()
     return host
+
+
+def kv_url(args: argparse.Namespace, project: Any, user: Any) -> str | None:
+    """The kv store's URL: --kv, else $EXTISM_KV_URL, else `kv:` of the --config / user / --project
+    extism.yaml; None: the embedded sqlite file."""
+    from extism_platform.host.kv import KV_ENV  # noqa: PLC0415
+    from registry_static.project import load_project
+
+    if args.kv:
+        return str(args.kv)
+    if os.environ.get(KV_ENV):
+        return os.environ[KV_ENV]
+    config = user if user is not None else (load_project(args.config) if args.config else None)
+    for doc in (config, project):
+        if doc is not None and doc.kv:
+            return str(doc.kv)
+    return None
 
 
 def registry_pins(args: argparse.Namespace) -> dict[str, str]:
@@ -409,11 +441,33 @@ def _print_tools(server: Any, as_json: bool) -> None:
         )
 
 
+def _supervise(args: argparse.Namespace) -> int:
+    """`--workers N` (N > 1): start N worker processes behind the one port (`mcp.workers`)."""
+    from extism_platform.mcp.workers import supervise  # noqa: PLC0415
+
+    if not args.http:
+        raise ExtismPlatformError("--workers N needs --http HOST:PORT (stdio is one client, one process)")
+    if args.watch:
+        raise ExtismPlatformError("--workers N with --watch: run one worker while developing (drop --workers)")
+    bind, port = _parse_hostport(args.http)
+    argv = [sys.executable, "-m", "extism_platform.cli.mcp_server", *args.argv]
+    return supervise(bind, port, args.workers, argv, lambda text: print(f"extism-mcp-server: {text}", file=sys.stderr))
+
+
 def run(args: argparse.Namespace) -> int:
     import anyio  # noqa: PLC0415
 
     from extism_platform.mcp.server import ExtismMCPServer, is_loopback
 
+    if args.workers < 1:
+        raise ExtismPlatformError(f"--workers {args.workers}: give at least 1")
+    slot = None
+    if args.workers > 1:
+        from extism_platform.mcp.workers import WorkerSlot  # noqa: PLC0415
+
+        slot = WorkerSlot.from_env()
+        if slot is None and not args.list:
+            return _supervise(args)
     host = build_host(args)
     server = ExtismMCPServer(
         host,
@@ -443,14 +497,32 @@ def run(args: argparse.Namespace) -> int:
                 "serving %s without a bearer token (--insecure-no-auth): anyone who can reach it can call every tool",
                 args.http,
             )
+        who = f"worker {slot.index} (pid {os.getpid()}): " if slot is not None else ""
         print(
-            f"extism-mcp-server: serving {len(server.tools)} tool(s) at http://{bind}:{port}/mcp"
+            f"extism-mcp-server: {who}serving {len(server.tools)} tool(s) at "
+            f"http://{bind}:{slot.port if slot is not None else port}/mcp"
             + (" (bearer token required)" if token else "")
             + (" (watching for changes)" if server.watched else ""),
             file=sys.stderr,
             flush=True,
         )
-        anyio.run(lambda: server.serve_http(bind, port, token=token, allowed_origins=args.allow_origin))
+        if slot is None:
+            anyio.run(lambda: server.serve_http(bind, port, token=token, allowed_origins=args.allow_origin))
+        else:
+            from extism_platform.mcp.workers import SessionRouter  # noqa: PLC0415
+
+            sockets = slot.sockets(bind)
+            anyio.run(
+                lambda: server.serve_http(
+                    bind,
+                    slot.port,
+                    token=token,
+                    allowed_origins=args.allow_origin,
+                    sockets=sockets,
+                    wrap=lambda app: SessionRouter(app, slot.index, slot.peers),
+                    started=slot.announce_ready,
+                )
+            )
     else:
         anyio.run(server.serve_stdio)
     return 0
@@ -459,6 +531,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `--workers` starts copies of this command line
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         stream=sys.stderr,

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from extism_platform.audit import AuditLog
     from extism_platform.grants import Effective, Hints
     from extism_platform.host.http import HttpSettings
-    from extism_platform.host.kv import KVStore
+    from extism_platform.host.kv import KV
 
 
 class CallHost(Protocol):
@@ -39,7 +39,7 @@ class CallHost(Protocol):
     protocol, so this module and runtime.py do not import each other."""
 
     audit: AuditLog
-    kv: KVStore
+    kv: KV
     http: HttpSettings
     hints: Hints
 

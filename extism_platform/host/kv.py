@@ -1,9 +1,20 @@
-"""The `kv` host functions' store: one SQLite file, each plugin sees only its own keys.
+"""The `kv` host functions' store: each plugin sees only its own keys.
+
+Two backends with the same semantics, chosen by `open_kv(URL)` (`--kv`, `$EXTISM_KV_URL` or
+extism.yaml's `kv:`):
+
+- `KVStore`, one SQLite file (the embedded default, `sqlite:///PATH` or a plain path);
+- `RedisKVStore`, a Redis server (`redis://[:PASSWORD@]HOST:PORT/DB`, `rediss://` for TLS), so that
+  several server replicas behind a load balancer share one store.
 
 The partition is the plugin's verified identity (`LoadedPlugin.kv_namespace`: signer key id +
 name, or `unsigned/<name>`), so a build that merely claims another plugin's name does not read its
-data. The file (and SQLite's -wal/-shm files, which copy its mode) is created 0600: plugins' data
-is nobody else's business on a shared machine."""
+data. What the host functions promise holds on both: `kv_get`/`kv_set`/`kv_delete` are each one
+atomic operation (a reader sees the old value or the new one, never a mix), a key is at most
+`MAX_KEY_BYTES` and a value at most `MAX_VALUE_BYTES` (checked before anything is written), and an
+absent key reads as None. The SQLite file (and its -wal/-shm files, which copy its mode) is created
+0600: plugins' data is nobody else's business on a shared machine. A Redis URL's password never
+appears in an error or log line (`registry_static.redact`)."""
 
 from __future__ import annotations
 
@@ -11,19 +22,40 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from plugin_format.errors import RunError
+from registry_static.redact import redact_text
 
 MAX_KEY_BYTES = 1024
 MAX_VALUE_BYTES = 1 << 20
+KV_ENV = "EXTISM_KV_URL"
+#: Redis key of a plugin's namespace (one hash per namespace: field = the plugin's key)
+REDIS_PREFIX = "extism-kv:"
+
+
+class KV(Protocol):
+    """What the host functions use of a kv backend."""
+
+    def get(self, plugin: str, key: bytes) -> bytes | None: ...
+    def set(self, plugin: str, key: bytes, value: bytes) -> None: ...
+    def delete(self, plugin: str, key: bytes) -> None: ...
+    def close(self) -> None: ...
+
+
+def check_sizes(key: bytes, value: bytes) -> None:
+    if len(key) > MAX_KEY_BYTES or len(value) > MAX_VALUE_BYTES:
+        raise ValueError(f"kv_set: key ≤ {MAX_KEY_BYTES} bytes and value ≤ {MAX_VALUE_BYTES} bytes")
 
 
 class KVStore:
-    """A persistent key/value store partitioned by plugin identity (thread-safe)."""
+    """A persistent key/value store in one SQLite file, partitioned by plugin identity (thread-safe)."""
 
     def __init__(self, path: Path | None) -> None:
         """`path=None` keeps the store in memory (tests, `--no-state`)."""
         self.path = path
+        self.describe = f"sqlite:{path}" if path is not None else "sqlite (in memory)"
         try:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,8 +80,7 @@ class KVStore:
         return bytes(row[0]) if row else None
 
     def set(self, plugin: str, key: bytes, value: bytes) -> None:
-        if len(key) > MAX_KEY_BYTES or len(value) > MAX_VALUE_BYTES:
-            raise ValueError(f"kv_set: key ≤ {MAX_KEY_BYTES} bytes and value ≤ {MAX_VALUE_BYTES} bytes")
+        check_sizes(key, value)
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO kv (plugin, key, value) VALUES (?, ?, ?)", (plugin, key, value))
 
@@ -60,3 +91,72 @@ class KVStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class RedisKVStore:
+    """The same store on a Redis server (the `redis` client's connection pool is thread-safe).
+
+    A plugin's namespace is one Redis hash, `extism-kv:<namespace>`, so namespaces cannot overlap
+    whatever the keys hold; each operation is one command (HGET / HSET / HDEL), atomic on the server.
+    Connection failures become `RunError`s naming the redacted URL."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        import redis  # noqa: PLC0415 - only a server that uses Redis pays for the import
+
+        self.url = url
+        self.describe = redact_text(url)
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        try:
+            self._client: Any = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
+            )
+            self._client.ping()
+        except self._errors as exc:
+            raise RunError(
+                f"kv store {self.describe}: {self._reason(exc)} (is the Redis server running? check --kv)"
+            ) from None
+        except ValueError as exc:  # a malformed URL
+            raise RunError(f"kv store {self.describe}: {self._reason(exc)}") from None
+
+    def _reason(self, exc: BaseException) -> str:
+        text = redact_text(str(exc))
+        password = unquote(urlsplit(self.url).password or "")
+        return text.replace(password, "***") if password else text
+
+    def _do(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except self._errors as exc:
+            raise RunError(f"kv store {self.describe}: {self._reason(exc)}") from None
+
+    def get(self, plugin: str, key: bytes) -> bytes | None:
+        value = self._do(self._client.hget, REDIS_PREFIX + plugin, key)
+        return bytes(value) if value is not None else None
+
+    def set(self, plugin: str, key: bytes, value: bytes) -> None:
+        check_sizes(key, value)
+        self._do(self._client.hset, REDIS_PREFIX + plugin, key, value)
+
+    def delete(self, plugin: str, key: bytes) -> None:
+        self._do(self._client.hdel, REDIS_PREFIX + plugin, key)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_kv(url: str | None, default_path: Path | None) -> KV:
+    """The kv backend `url` names: `redis://…`/`rediss://…`/`unix://…` → Redis; `sqlite:///PATH` or
+    a path → that SQLite file; None → SQLite at `default_path`."""
+    if not url:
+        return KVStore(default_path)
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisKVStore(url)
+    if scheme == "sqlite":
+        return KVStore(Path(unquote(urlsplit(url).path)))
+    if scheme:
+        raise RunError(
+            f"--kv {redact_text(url)}: unknown kv backend {scheme!r} "
+            "(use redis://HOST:PORT/DB, rediss://…, sqlite:///PATH or a file path)"
+        )
+    return KVStore(Path(url).expanduser())

@@ -36,7 +36,7 @@ from extism_platform.audit import AuditLog
 from extism_platform.grants import Effective, Grant, Hints, effective, grant_for
 from extism_platform.host import functions as hostfns
 from extism_platform.host.http import HttpSettings
-from extism_platform.host.kv import KVStore
+from extism_platform.host.kv import KV, KVStore
 from plugin_format.errors import LoadError, PluginCallError
 from plugin_format.extism_sdk import CompiledPlugin, extism
 from plugin_format.manifest import Export, Permissions, exports_from_list, permissions_from_dict
@@ -342,7 +342,7 @@ class Host:
         *,
         grants: dict[str, Grant] | None = None,
         audit: AuditLog | None = None,
-        kv: KVStore | None = None,
+        kv: KV | None = None,
         http: HttpSettings | None = None,
         hints: Hints | None = None,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
@@ -352,7 +352,7 @@ class Host:
         self.max_output_bytes = max_output_bytes
         self.grants = grants or {}
         self.audit = audit or AuditLog(None)
-        self.kv = kv or KVStore(None)
+        self.kv: KV = kv or KVStore(None)
         self.http = http or HttpSettings()
         self.hints = hints or Hints()
         self.plugins: dict[str, LoadedPlugin] = {}

@@ -485,11 +485,17 @@ class ExtismMCPServer:
         token: str | None = None,
         ready: Any = None,
         allowed_origins: Iterable[str] = (),
+        sockets: list[Any] | None = None,
+        wrap: Any = None,
+        started: Any = None,
     ) -> None:
+        """`sockets`: serve on these instead of binding host:port; `wrap(app)`: an ASGI wrapper
+        (`--workers`' session router); `started()`: called once uvicorn accepts connections."""
         import uvicorn  # noqa: PLC0415
 
+        app = self.http_app(host, token=token, allowed_origins=allowed_origins)
         config = uvicorn.Config(
-            self.http_app(host, token=token, allowed_origins=allowed_origins),
+            wrap(app) if wrap is not None else app,
             host=host,
             port=port,
             log_level="warning",
@@ -499,7 +505,23 @@ class ExtismMCPServer:
         server = uvicorn.Server(config)
         if ready is not None:
             ready(server)
-        await self._serving(server.serve)
+
+        async def serve() -> None:
+            if started is None:
+                await server.serve(sockets=sockets)
+                return
+            async with anyio.create_task_group() as tg:
+
+                async def announce() -> None:
+                    while not server.started:
+                        await anyio.sleep(0.01)
+                    started()
+
+                tg.start_soon(announce)
+                await server.serve(sockets=sockets)
+                tg.cancel_scope.cancel()
+
+        await self._serving(serve)
 
 
 def _progress(ctx: Any) -> Any:
