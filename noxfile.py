@@ -73,12 +73,21 @@ def _ensure_chromium(session: nox.Session) -> None:
         session.run(*install, external=True, env=quiet, silent=True)
 
 
+def _ensure_redis(session: nox.Session) -> None:
+    """The kv-on-Redis tests start Debian's redis-server on 127.0.0.1; install it when we can (root
+    on Debian), otherwise those tests skip and say why."""
+    if not shutil.which("redis-server"):
+        session.log("installing Debian's redis-server for the kv-on-Redis tests …")
+        _apt_install(session, "redis-server")
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The project's pytest suite (compiler-backed tests build once per session, cached)."""
     _install(session)
     _ensure_jvm(session)
     _ensure_chromium(session)
+    _ensure_redis(session)
     session.run("pytest", *session.posargs)
 
 
