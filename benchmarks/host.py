@@ -95,7 +95,7 @@ EXTISM_EXPORT("{EXPORT}") int32_t {EXPORT}(void) {{
 # ---- the plugin ---------------------------------------------------------------------------------
 
 
-def _write_if_changed(path: Path, text: str) -> None:
+def write_if_changed(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
@@ -106,8 +106,8 @@ def build_plugin() -> tuple[Path, float]:
     from hatch_extism.build import build_artifacts  # noqa: PLC0415
     from plugin_format.manifest import load_manifest
 
-    _write_if_changed(PROJECT / "plugin.yaml", PLUGIN_YAML)
-    _write_if_changed(PROJECT / "src" / "echo.c", ECHO_C)
+    write_if_changed(PROJECT / "plugin.yaml", PLUGIN_YAML)
+    write_if_changed(PROJECT / "src" / "echo.c", ECHO_C)
     started = time.perf_counter()
     built = build_artifacts(load_manifest(PROJECT), DIST, key=None, reuse=True)
     return built.wasm, time.perf_counter() - started
@@ -116,7 +116,7 @@ def build_plugin() -> tuple[Path, float]:
 # ---- measuring ----------------------------------------------------------------------------------
 
 
-def _summary(samples_us: list[float]) -> dict[str, float]:
+def summary(samples_us: list[float]) -> dict[str, float]:
     return {
         "n": len(samples_us),
         "median_us": statistics.median(samples_us),
@@ -140,7 +140,7 @@ def _interleaved(paths: dict[str, Callable[[], bytes]], n: int) -> dict[str, dic
                 t0 = clock()
                 call()
                 out.append((clock() - t0) * 1e6)
-    return {name: _summary(s) for name, s in samples.items()}
+    return {name: summary(s) for name, s in samples.items()}
 
 
 def _make_host(dist: Path, audit_path: Path | None) -> Any:
@@ -186,7 +186,7 @@ def measure_in_process(wasm: Path, tmp: Path) -> tuple[dict[str, dict[str, float
 # ---- MCP ----------------------------------------------------------------------------------------
 
 
-def _server_command() -> list[str]:
+def server_command() -> list[str]:
     script = Path(sys.executable).parent / "extism-mcp-server"
     if script.is_file():
         return [str(script)]
@@ -220,39 +220,39 @@ async def _drive(session: Any, mode: str) -> dict[str, float]:
         t0 = clock()
         await session.call_tool(TOOL, ARGS)
         samples.append((clock() - t0) * 1e6)
-    summary = _summary(samples)
-    summary["protocol"] = session.protocol_version
-    return summary
+    out = summary(samples)
+    out["protocol"] = session.protocol_version
+    return out
 
 
 async def mcp_stdio(tmp: Path, mode: str) -> dict[str, float]:
     from mcp import ClientSession  # noqa: PLC0415
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    cmd = _server_command()
+    cmd = server_command()
     params = StdioServerParameters(command=cmd[0], args=[*cmd[1:], *_server_args(tmp, f"stdio-{mode}")])
     with open(tmp / f"stdio-{mode}.stderr", "w", encoding="utf-8") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
             return await _drive(session, mode)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, errlog: Path, timeout: float = 20.0) -> None:
+def wait_listening(proc: subprocess.Popen[bytes], port: int, errlog: Path, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"extism-mcp-server --http exited ({proc.returncode}): {errlog.read_text()[-500:]}")
+            raise RuntimeError(f"{Path(str(proc.args[0])).name} exited ({proc.returncode}): {errlog.read_text()[-500:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"extism-mcp-server --http did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+    raise RuntimeError(f"{Path(str(proc.args[0])).name} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
 def mcp_http(tmp: Path) -> dict[str, float]:
@@ -261,19 +261,19 @@ def mcp_http(tmp: Path) -> dict[str, float]:
 
     from extism_platform.cli.mcp_server import TOKEN_ENV  # noqa: PLC0415
 
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}  # no bearer token on loopback
     errlog = tmp / "http.stderr"
     with open(errlog, "wb") as err:
         proc = subprocess.Popen(
-            [*_server_command(), *_server_args(tmp, "http"), "--http", f"127.0.0.1:{port}"],
+            [*server_command(), *_server_args(tmp, "http"), "--http", f"127.0.0.1:{port}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
         )
     try:
-        _wait_listening(proc, port, errlog)
+        wait_listening(proc, port, errlog)
 
         async def run() -> dict[str, float]:
             async with (
@@ -369,7 +369,7 @@ def measure_throughput(wasm: Path, host: Any, audited: Any) -> dict[str, dict[st
 # ---- main ---------------------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
+def version_of(dist: str) -> str:
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -417,9 +417,9 @@ def main() -> int:
         "environment": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
-            "extism": _version("extism"),
-            "extism-sys": _version("extism-sys"),
-            "mcp": _version("mcp"),
+            "extism": version_of("extism"),
+            "extism-sys": version_of("extism-sys"),
+            "mcp": version_of("mcp"),
         },
         "build_s": build_s,
         "total_s": total_s,

@@ -20,6 +20,7 @@ announced on both protocol eras: 2026-07-28 clients get it on their `subscriptio
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import hmac
 import json
@@ -27,6 +28,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -220,7 +222,9 @@ class ExtismMCPServer:
         self.watched = watched
         self.watch_interval = watch_interval
         self.reloads = 0
-        self._limiter = anyio.CapacityLimiter(max_concurrency)
+        # asyncio's semaphore and a pool of our own: the lean hot path of run_cancellable
+        self._limiter = asyncio.Semaphore(max_concurrency)
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="extism-call")
         self._reload_lock = anyio.Lock()
         self.bus = InMemorySubscriptionBus()
         self._listen = ListenHandler(self.bus)
@@ -354,6 +358,7 @@ class ExtismMCPServer:
                 partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, _progress(ctx)),
                 cancel,
                 limiter=self._limiter,
+                executor=self._executor,
             )
         except PluginCallError as exc:
             return _text(str(exc))
@@ -458,10 +463,10 @@ class ExtismMCPServer:
         return self.server.create_initialization_options(NotificationOptions(tools_changed=True))
 
     async def serve_stdio(self) -> None:
-        from mcp.server.stdio import stdio_server  # noqa: PLC0415
+        from extism_platform.mcp.stdio import stdio_streams  # noqa: PLC0415
 
         async def serve() -> None:
-            async with stdio_server() as (read_stream, write_stream):
+            async with stdio_streams() as (read_stream, write_stream):
                 await self.server.run(read_stream, write_stream, self.initialization_options())
 
         await self._serving(serve)
@@ -537,9 +542,11 @@ def _progress(ctx: Any) -> Any:
         return None
     request_id = getattr(ctx, "request_id", None)
     related = str(request_id) if request_id is not None else None
+    loop = asyncio.get_running_loop()  # the call runs on a pool thread (run_cancellable), not an anyio one
 
     def report(progress: float, total: float | None, message: str | None) -> None:
-        anyio.from_thread.run(partial(session.send_progress_notification, token, progress, total, message, related))
+        send = session.send_progress_notification(token, progress, total, message, related)
+        asyncio.run_coroutine_threadsafe(send, loop).result()
 
     return report
 

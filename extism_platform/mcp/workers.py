@@ -84,7 +84,7 @@ class WorkerSlot:
     def sockets(self, host: str) -> list[socket.socket]:
         """The public SO_REUSEPORT socket (bound here) and the private one (inherited)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        public = socket.socket(family, socket.SOCK_STREAM)
+        public = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets
         public.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         public.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         public.bind((host, self.port))
@@ -216,7 +216,7 @@ class SessionRouter:
 
 def _reserve(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(family, socket.SOCK_STREAM)
+    s = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.bind((host, port))  # never listened on: it only holds the port for the workers' sockets
@@ -230,7 +230,7 @@ def supervise(host: str, port: int, workers: int, argv: list[str], announce: Cal
     port = reserved.getsockname()[1]
     privates = []
     for _ in range(workers):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         s.bind(("127.0.0.1", 0))
         s.listen(512)
         privates.append(s)
