@@ -118,6 +118,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "conformance", "build")
     session.run("python", "-m", "benchmarks.pdk")
     session.run("python", "-m", "benchmarks.host")
+    # ours vs a bare Python mcp server vs hyper-mcp built from source ($HYPER_MCP_SRC or a clone)
+    session.run("python", "-m", "benchmarks.servers")
 
 
 @nox.session(python=PYTHON)

@@ -246,7 +246,9 @@ def wait_listening(proc: subprocess.Popen[bytes], port: int, errlog: Path, timeo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{Path(str(proc.args[0])).name} exited ({proc.returncode}): {errlog.read_text()[-500:]}")
+            raise RuntimeError(
+                f"{Path(str(proc.args[0])).name} exited ({proc.returncode}): {errlog.read_text()[-500:]}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return

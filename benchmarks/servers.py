@@ -229,14 +229,20 @@ def build_hyper_mcp() -> tuple[Path | None, str]:
         archive = subprocess.run(["git", "--git-dir", str(git_dir), "archive", commit], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(build / "src")], input=archive.stdout, check=True)
     env = dict(os.environ)
-    pinned = subprocess.run(["rustup", "toolchain", "list"], capture_output=True, text=True) if shutil.which("rustup") else None
+    pinned = (
+        subprocess.run(["rustup", "toolchain", "list"], capture_output=True, text=True)
+        if shutil.which("rustup")
+        else None
+    )
     if pinned is not None and pinned.returncode == 0:
         default = next((line.split()[0] for line in pinned.stdout.splitlines() if "default" in line), None)
         if default:
             env["RUSTUP_TOOLCHAIN"] = default  # its rust-toolchain.toml pins one that may not be installed
     print(f"building hyper-mcp {commit[:12]} (cargo build --release; minutes the first time) …", flush=True)
     with open(build / "build.log", "wb") as log:
-        r2 = subprocess.run([cargo, "build", "--release", "--locked"], cwd=build / "src", env=env, stdout=log, stderr=log)
+        r2 = subprocess.run(
+            [cargo, "build", "--release", "--locked"], cwd=build / "src", env=env, stdout=log, stderr=log
+        )
     if r2.returncode or not binary.is_file():
         tail = (build / "build.log").read_text(errors="replace").strip().splitlines()[-1:]
         return None, f"cargo build --release failed ({tail}); see {build / 'build.log'}"
@@ -390,12 +396,18 @@ class RawConnection:
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         if self.era == "legacy":
-            init = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}
+            init = {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "0"},
+            }
             _, headers, _ = await self.post({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})
             self.session = headers.get("mcp-session-id")
             await self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
-    async def post(self, message: dict[str, Any], extra: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    async def post(
+        self, message: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         body = json.dumps(message, separators=(",", ":")).encode()
         headers = {
             "Host": f"127.0.0.1:{self.port}",
@@ -506,7 +518,12 @@ def main() -> int:
         stdio = measure_stdio(servers, tmp)
         http: dict[str, Any] = {
             "extism-mcp-server, 1 worker": measure_http(
-                "ours1", [*ours, "--http", "127.0.0.1:{PORT}", "--max-concurrency", "64"], env, "modern", "bench_tools-work", tmp
+                "ours1",
+                [*ours, "--http", "127.0.0.1:{PORT}", "--max-concurrency", "64"],
+                env,
+                "modern",
+                "bench_tools-work",
+                tmp,
             ),
             "extism-mcp-server, 2 workers": measure_http(
                 "ours2",
@@ -520,7 +537,15 @@ def main() -> int:
         if hyper is not None:
             http["hyper-mcp"] = measure_http(
                 "hyper",
-                [str(hyper), "--config-file", str(config), "--transport", "streamable-http", "--bind-address", "127.0.0.1:{PORT}"],
+                [
+                    str(hyper),
+                    "--config-file",
+                    str(config),
+                    "--transport",
+                    "streamable-http",
+                    "--bind-address",
+                    "127.0.0.1:{PORT}",
+                ],
                 hyper_env,
                 "legacy",
                 "bench-work",
@@ -528,8 +553,12 @@ def main() -> int:
             )
 
     base = stdio["bare mcp server (Python no-op)"]
-    print(f"stdio: {CALLS} sequential tools/call × {ROUNDS} rounds (echo, raw JSON-RPC client); ratios to the bare server")
-    header = f"{'server':<34}{'median':>10}{'p95':>10}{'ratio':>8}{'start→list':>12}{'ratio':>8}{'peak RSS':>10}{'ratio':>8}"
+    print(
+        f"stdio: {CALLS} sequential tools/call × {ROUNDS} rounds (echo, raw JSON-RPC client); ratios to the bare server"
+    )
+    header = (
+        f"{'server':<34}{'median':>10}{'p95':>10}{'ratio':>8}{'start→list':>12}{'ratio':>8}{'peak RSS':>10}{'ratio':>8}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in stdio.items():
@@ -544,7 +573,10 @@ def main() -> int:
         print(f"hyper-mcp (Rust): skipped: {hyper_commit}")
     print()
     one = http["extism-mcp-server, 1 worker"]
-    print(f"HTTP throughput, CPU-bound tool ({WORK_ITERS} FNV rounds), raw keep-alive client, {THROUGHPUT_S:.0f} s per point")
+    print(
+        f"HTTP throughput, CPU-bound tool ({WORK_ITERS} FNV rounds), raw keep-alive client, "
+        f"{THROUGHPUT_S:.0f} s per point"
+    )
     header = f"{'server':<32}" + "".join(f"{f'{n} client(s)':>14}{'vs 1 worker':>12}" for n in CLIENTS)
     print(header)
     print("-" * len(header))

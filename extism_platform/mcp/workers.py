@@ -35,7 +35,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,7 +83,9 @@ class WorkerSlot:
     def sockets(self, host: str) -> list[socket.socket]:
         """The public SO_REUSEPORT socket (bound here) and the private one (inherited)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        public = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets
+        public = socket.socket(
+            family, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )  # asyncio sets TCP_NODELAY only on IPPROTO_TCP sockets
         public.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         public.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         public.bind((host, self.port))
@@ -136,7 +137,10 @@ class SessionRouter:
                 message = {
                     **message,
                     "headers": [
-                        *((n, self.prefix + v if n.lower() == SESSION_HEADER else v) for n, v in message.get("headers", [])),
+                        *(
+                            (n, self.prefix + v if n.lower() == SESSION_HEADER else v)
+                            for n, v in message.get("headers", [])
+                        ),
                         (WORKER_HEADER, self.tag),
                     ],
                 }
@@ -173,13 +177,18 @@ class SessionRouter:
         try:
             response = await self._client.send(request, stream=True)
         except httpx2.TransportError as exc:
-            text = f"worker {owner}, which holds this session, cannot be reached ({type(exc).__name__}); initialize again"
+            text = (
+                f"worker {owner}, which holds this session, cannot be reached ({type(exc).__name__}); initialize again"
+            )
             payload = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32001, "message": text}}).encode()
             await send(
                 {
                     "type": "http.response.start",
                     "status": 503,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": payload})
@@ -279,7 +288,7 @@ def supervise(host: str, port: int, workers: int, argv: list[str], announce: Cal
 
     try:
         pending = {i: start(i) for i in range(workers)}
-        for i, (proc, r) in pending.items():
+        for i, (proc, _) in pending.items():
             procs[i] = proc
         for i, (proc, r) in pending.items():
             if not ready(proc, r, time.monotonic() + READY_TIMEOUT_S):

@@ -62,7 +62,11 @@ def post(port: int, message: dict[str, Any], headers: dict[str, str] | None = No
             "POST",
             "/mcp",
             body=json.dumps(message),
-            headers={"content-type": "application/json", "accept": "application/json, text/event-stream", **(headers or {})},
+            headers={
+                "content-type": "application/json",
+                "accept": "application/json, text/event-stream",
+                **(headers or {}),
+            },
         )
         return _parse(conn.getresponse())
     finally:
@@ -130,7 +134,9 @@ def wait_port(port: int, proc: subprocess.Popen[Any], log: Path, timeout: float 
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise AssertionError(f"nothing listens on {port} after {timeout:.0f} s: {log.read_text()[-2000:]}")
+                raise AssertionError(
+                    f"nothing listens on {port} after {timeout:.0f} s: {log.read_text()[-2000:]}"
+                ) from None
             time.sleep(0.05)
 
 
@@ -146,7 +152,9 @@ def wait_text(path: Path, text: str, timeout: float = 60, count: int = 1) -> str
 
 
 @contextlib.contextmanager
-def mcp_server(args: list[str], log: Path, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
+def mcp_server(
+    args: list[str], log: Path, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
     """`extism-mcp-server ARGS --http 127.0.0.1:PORT`, its stderr in `log`; yields (port, process)."""
     port = port or free_port()
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}

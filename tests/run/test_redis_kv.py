@@ -148,8 +148,14 @@ def _replica_args(built: dict, root: Path, kv: list[str]) -> list[str]:
 
 def _verify(root: Path) -> None:
     r = run_cli(
-        "-m", "extism_platform.cli.plugin", "audit-log", "verify", str(root / "audit.jsonl"),
-        "--key", str(root / "state" / "audit.key"), "--json",
+        "-m",
+        "extism_platform.cli.plugin",
+        "audit-log",
+        "verify",
+        str(root / "audit.jsonl"),
+        "--key",
+        str(root / "state" / "audit.key"),
+        "--json",
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)["ok"] is True
@@ -191,8 +197,17 @@ def test_redis_password_never_leaks(built: dict, tmp_path: Path) -> None:
     with _redis(tmp_path, password=PASSWORD) as port:
         # a wrong password: one line naming the redacted URL
         bad = f"redis://:not-{PASSWORD}@127.0.0.1:{port}/0"
-        r = run_cli("-m", "extism_platform.cli.mcp_server", "--dist", str(built["dist"]), "--kv", bad, "--list",
-                    "--no-audit", cwd=tmp_path)
+        r = run_cli(
+            "-m",
+            "extism_platform.cli.mcp_server",
+            "--dist",
+            str(built["dist"]),
+            "--kv",
+            bad,
+            "--list",
+            "--no-audit",
+            cwd=tmp_path,
+        )
         assert r.returncode == 1, r.stderr
         assert f"redis://***@127.0.0.1:{port}/0" in r.stderr and PASSWORD not in r.stderr + r.stdout
         assert "Traceback" not in r.stderr
@@ -206,9 +221,13 @@ def test_redis_password_never_leaks(built: dict, tmp_path: Path) -> None:
         with mcp_server(args, log) as (server_port, _):
             ok = modern_call(server_port, "examples_probe-remember", {"key": "k", "value": "v"})
             assert not ok.body["result"].get("isError"), ok
-            redis_proc_stop = subprocess.run(
-                ["redis-cli", "-p", str(port), "-a", PASSWORD, "shutdown", "nosave"], capture_output=True
-            ) if shutil.which("redis-cli") else None
+            redis_proc_stop = (
+                subprocess.run(
+                    ["redis-cli", "-p", str(port), "-a", PASSWORD, "shutdown", "nosave"], capture_output=True
+                )
+                if shutil.which("redis-cli")
+                else None
+            )
             if redis_proc_stop is None:
                 pytest.skip("redis-cli is not installed (it comes with Debian's redis-server)")
             failed = modern_call(server_port, "examples_probe-recall", {"key": "k"}, rid=2)
@@ -216,7 +235,5 @@ def test_redis_password_never_leaks(built: dict, tmp_path: Path) -> None:
             assert result["isError"] is True
             text = result["content"][0]["text"]
             assert "kv store redis://***@127.0.0.1" in text, text
-        leaked = [
-            str(p) for p in tmp_path.rglob("*") if p.is_file() and PASSWORD.encode() in p.read_bytes()
-        ]
+        leaked = [str(p) for p in tmp_path.rglob("*") if p.is_file() and PASSWORD.encode() in p.read_bytes()]
         assert leaked == [] and PASSWORD not in text

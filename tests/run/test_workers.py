@@ -10,7 +10,6 @@ import signal
 from pathlib import Path
 
 import anyio
-import pytest
 
 from tests.conftest import run_cli
 from tests.run.conftest import PROBE
@@ -68,8 +67,15 @@ def test_workers_share_one_port_and_each_answers(built: dict, tmp_path: Path) ->
         text = log.read_text()
         assert "worker 0 (pid" in text and "worker 1 (pid" in text and f"127.0.0.1:{port}/mcp" in text
     # every worker appended to the one audit log (flocked) and the chain holds
-    r = run_cli("-m", "extism_platform.cli.plugin", "audit-log", "verify", str(tmp_path / "audit.jsonl"),
-                "--key", str(tmp_path / "state" / "audit.key"))
+    r = run_cli(
+        "-m",
+        "extism_platform.cli.plugin",
+        "audit-log",
+        "verify",
+        str(tmp_path / "audit.jsonl"),
+        "--key",
+        str(tmp_path / "state" / "audit.key"),
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -140,5 +146,3 @@ def test_worker_that_cannot_start_stops_the_supervisor(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stderr
     assert "not a directory" in r.stderr and "before it was ready; stopping" in r.stderr
     assert "replacement" not in r.stderr
-
-
