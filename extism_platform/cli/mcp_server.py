@@ -352,13 +352,16 @@ def kv_url(args: argparse.Namespace, project: Any, user: Any) -> str | None:
     """The kv store's URL: --kv, else $EXTISM_KV_URL, else `kv:` of the --config / user / --project
     extism.yaml; None: the embedded sqlite file."""
     from extism_platform.host.kv import KV_ENV  # noqa: PLC0415
-    from registry_static.project import load_project
 
     if args.kv:
         return str(args.kv)
     if os.environ.get(KV_ENV):
         return os.environ[KV_ENV]
-    config = user if user is not None else (load_project(args.config) if args.config else None)
+    config = user
+    if config is None and args.config:
+        from registry_static.project import load_project  # noqa: PLC0415 - only with a config file
+
+        config = load_project(args.config)
     for doc in (config, project):
         if doc is not None and doc.kv:
             return str(doc.kv)
