@@ -30,55 +30,21 @@ from typing import Any
 from plugin_format.errors import GrantError
 from plugin_format.host_functions import GROUPS, allowed_imports
 from plugin_format.manifest import Permissions
+from plugin_format.permissions import (  # the grant model lives in the core: install's permission gate uses it too
+    ANY_PLUGIN,
+    ANY_PORT,
+    GRANT_KEYS,
+    Grant,
+    grant_covers_host,
+    grant_for,
+    grant_from_dict,
+    grants_from_project,
+    host_covers,
+    path_within,
+    split_host,
+)
 
-GRANT_KEYS = ("hosts", "paths", "config", "host_functions", "memory_mib", "timeout_ms", "max_output_kib", "requested")
-ANY_PLUGIN = "*"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-@dataclass(frozen=True)
-class Grant:
-    """What the user grants one plugin (or every plugin, under the name `*`)."""
-
-    hosts: tuple[str, ...] = ()
-    paths: dict[str, str] = field(default_factory=dict)  # host dir -> "ro" | "rw"
-    config: dict[str, str] = field(default_factory=dict)  # key -> value (may hold ${VAR})
-    host_functions: tuple[str, ...] = ()
-    memory_mib: int | None = None
-    timeout_ms: int | None = None
-    #: the largest tool result this plugin may return (KiB); None = the host's global cap
-    max_output_kib: int | None = None
-    requested: bool = False
-
-    def merge(self, other: Grant) -> Grant:
-        """Both grants together (the other's caps win when both set one)."""
-        return Grant(
-            hosts=tuple(dict.fromkeys(self.hosts + other.hosts)),
-            paths={**self.paths, **other.paths},
-            config={**self.config, **other.config},
-            host_functions=tuple(dict.fromkeys(self.host_functions + other.host_functions)),
-            memory_mib=other.memory_mib if other.memory_mib is not None else self.memory_mib,
-            timeout_ms=other.timeout_ms if other.timeout_ms is not None else self.timeout_ms,
-            max_output_kib=other.max_output_kib if other.max_output_kib is not None else self.max_output_kib,
-            requested=self.requested or other.requested,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "hosts": list(self.hosts),
-            "paths": dict(self.paths),
-            "config": sorted(self.config),
-            "host_functions": list(self.host_functions),
-        }
-        if self.memory_mib is not None:
-            d["memory_mib"] = self.memory_mib
-        if self.timeout_ms is not None:
-            d["timeout_ms"] = self.timeout_ms
-        if self.max_output_kib is not None:
-            d["max_output_kib"] = self.max_output_kib
-        if self.requested:
-            d["requested"] = True
-        return d
 
 
 def grant_hint(plugin: str, capability: str, value: str) -> str:
@@ -113,53 +79,6 @@ class Hints:
 
     grant: Callable[[str, str, str], str] = grant_hint
     undeclared: Callable[[str, str, str], str] = undeclared_hint
-
-
-def grant_from_dict(doc: Any, where: str) -> Grant:
-    """Validate one plugin's grant mapping; errors name `where` and the field."""
-    if doc is True or doc == "requested":
-        return Grant(requested=True)
-    if not isinstance(doc, Mapping):
-        raise GrantError(f"{where}: expected a mapping with {', '.join(GRANT_KEYS)}")
-    unknown = sorted(set(doc) - set(GRANT_KEYS))
-    if unknown:
-        raise GrantError(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(GRANT_KEYS)})")
-
-    def str_list(key: str) -> tuple[str, ...]:
-        value = doc.get(key) or []
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise GrantError(f"{where}.{key}: expected a list of strings")
-        return tuple(value)
-
-    paths_doc = doc.get("paths") or {}
-    if isinstance(paths_doc, list):
-        paths_doc = {p: "ro" for p in paths_doc}
-    if not isinstance(paths_doc, Mapping) or not all(v in ("ro", "rw") for v in paths_doc.values()):
-        raise GrantError(f"{where}.paths: expected host directories mapped to ro or rw, e.g. {{/srv/data: ro}}")
-    config_doc = doc.get("config") or {}
-    if not isinstance(config_doc, Mapping):
-        raise GrantError(f'{where}.config: expected a mapping of config key to value, e.g. {{api_key: "${{KEY}}"}}')
-    caps: dict[str, int | None] = {}
-    for key in ("memory_mib", "timeout_ms", "max_output_kib"):
-        value = doc.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise GrantError(f"{where}.{key}: expected a positive integer")
-        caps[key] = value
-    requested = doc.get("requested", False)
-    if not isinstance(requested, bool):
-        raise GrantError(f"{where}.requested: expected true or false")
-    return Grant(
-        hosts=str_list("hosts"),
-        paths={str(k): str(v) for k, v in paths_doc.items()},
-        config={str(k): "" if v is None else str(v) for k, v in config_doc.items()},
-        host_functions=str_list("host_functions"),
-        memory_mib=caps["memory_mib"],
-        timeout_ms=caps["timeout_ms"],
-        max_output_kib=caps["max_output_kib"],
-        requested=requested,
-    )
 
 
 def load_grants(path: Path) -> dict[str, Grant]:
@@ -223,47 +142,10 @@ def grants_from_options(options: Iterable[str]) -> dict[str, Grant]:
     return out
 
 
-def grant_for(grants: Mapping[str, Grant], plugin: str) -> Grant:
-    """The plugin's own grant merged with the `*` grant."""
-    grant = grants.get(ANY_PLUGIN, Grant())
-    return grant.merge(grants[plugin]) if plugin in grants else grant
-
-
 # ---- host patterns ------------------------------------------------------------------------------
 
 
-ANY_PORT = -1  # `host:*`
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _split_host(pattern: str) -> tuple[str, int | None]:
-    if pattern.endswith(":*"):
-        return pattern[:-2].lower(), ANY_PORT
-    host, _, port = pattern.rpartition(":") if re.search(r":\d+\Z", pattern) else (pattern, "", "")
-    return host.lower(), int(port) if port else None
-
-
-def host_covers(grant_pattern: str, target: str) -> bool:
-    """Whether a host pattern (`example.com`, `*.example.com`, with an optional `:port`) covers
-    `target` (a host, host:port, or another pattern)."""
-    g_host, g_port = _split_host(grant_pattern)
-    t_host, t_port = _split_host(target)
-    if g_port is not None and g_port != ANY_PORT and g_port != t_port:
-        return False
-    if g_host == t_host:
-        return True
-    if g_host.startswith("*."):
-        return t_host.endswith(g_host[1:])
-    return False
-
-
-def _grant_covers(grant_pattern: str, requested: str) -> bool:
-    """A granted host covers a requested one; a grant without a port covers a request for a
-    specific (or any) port only when the user wrote that port: `127.0.0.1` does not grant
-    `127.0.0.1:*`."""
-    if _split_host(grant_pattern)[1] is None and _split_host(requested)[1] is not None:
-        return False
-    return host_covers(grant_pattern, requested)
 
 
 def host_allowed(patterns: Iterable[str], host: str, port: int | None, scheme: str = "https") -> bool:
@@ -272,7 +154,7 @@ def host_allowed(patterns: Iterable[str], host: str, port: int | None, scheme: s
     that port, `host:*` any port; so a grant of `api.example` does not reach `api.example:8080`."""
     effective_port = port if port is not None else DEFAULT_PORTS.get(scheme, 443)
     for p in patterns:
-        p_host, p_port = _split_host(p)
+        p_host, p_port = split_host(p)
         wanted = DEFAULT_PORTS.get(scheme, 443) if p_port is None else p_port
         if wanted != ANY_PORT and wanted != effective_port:
             continue
@@ -338,17 +220,12 @@ def _expand_env(value: str) -> tuple[str | None, list[str]]:
     return _ENV_REF.sub(lambda m: os.environ[m.group(1)], value), []
 
 
-def _path_within(path: str, root: str) -> bool:
-    p, r = Path(path).expanduser().resolve(), Path(root).expanduser().resolve()
-    return p == r or r in p.parents
-
-
 def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
     """Intersect what the plugin asks for with what the user grants; every request gets a decision."""
     decisions: list[Decision] = []
     hosts: list[str] = []
     for h in requested.hosts:
-        ok = grant.requested or any(_grant_covers(g, h) for g in grant.hosts)
+        ok = grant.requested or any(grant_covers_host(g, h) for g in grant.hosts)
         decisions.append(Decision("host", h, ok, "granted" if ok else "requested but not granted"))
         if ok:
             hosts.append(h)
@@ -356,7 +233,7 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
     for host_dir, guest in requested.paths.items():
         want_rw = guest.endswith(":rw")
         guest_dir = guest.removesuffix(":rw").removesuffix(":ro")
-        modes = [m for d, m in grant.paths.items() if _path_within(host_dir, d)]
+        modes = [m for d, m in grant.paths.items() if path_within(host_dir, d)]
         if grant.requested:
             modes.append("rw" if want_rw else "ro")
         if not modes:
@@ -415,6 +292,24 @@ def group_of(function: str) -> str | None:
     return next((g for g, fns in GROUPS.items() if function in fns), None)
 
 
-def grants_from_project(grants_doc: dict[str, Any], where: str) -> dict[str, Grant]:
-    """The `grants:` section of an extism.yaml (as loaded by registry_static.project), checked."""
-    return {str(n): grant_from_dict(g, f"{where}: grants.{n}") for n, g in grants_doc.items()}
+__all__ = [
+    "ANY_PLUGIN",
+    "GRANT_KEYS",
+    "Decision",
+    "Effective",
+    "Grant",
+    "Hints",
+    "combine",
+    "effective",
+    "grant_for",
+    "grant_from_dict",
+    "grant_hint",
+    "grants_from_options",
+    "grants_from_project",
+    "group_of",
+    "host_allowed",
+    "host_covers",
+    "load_grants",
+    "parse_grant_option",
+    "undeclared_hint",
+]

@@ -112,6 +112,10 @@ class LockError(RegistryError):
     """extism.lock is malformed, or (with --frozen) does not satisfy extism.yaml."""
 
 
+class PermissionChangeError(RegistryError):
+    """An install/update whose new version asks for more than the locked one, not granted or accepted."""
+
+
 class ResolveError(RegistryError):
     """No set of versions satisfies every requirement; `lines` are the explanation, one step each."""
 

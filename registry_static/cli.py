@@ -43,6 +43,12 @@ EXAMPLES = {
   extism-registry deprecate ./registry @acme/weather '<2' --message "use 2.x: the v1 API is gone"
   extism-registry deprecate ./registry @acme/weather 1.0.0 --clear
 """,
+    "advisory": """examples:
+  extism-registry advisory add ./registry @acme/weather --affected '<1.2.1' --severity high \\
+      --summary "leaks the API key in error messages" --fixed 1.2.1 --url https://acme.example/sec/1
+  extism-registry advisory list ./registry @acme/weather --json
+  extism-registry advisory withdraw ./registry ACME-2026-0001
+""",
     "keys": """examples:
   extism-registry keys list ./registry
   extism-registry keys add-scope ./registry @acme --author alice.pem.pub --author bob.pem.pub
@@ -422,6 +428,47 @@ def raise_usage(message: str) -> NoReturn:
 # ------------------------------------------------------------------ parser
 
 
+def cmd_advisory_add(args: argparse.Namespace) -> int:
+    adv = _repo(args).add_advisory(
+        args.name,
+        affected=args.affected,
+        severity=args.severity,
+        summary=args.summary,
+        fixed=args.fixed,
+        advisory_id=args.id,
+        url=args.url,
+    )
+    fix = f", fixed in {adv.fixed}" if adv.fixed else ", no fixed version yet"
+    _out(args, adv.to_dict(), f"published advisory {adv.id} ({adv.severity}) for {adv.package} {adv.affected}{fix}")
+    return 0
+
+
+def cmd_advisory_list(args: argparse.Namespace) -> int:
+    from registry_static.layout import split_name
+
+    repo = _repo(args)
+    scopes = [split_name(args.name)[0]] if args.name else repo.scopes()
+    found = [
+        a
+        for s in scopes
+        for a in repo.advisories(s).advisories
+        if (not args.name or a.package == args.name) and (args.all or a.withdrawn is None)
+    ]
+    lines = [
+        f"{a.id}  {a.severity:<8} {a.package} {a.affected}  fixed: {a.fixed or '-'}  {a.summary}"
+        + (f"  (withdrawn {a.withdrawn})" if a.withdrawn else "")
+        for a in found
+    ]
+    _out(args, {"advisories": [a.to_dict() for a in found]}, "\n".join(lines) or "no advisories")
+    return 0
+
+
+def cmd_advisory_withdraw(args: argparse.Namespace) -> int:
+    adv = _repo(args).withdraw_advisory(args.id, args.scope)
+    _out(args, adv.to_dict(), f"withdrew advisory {adv.id} ({adv.package} {adv.affected})")
+    return 0
+
+
 def _sub(sub: Any, name: str, help_: str, description: str, key: str | None = None) -> argparse.ArgumentParser:
     return sub.add_parser(
         name,
@@ -512,6 +559,38 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--message", "-m", help="what users should do instead")
     g.add_argument("--clear", action="store_true", help="remove the deprecation")
     sp.set_defaults(func=cmd_deprecate)
+
+    adv = _sub(
+        sub,
+        "advisory",
+        "publish, list and withdraw security advisories",
+        "Security advisories are signed metadata of the registry (a TUF target of the package's scope, signed "
+        "by the scope's role key): clients verify them, `install`/`update` warn about affected locked "
+        "versions and `extism-plugin audit` fails on them.",
+    )
+    asub = adv.add_subparsers(dest="advisory_command", required=True, metavar="ADVISORY_COMMAND", parser_class=_Parser)
+    sp = _sub(asub, "add", "publish an advisory", "Publish an advisory about a plugin's versions.", "advisory")
+    dir_arg(sp)
+    sp.add_argument("name", help="plugin name, e.g. @acme/weather")
+    sp.add_argument("--affected", required=True, metavar="RANGE", help="affected versions, e.g. '<1.2.1'")
+    sp.add_argument("--severity", required=True, choices=("low", "moderate", "high", "critical"))
+    sp.add_argument("--summary", required=True, help="one line: what is wrong")
+    sp.add_argument("--fixed", metavar="VERSION", help="the first version with the fix")
+    sp.add_argument("--id", help="advisory id (default: <SCOPE>-<YEAR>-<NNNN>)")
+    sp.add_argument("--url", help="where the details are")
+    sp.set_defaults(func=cmd_advisory_add)
+    sp = _sub(asub, "list", "list advisories", "List a registry's (or one plugin's) advisories.", "advisory")
+    dir_arg(sp)
+    sp.add_argument("name", nargs="?", help="only this plugin's")
+    sp.add_argument("--all", action="store_true", help="include withdrawn advisories")
+    sp.set_defaults(func=cmd_advisory_list)
+    sp = _sub(
+        asub, "withdraw", "withdraw an advisory", "Mark an advisory withdrawn (it stays listed with --all).", "advisory"
+    )
+    dir_arg(sp)
+    sp.add_argument("id", help="the advisory id")
+    sp.add_argument("--scope", help="the scope it belongs to (default: search every scope)")
+    sp.set_defaults(func=cmd_advisory_withdraw)
 
     keys = _sub(
         sub,

@@ -40,6 +40,7 @@ from plugin_format.files import atomic_write
 from plugin_format.paths import cache_dir
 from plugin_format.scan import scan_module
 from plugin_format.semver import Range, Version
+from registry_static.advisories import Advisory, AdvisoryFile
 from registry_static.credentials import resolve_token
 from registry_static.fetcher import (
     CLIENT_DEADLINE,
@@ -49,7 +50,7 @@ from registry_static.fetcher import (
     token_env_name,
 )
 from registry_static.index import IndexFile, VersionEntry
-from registry_static.layout import blob_path, index_path
+from registry_static.layout import advisories_path, blob_path, index_path, split_name
 from registry_static.redact import redact_url, split_credentials
 
 ROOT_MAX = 512_000
@@ -92,6 +93,9 @@ class VersionInfo:
     tags: list[str] = field(default_factory=list)
     plugin_json_sha256: str = ""
     sig_sha256: str = ""
+    wasi: bool = False
+    #: what this version asks for compared with the previous one (see `VersionEntry.permissions_diff`)
+    permissions_diff: dict[str, Any] | None = None
 
     @property
     def semver(self) -> Version:
@@ -120,6 +124,8 @@ class VersionInfo:
             tags=list(e.tags),
             plugin_json_sha256=e.plugin_json.sha256,
             sig_sha256=e.sig.sha256,
+            wasi=e.wasi,
+            permissions_diff=e.permissions_diff,
         )
 
 
@@ -233,6 +239,7 @@ class RegistryClient:
         self._root_sha256 = root_sha256
         self._updater: Updater | None = None
         self._indexes: dict[str, IndexFile] = {}
+        self._advisories: dict[str, AdvisoryFile] = {}
 
     def _explain(self, exc: BaseException) -> RegistryError:
         return _explain(exc, self.url, self.fetcher.stats.last_url, self._token_hint)
@@ -292,6 +299,7 @@ class RegistryClient:
         """Forget what this client read; the next call re-reads timestamp and snapshot."""
         self._updater = None
         self._indexes.clear()
+        self._advisories.clear()
 
     def index(self, name: str) -> IndexFile:
         """The package's index file, verified by TUF (downloaded only when the cached copy is stale)."""
@@ -301,21 +309,38 @@ class RegistryClient:
             target = index_path(name)
         except RegistryError as exc:
             raise NotFoundError(str(exc)) from None
+        data = self._target(target)
+        if data is None:
+            raise NotFoundError(f"registry {self.url}: no plugin named {name!r}")
+        idx = IndexFile.from_bytes(data, f"{self.url}{target}", name)
+        self._indexes[name] = idx
+        return idx
+
+    def _target(self, target: str) -> bytes | None:
+        """A TUF target's bytes, verified (from the local TUF cache when still current); None if the
+        signed metadata lists no such target."""
         up = self.updater()
         try:
             info = up.get_targetinfo(target)
             if info is None:
-                raise NotFoundError(f"registry {self.url}: no plugin named {name!r}")
+                return None
             local = str(self.state_dir / "index" / quote(target, safe=""))
             path = up.find_cached_target(info, local) or up.download_target(info, local)
-            data = Path(path).read_bytes()
-        except RegistryError:
-            raise
+            return Path(path).read_bytes()
         except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
             raise self._explain(exc) from None
-        idx = IndexFile.from_bytes(data, f"{self.url}{target}", name)
-        self._indexes[name] = idx
-        return idx
+
+    def advisories(self, name: str) -> list[Advisory]:
+        """The advisories (withdrawn ones left out) about `name`, from its scope's signed advisories file.
+        A scope without advisories costs no request: its signed role simply lists no such file."""
+        scope, _ = split_name(name)
+        if scope not in self._advisories:
+            target = advisories_path(scope)
+            data = self._target(target)
+            self._advisories[scope] = (
+                AdvisoryFile.from_bytes(data, f"{self.url}{target}", scope) if data is not None else AdvisoryFile(scope)
+            )
+        return self._advisories[scope].for_package(name)
 
     # ------------------------------------------------------------- public API
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plugin_format.errors import SemverError, TrustError
+from plugin_format.permissions import PermissionSet
 from plugin_format.semver import Version
 from registry_static.layout import INDEX_SCHEMA, SCOPE_SCHEMA, compact_json
 
@@ -52,6 +53,14 @@ class VersionEntry:
     exports: list[dict[str, Any]] = field(default_factory=list)
     permissions: dict[str, Any] = field(default_factory=dict)
     dependencies: dict[str, str] = field(default_factory=dict)
+    wasi: bool = False
+    #: what this version asks for compared with the previous published version (`PermissionDiff.to_dict()`
+    #: plus `against`: that version), recorded at publish; None for the first version
+    permissions_diff: dict[str, Any] | None = None
+
+    def permission_set(self) -> PermissionSet:
+        """The requested permissions (plus WASI) as the one comparable model."""
+        return PermissionSet.from_dict({**self.permissions, "wasi": self.wasi})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +80,8 @@ class VersionEntry:
             "exports": self.exports,
             "permissions": self.permissions,
             "dependencies": dict(self.dependencies),
+            "wasi": self.wasi,
+            "permissions_diff": self.permissions_diff,
         }
 
     @classmethod
@@ -101,6 +112,8 @@ class VersionEntry:
             exports=list(d.get("exports") or []),
             permissions=dict(d.get("permissions") or {}),
             dependencies=dict(d.get("dependencies") or {}),
+            wasi=bool(d.get("wasi", False)),
+            permissions_diff=d.get("permissions_diff") if isinstance(d.get("permissions_diff"), dict) else None,
         )
 
 
@@ -115,6 +128,12 @@ class IndexFile:
     def get(self, version: str) -> VersionEntry | None:
         want = Version.parse(version)
         return next((v for v in self.versions if Version.parse(v.version) == want), None)
+
+    def previous(self, version: str) -> VersionEntry | None:
+        """The highest published version below `version` (what its permission difference is taken against)."""
+        want = Version.parse(version)
+        lower = [v for v in self.versions if Version.parse(v.version) < want]
+        return lower[-1] if lower else None
 
     def add(self, entry: VersionEntry) -> None:
         self.versions.append(entry)

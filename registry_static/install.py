@@ -7,7 +7,12 @@
    signature; blobs land in the content-addressed cache only after that).
 3. Compare with what the lock pinned: the same version must have the same hashes, author key and
    dependencies, or the install is refused.
-4. Only then `Installation.write()` stores the author keys in the cache and writes extism.lock
+4. Permission changes are never silent: a plugin whose new version asks for more than extism.lock's
+   record of the locked one (a new host, path, config key, host function, WASI, a higher limit) stops
+   the install with the difference, unless extism.yaml's `grants:` already cover it or
+   `accept_permissions=True` (`--accept-permissions`). `update` goes through the same `install()`.
+   Advisories about the chosen versions are read (signed, like the index) and become warnings.
+5. Only then `Installation.write()` stores the author keys in the cache and writes extism.lock
    atomically — and not at all when nothing changed. Any failure before leaves extism.lock untouched.
 """
 
@@ -18,8 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugin_format.errors import IntegrityError, LockError
+from plugin_format.errors import IntegrityError, LockError, PermissionChangeError
+from plugin_format.permissions import (
+    PermissionDiff,
+    PermissionSet,
+    grant_for,
+    grant_snippet,
+    grants_from_project,
+    uncovered,
+)
+from plugin_format.permissions import diff as permission_diff
 from registry_static import cache
+from registry_static.advisories import Advisory, fix_command, warning_text
 from registry_static.client import FetchedPlugin, RegistryClient, default_cache_dir
 from registry_static.lockfile import LockedPlugin, Lockfile, differences, read_lock, write_lock
 from registry_static.project import Project, RegistryRef
@@ -48,6 +63,9 @@ class Installed:
     locked: LockedPlugin
     fetched: FetchedPlugin
     direct: bool  # listed in extism.yaml (else: a dependency)
+    advisories: tuple[Advisory, ...] = ()  # the signed advisories that affect this version
+    #: how its requested permissions differ from the version extism.lock had (None: no earlier record)
+    permission_change: PermissionDiff | None = None
 
     def to_dict(self) -> dict[str, Any]:
         info = self.fetched.info
@@ -61,6 +79,8 @@ class Installed:
             "yanked": info.yanked,
             "deprecated": info.deprecated,
             "path": str(self.fetched.path),
+            "advisories": [a.to_dict() for a in self.advisories],
+            "permission_change": self.permission_change.to_dict() if self.permission_change else None,
         }
 
 
@@ -100,31 +120,45 @@ class Installation:
         }
 
 
+class ProjectClients:
+    """One verifying client per registry URL, with the token, root pin and credentials extism.yaml gives
+    that registry (a URL only the lock names gets none). `clients(url)` → `RegistryClient`."""
+
+    def __init__(self, project: Project, cache_root: Path) -> None:
+        self.cache_root = cache_root
+        self.clients: dict[str, RegistryClient] = {}
+        self._refs = {r.url: r for r in project.registries.values()}
+
+    def __call__(self, url: str) -> RegistryClient:
+        if url not in self.clients:
+            ref = self._refs.get(url)
+            self.clients[url] = RegistryClient(
+                url,
+                self.cache_root,
+                token_env=ref.token_env if ref else None,
+                root_sha256=ref.root_sha256 if ref else None,
+                authorization=ref.authorization if ref else None,
+            )
+        return self.clients[url]
+
+
 def install(
     project: Project,
     *,
     frozen: bool = False,
     upgrade: Collection[str] = (),
     cache_dir: Path | None = None,
+    accept_permissions: bool = False,
 ) -> Installation:
-    """Resolve (or read the lock), fetch and verify every plugin; nothing is written (call `.write()`)."""
+    """Resolve (or read the lock), fetch and verify every plugin; nothing is written (call `.write()`).
+
+    Raises `PermissionChangeError` (nothing written) when a plugin's new version asks for more than
+    the locked one and neither extism.yaml's grants nor `accept_permissions` allow it."""
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
     lock_path = project.lock_path
     old = read_lock(lock_path)
-    clients: dict[str, RegistryClient] = {}
-    refs = {r.url: r for r in project.registries.values()}
-
-    def client_for(url: str) -> RegistryClient:
-        if url not in clients:
-            ref = refs.get(url)
-            clients[url] = RegistryClient(
-                url,
-                cache_root,
-                token_env=ref.token_env if ref else None,
-                root_sha256=ref.root_sha256 if ref else None,
-                authorization=ref.authorization if ref else None,
-            )
-        return clients[url]
+    client_for = ProjectClients(project, cache_root)
+    clients = client_for.clients
 
     if frozen:
         if upgrade:
@@ -169,10 +203,15 @@ def install(
             info.sig_sha256,
             info.key_id,
             dict(info.dependencies),
+            PermissionSet.from_manifest(fetched.manifest),
         )
         pinned = old.plugins.get(name) if old else None
         if pinned is not None and (pinned.version, pinned.registry) == (entry.version, entry.registry):
             _same_as_pinned(pinned, entry, lock_path.name)
+        change = None
+        if pinned is not None and pinned.permissions is not None and entry.permissions is not None:
+            change = permission_diff(pinned.permissions, entry.permissions)
+            change = None if change.empty else change
         keys[info.key_id] = client.index(name).keys[info.key_id]
         if info.yanked:
             warnings.append(
@@ -181,7 +220,13 @@ def install(
             )
         if info.deprecated:
             warnings.append(f"{name} {version} is deprecated: {info.deprecated}")
-        plugins.append(Installed(entry, fetched, name in project.plugins))
+        affecting = tuple(a for a in client.advisories(name) if a.affects(info.version))
+        plugins.append(Installed(entry, fetched, name in project.plugins, affecting, change))
+    _permission_gate(project, old, plugins, accept_permissions, warnings)
+    for p in plugins:
+        for adv in p.advisories:
+            command = fix_command(p.locked.name, adv, requirements(project, plugins, p.locked.name))
+            warnings.append(warning_text(p.locked.name, p.locked.version, adv, command))
     downloaded = sum(1 for c in clients.values() for u in c.stats.urls if "/blobs/" in u)
     return Installation(
         project,
@@ -196,11 +241,64 @@ def install(
     )
 
 
+def requirements(project: Project, plugins: Collection[Installed], name: str) -> list[tuple[str, str]]:
+    """Who constrains `name` and how: extism.yaml's range, and each installed plugin's dependency on it."""
+    out = [("extism.yaml", project.plugins[name].spec)] if name in project.plugins else []
+    out += [(p.locked.name, p.locked.dependencies[name]) for p in plugins if name in p.locked.dependencies]
+    return out
+
+
+def _permission_gate(
+    project: Project, old: Lockfile | None, plugins: list[Installed], accept: bool, warnings: list[str]
+) -> None:
+    """Stop when a plugin's new version asks for more than the locked one and the grants do not cover it."""
+    grants = grants_from_project(project.grants, project.path.name)
+    refused = []
+    for p in plugins:
+        change = p.permission_change
+        if change is None:
+            continue
+        before = old.plugins[p.locked.name].version if old else "?"
+        what = f"{p.locked.name} {before} → {p.locked.version}"
+        if not change.widened:
+            warnings.append(f"{what} asks for less: {'; '.join(change.lines())}")
+            continue
+        left = uncovered(change, grant_for(grants, p.locked.name))
+        if left.empty:
+            warnings.append(
+                f"{what} asks for more, already granted in {project.path.name}: {'; '.join(change.lines())}"
+            )
+        elif accept:
+            warnings.append(f"{what} asks for more, accepted (--accept-permissions): {'; '.join(left.lines())}")
+        else:
+            refused.append((p.locked.name, what, left))
+    if refused:
+        lines = []
+        for name, what, left in refused:
+            lines.append(
+                f"{what} asks for more than {project.lock_path.name} records (not granted in {project.path.name}):"
+            )
+            lines += [f"    {line}" for line in left.lines()]
+            hosts_etc = PermissionDiff(left.added, {}, {k: v for k, v in left.changed.items() if k != "wasi"})
+            if not hosts_etc.empty:
+                lines.append(f"  to allow it, add to {project.path.name}: {grant_snippet(name, hosts_etc)}")
+            if "wasi" in left.changed:
+                lines.append("  WASI cannot be granted in extism.yaml: only --accept-permissions allows it")
+        raise PermissionChangeError(
+            "permission change needs your consent; nothing was installed or written:\n  "
+            + "\n  ".join(lines)
+            + "\n  or re-run with --accept-permissions to accept it as shown"
+        )
+
+
 def _same_as_pinned(pinned: LockedPlugin, got: LockedPlugin, lock_name: str) -> None:
     """A published version never changes: the registry must serve exactly what the lock pinned."""
     mine, theirs = pinned.to_dict(), got.to_dict()
-    for key in ("wasm_sha256", "plugin_json_sha256", "sig_sha256", "key_id", "dependencies"):
-        if mine[key] != theirs[key]:
+    keys = ["wasm_sha256", "plugin_json_sha256", "sig_sha256", "key_id", "dependencies"]
+    if "permissions" in mine:
+        keys.append("permissions")  # recorded from the signed plugin.json: the same version asks the same
+    for key in keys:
+        if mine[key] != theirs.get(key):
             raise IntegrityError(
                 f"{got.name} {got.version}: {lock_name} pins {key} {_short(mine[key])} but {got.registry} now "
                 f"serves {_short(theirs[key])}; a published version must never change, so this install is "

@@ -9,6 +9,7 @@ REGISTRY/
   metadata/N.snapshot.json, N.targets.json, N.<role>.json   # consistent snapshots: never overwritten
   index/<scope>/<sha256>.<name>.json # one index file per package ("_" holds unscoped packages)
   index/<scope>/<sha256>._scope.json # the scope's author keys
+  index/<scope>/<sha256>._advisories.json  # the scope's security advisories (signed like the index files)
   blobs/sha256/<hex>                 # wasm, plugin.json, sig, README: content-addressed, immutable
   index.html, plugins/…, assets/…    # the generated site
 ```
@@ -28,11 +29,13 @@ from plugin_format.files import atomic_write
 UNSCOPED = "_"  # the directory (and pseudo-scope) of packages without a scope
 UNSCOPED_ROLE = "unscoped"
 SCOPE_POLICY = "_scope.json"  # cannot clash with a package: names start with [a-z0-9]
+SCOPE_ADVISORIES = "_advisories.json"
 
 REGISTRY_JSON = "registry.json"
 REGISTRY_SCHEMA = "extism-platform/registry@1"
 INDEX_SCHEMA = "extism-platform/index@1"
 SCOPE_SCHEMA = "extism-platform/scope@1"
+ADVISORIES_SCHEMA = "extism-platform/advisories@1"
 LOCK_NAME = ".extism-registry.lock"
 
 
@@ -78,6 +81,10 @@ def index_path(name: str) -> str:
 
 def policy_path(scope: str) -> str:
     return f"index/{scope}/{SCOPE_POLICY}"
+
+
+def advisories_path(scope: str) -> str:
+    return f"index/{scope}/{SCOPE_ADVISORIES}"
 
 
 def scope_paths(scope: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from plugin_format.errors import LockError, RegistryError, SemverError
 from plugin_format.files import atomic_write
+from plugin_format.permissions import PermissionSet
 from plugin_format.semver import Range, Version
 from registry_static.layout import check_name
 from registry_static.project import Project
@@ -37,9 +38,12 @@ class LockedPlugin:
     sig_sha256: str
     key_id: str  # the author key (sha256 of the raw Ed25519 public key) whose signature was verified
     dependencies: dict[str, str] = field(default_factory=dict)  # name -> range, as the index declares
+    #: what the locked version requests (from its verified plugin.json); None in locks written before
+    #: permissions were recorded (the next install records them)
+    permissions: PermissionSet | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "version": self.version,
             "registry": split_credentials(self.registry)[0],  # users commit the lock: never credentials
             "wasm_sha256": self.wasm_sha256,
@@ -48,6 +52,9 @@ class LockedPlugin:
             "key_id": self.key_id,
             "dependencies": dict(sorted(self.dependencies.items())),
         }
+        if self.permissions is not None:
+            doc["permissions"] = {"digest": self.permissions.digest, **self.permissions.to_dict()}
+        return doc
 
     @classmethod
     def from_dict(cls, name: str, doc: Any, where: str) -> LockedPlugin:
@@ -67,7 +74,29 @@ class LockedPlugin:
         if not isinstance(deps, Mapping) or not all(isinstance(v, str) for v in deps.values()):
             raise LockError(f"{where}.dependencies: expected a mapping of plugin name to range")
         registry = split_credentials(doc["registry"])[0]
-        return cls(name, doc["version"], registry, *(doc[k] for k in _HASH_FIELDS), dict(deps))
+        perms = _permissions(doc.get("permissions"), f"{where}.permissions")
+        return cls(name, doc["version"], registry, *(doc[k] for k in _HASH_FIELDS), dict(deps), perms)
+
+
+def _permissions(doc: Any, where: str) -> PermissionSet | None:
+    """The lock's record of a plugin's requested permissions; its digest must match the readable set
+    (a hand edit of one without the other would make the permission gate compare the wrong thing)."""
+    if doc is None:
+        return None
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("digest"), str):
+        raise LockError(
+            f"{where}: expected {{digest, hosts, paths, config, host_functions, wasi, memory_mib, timeout_ms}}"
+        )
+    try:
+        perms = PermissionSet.from_dict(doc)
+    except (TypeError, ValueError, AttributeError):
+        raise LockError(f"{where}: not a permission set") from None
+    if perms.digest != doc["digest"]:
+        raise LockError(
+            f"{where}.digest: does not match the recorded permissions (edited by hand?); "
+            "delete the entry's permissions and run `extism-plugin install`"
+        )
+    return perms
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,12 @@ from plugin_format.errors import (
     VerifyError,
 )
 from plugin_format.files import atomic_write
+from plugin_format.permissions import PermissionSet
+from plugin_format.permissions import diff as permission_diff
 from plugin_format.private_keys import private_key_kind
 from plugin_format.scan import ScanLimits, scan_module
 from plugin_format.semver import Range, Version
+from registry_static.advisories import Advisory, AdvisoryFile, check_advisory
 from registry_static.index import BlobRef, IndexFile, ScopePolicy, VersionEntry
 from registry_static.keys import KeyStore, default_key_dir
 from registry_static.layout import (
@@ -57,6 +60,7 @@ from registry_static.layout import (
     REGISTRY_SCHEMA,
     UNSCOPED,
     UNSCOPED_ROLE,
+    advisories_path,
     blob_path,
     consistent_path,
     index_path,
@@ -590,6 +594,11 @@ class Repository:
             self._txn.files[self.dir / blob_path(digest)] = data
             refs[label] = BlobRef(digest, len(data))
         doc = verified.manifest
+        requested = PermissionSet.from_manifest(doc)
+        prev = idx.previous(version)
+        change = None
+        if prev is not None:
+            change = {"against": prev.version, **permission_diff(prev.permission_set(), requested).to_dict()}
         idx.add(
             VersionEntry(
                 version=version,
@@ -606,6 +615,8 @@ class Repository:
                 exports=list(doc.get("exports") or []),
                 permissions=dict(doc.get("permissions") or {}),
                 dependencies=dict(doc.get("dependencies") or {}),
+                wasi=requested.wasi,
+                permissions_diff=change,
             )
         )
         idx.keys[key_id] = policy.authors[key_id]["pem"]
@@ -638,6 +649,61 @@ class Repository:
     def deprecate(self, name: str, spec: str, message: str | None) -> list[str]:
         """Attach (or with `message=None` remove) a deprecation message to the matching versions."""
         return self._edit_versions(name, spec, lambda e: setattr(e, "deprecated", message or None))
+
+    # ---------------------------------------------------------------- advisories
+
+    def advisories(self, scope: str) -> AdvisoryFile:
+        """The scope's advisories (empty when it has none), verified against its role like an index file."""
+        scope = normalize_scope(scope)
+        self._require_scope(scope)
+        data = self.read_target(advisories_path(scope), scope)
+        return AdvisoryFile.from_bytes(data, advisories_path(scope), scope) if data else AdvisoryFile(scope)
+
+    def add_advisory(
+        self,
+        name: str,
+        *,
+        affected: str,
+        severity: str,
+        summary: str,
+        fixed: str | None = None,
+        advisory_id: str | None = None,
+        url: str | None = None,
+    ) -> Advisory:
+        """Publish an advisory about `name` (signed by the scope's role key: see `registry_static.advisories`)."""
+        scope, _ = split_name(name)
+        with self.transaction():
+            if self.index(name) is None:
+                raise RegistryError(f"{name}: no such plugin in {self.dir}")
+            file = self.advisories(scope)
+            now = utcnow()
+            adv = check_advisory(
+                Advisory(
+                    advisory_id or file.next_id(now.year),
+                    name,
+                    affected.strip(),
+                    severity,
+                    summary.strip(),
+                    _iso(now),
+                    fixed,
+                    url,
+                )
+            )
+            file.add(adv)
+            self._set_target(scope, advisories_path(scope), file.to_bytes())
+        return adv
+
+    def withdraw_advisory(self, advisory_id: str, scope: str | None = None) -> Advisory:
+        """Mark an advisory withdrawn (kept in the file, ignored by clients). `scope`: where to look
+        (default: every scope)."""
+        with self.transaction():
+            for s in [normalize_scope(scope)] if scope else self.scopes():
+                file = self.advisories(s)
+                if file.get(advisory_id) is not None:
+                    adv = file.withdraw(advisory_id, _iso(utcnow()))
+                    self._set_target(s, advisories_path(s), file.to_bytes())
+                    return adv
+            raise RegistryError(f"no advisory {advisory_id!r} in {self.dir} (see `extism-registry advisory list`)")
 
     # ---------------------------------------------------------------- scopes and authors
 

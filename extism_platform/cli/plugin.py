@@ -67,6 +67,7 @@ EXAMPLES = {
   extism-plugin install --frozen                 # CI: exactly what extism.lock pins, or fail
   extism-plugin install --upgrade @acme/weather  # let one plugin move to its newest matching version
   extism-plugin install --project deploy/extism.yaml --upgrade --json
+  extism-plugin install --upgrade @acme/weather --accept-permissions   # it asks for more: accept, as shown
 """,
     "add": """examples:
   extism-plugin add @acme/weather                # newest version, written as "^1.2.0"
@@ -400,6 +401,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # ---- install / add ---------------------------------------------------------------------------------
 
 
+def add_accept_permissions(p: argparse.ArgumentParser) -> None:
+    """`--accept-permissions`, for every command that may move a plugin to another version."""
+    p.add_argument(
+        "--accept-permissions",
+        action="store_true",
+        help="go ahead when a new version asks for more permissions than extism.lock records (shown first)",
+    )
+
+
 def _installed(args: argparse.Namespace, result: Any, wrote: bool, extra: str = "") -> int:
     for warning in result.warnings:
         print(f"extism-plugin: warning: {warning}", file=sys.stderr)
@@ -425,7 +435,9 @@ def cmd_install(args: argparse.Namespace) -> int:
 
     project = load_project(Path(args.project))
     grants_from_project(project.grants, project.path.name)  # a bad grant fails now, not when serving
-    result = install(project, frozen=args.frozen, upgrade=_upgrade_set(args.upgrade))
+    result = install(
+        project, frozen=args.frozen, upgrade=_upgrade_set(args.upgrade), accept_permissions=args.accept_permissions
+    )
     return _installed(args, result, result.write())
 
 
@@ -441,7 +453,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise ExtismPlatformError(f"--registry {args.registry}: {project.path.name} defines no such registry")
     # Install from the edited text first: extism.yaml and extism.lock are written only if all of it works.
     text = with_plugin(project, name, spec, args.registry)
-    result = install(parse_project(project.path, text), upgrade={name})
+    result = install(parse_project(project.path, text), upgrade={name}, accept_permissions=args.accept_permissions)
     if args.plugin.rfind("@") <= 0:  # no range given: pin the newest version's major line, as npm does
         spec = "^" + next(p.locked.version for p in result.plugins if p.locked.name == name)
         text = with_plugin(project, name, spec, args.registry)
@@ -567,11 +579,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="ignore extism.lock's version for NAME (repeatable), or for every plugin without NAME",
     )
+    add_accept_permissions(p)
 
     p = _sub(sub, "add", "add a plugin to extism.yaml (keeping the rest of the file) and install", cmd_add)
     p.add_argument("plugin", metavar="NAME[@RANGE]", help="e.g. @acme/weather or '@acme/weather@^1.2'")
     p.add_argument("--project", default="extism.yaml", metavar="extism.yaml", help="default: ./extism.yaml")
     p.add_argument("--registry", metavar="NAME", help="take it from this entry of registries (default: default)")
+    add_accept_permissions(p)
 
     p = _sub(sub, "keygen", "create an Ed25519 signing key pair", cmd_keygen)
     p.add_argument("--out", help=f"private key path (default: {default_signing_key()})")
@@ -580,9 +594,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing key")
 
     from extism_platform.audit import register_audit_commands
+    from extism_platform.cli.audit_cmd import register_audit
     from extism_platform.cli.login import register_login_commands
 
     register_audit_commands(sub)
+    register_audit(sub)
     register_login_commands(sub)
 
     p = _sub(sub, "toolchains", "list each language's compiler: found / version / how to install", cmd_toolchains)

@@ -85,6 +85,7 @@ def test_install_writes_the_lock_then_is_a_noop_and_frozen_holds(deps_registry: 
         "sig_sha256": entry.sig.sha256,
         "key_id": entry.key_id,
         "dependencies": {"@acme/units": "^0.3"},
+        "permissions": {"digest": entry.permission_set().digest, **entry.permission_set().to_dict()},
     }
     assert (cache / "keys" / f"{entry.key_id}.pem").is_file()
     before = (lock_path.read_bytes(), lock_path.stat().st_mtime_ns)
