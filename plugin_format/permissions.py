@@ -387,7 +387,8 @@ def uncovered(change: PermissionDiff, grant: Grant) -> PermissionDiff:
 
 
 def grant_snippet(plugin: str, change: PermissionDiff) -> str:
-    """The extism.yaml `grants:` entry that would cover `change` (config values left to the user)."""
+    """What to add to the plugin's entry of extism.yaml `grants:` to cover `change`, e.g.
+    `{hosts: [tiles.example], config: {token: VALUE}}` (config values are the user's to fill in)."""
     parts = []
     for kind, values in change.added.items():
         if kind == "paths":
@@ -402,4 +403,4 @@ def grant_snippet(plugin: str, change: PermissionDiff) -> str:
     for kind, (_, new) in change.changed.items():
         if kind in LIMIT_KINDS:
             parts.append(f"{kind}: {new}")
-    return f'grants: {{"{plugin}": {{{", ".join(parts)}}}}}'
+    return "{" + ", ".join(parts) + "}"

@@ -281,7 +281,10 @@ def _permission_gate(
             lines += [f"    {line}" for line in left.lines()]
             hosts_etc = PermissionDiff(left.added, {}, {k: v for k, v in left.changed.items() if k != "wasi"})
             if not hosts_etc.empty:
-                lines.append(f"  to allow it, add to {project.path.name}: {grant_snippet(name, hosts_etc)}")
+                lines.append(
+                    f'  to allow it, add to grants."{name}" in {project.path.name} '
+                    f"(beside what it already grants): {grant_snippet(name, hosts_etc)}"
+                )
             if "wasi" in left.changed:
                 lines.append("  WASI cannot be granted in extism.yaml: only --accept-permissions allows it")
         raise PermissionChangeError(
