@@ -386,7 +386,7 @@ def uncovered(change: PermissionDiff, grant: Grant) -> PermissionDiff:
     return PermissionDiff(left, {}, changed)
 
 
-def grant_snippet(plugin: str, change: PermissionDiff) -> str:
+def grant_snippet(change: PermissionDiff) -> str:
     """What to add to the plugin's entry of extism.yaml `grants:` to cover `change`, e.g.
     `{hosts: [tiles.example], config: {token: VALUE}}` (config values are the user's to fill in)."""
     parts = []

@@ -283,7 +283,7 @@ def _permission_gate(
             if not hosts_etc.empty:
                 lines.append(
                     f'  to allow it, add to grants."{name}" in {project.path.name} '
-                    f"(beside what it already grants): {grant_snippet(name, hosts_etc)}"
+                    f"(beside what it already grants): {grant_snippet(hosts_etc)}"
                 )
             if "wasi" in left.changed:
                 lines.append("  WASI cannot be granted in extism.yaml: only --accept-permissions allows it")
