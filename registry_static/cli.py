@@ -371,11 +371,20 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    infos = _client(args).versions(args.name)
+    from plugin_format.permissions import PermissionDiff
+
+    client = _client(args)
+    infos = client.versions(args.name)
     lines = [f"{args.name}"]
     for i in infos:
         flags = (" YANKED" if i.yanked else "") + (f" deprecated: {i.deprecated}" if i.deprecated else "")
         lines.append(f"  {i.version:<12} {i.published}  sha256 {i.sha256[:16]}…  {i.size:,} B{flags}")
+        change = PermissionDiff.from_dict(i.permissions_diff) if i.permissions_diff else None
+        if change is not None and not change.empty:
+            lines.append(f"    permissions vs {i.permissions_diff['against']}: {'; '.join(change.lines())}")
+    for adv in client.advisories(args.name):
+        fix = f", fixed in {adv.fixed}" if adv.fixed else ", no fix yet"
+        lines.append(f"  advisory {adv.id} ({adv.severity}) {adv.affected}{fix}: {adv.summary}")
     _out(args, [i.to_dict() for i in infos], "\n".join(lines))
     return 0
 

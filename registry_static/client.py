@@ -333,14 +333,17 @@ class RegistryClient:
     def advisories(self, name: str) -> list[Advisory]:
         """The advisories (withdrawn ones left out) about `name`, from its scope's signed advisories file.
         A scope without advisories costs no request: its signed role simply lists no such file."""
-        scope, _ = split_name(name)
+        return self.scope_advisories(split_name(name)[0]).for_package(name)
+
+    def scope_advisories(self, scope: str) -> AdvisoryFile:
+        """Every advisory of a scope (`acme`, `_` for unscoped), verified through TUF; empty when none."""
         if scope not in self._advisories:
             target = advisories_path(scope)
             data = self._target(target)
             self._advisories[scope] = (
                 AdvisoryFile.from_bytes(data, f"{self.url}{target}", scope) if data is not None else AdvisoryFile(scope)
             )
-        return self._advisories[scope].for_package(name)
+        return self._advisories[scope]
 
     # ------------------------------------------------------------- public API
 

@@ -1,8 +1,8 @@
 """`extism-registry verify DIR`: check a registry directory the way a client would, file by file.
 
 A fresh TUF client (trust anchor: the directory's own `metadata/1.root.json`, or a root given by the
-caller) walks every package of every scope, and every version is fetched and its author signature
-checked. Problems are collected, not raised, so one run lists them all.
+caller) walks every package of every scope (and each scope's advisories file), and every version is
+fetched and its author signature checked. Problems are collected, not raised, so one run lists them all.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def verify_registry(directory: Path, *, root: bytes | None = None, warn_days: fl
             try:
                 if up.get_targetinfo(policy_path(scope)) is None:
                     report.problems.append(f"{policy_path(scope)}: missing from role {role_name(scope)}")
+                client.scope_advisories(scope)  # verified like an index file (none: nothing fetched)
                 names = repo.packages(scope)
             except Exception as exc:  # noqa: BLE001 - report and go on with the next scope
                 report.problems.append(f"role {role_name(scope)}: {exc}")

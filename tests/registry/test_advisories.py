@@ -309,3 +309,14 @@ def test_scope_without_advisories_costs_no_request(reg: Reg, tmp_path: Path) -> 
     before = list(client.stats.urls)
     assert client.advisories("@acme/weather") == []
     assert client.stats.urls == before
+
+
+def test_registry_verify_checks_the_advisories_file(reg: Reg) -> None:
+    from registry_static.verify import verify_registry
+
+    advise(reg)
+    assert verify_registry(reg.dir).ok
+    path = advisories_file(reg)
+    path.write_bytes(path.read_bytes().replace(b"api_key", b"api_kez"))
+    report = verify_registry(reg.dir)
+    assert not report.ok and any("_advisories.json" in p for p in report.problems), report.problems

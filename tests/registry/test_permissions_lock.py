@@ -202,3 +202,15 @@ def test_index_records_the_permission_diff_against_the_previous_version(reg: Reg
     }
     assert idx.get("1.0.0").permissions_diff is None  # the first version has nothing to compare with
     assert idx.get("1.1.0").permissions_diff == {"against": "1.0.0", "added": {}, "removed": {}, "changed": {}}
+
+
+def test_registry_show_prints_the_permission_diff(
+    reg: Reg, wider: Artifacts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from registry_static.cli import main
+
+    reg.repo().publish([wider.wasm])
+    reg.repo().add_advisory("@acme/weather", affected="<1.3.0", severity="moderate", summary="s", fixed="1.3.0")
+    assert main(["show", str(reg.dir), "@acme/weather", "--cache", str(reg.dir.parent / "c")]) == 0
+    out = capsys.readouterr().out
+    assert f"permissions vs 1.2.0: + hosts: {NEW_HOST}" in out and "(moderate) <1.3.0, fixed in 1.3.0: s" in out
