@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,9 +223,10 @@ def install(
         affecting = tuple(a for a in client.advisories(name) if a.affects(info.version))
         plugins.append(Installed(entry, fetched, name in project.plugins, affecting, change))
     _permission_gate(project, old, plugins, accept_permissions, warnings)
+    chosen = {p.locked.name: p.locked for p in plugins}
     for p in plugins:
         for adv in p.advisories:
-            command = fix_command(p.locked.name, adv, requirements(project, plugins, p.locked.name))
+            command = fix_command(p.locked.name, adv, requirements(project, chosen, p.locked.name))
             warnings.append(warning_text(p.locked.name, p.locked.version, adv, command))
     downloaded = sum(1 for c in clients.values() for u in c.stats.urls if "/blobs/" in u)
     return Installation(
@@ -241,10 +242,10 @@ def install(
     )
 
 
-def requirements(project: Project, plugins: Collection[Installed], name: str) -> list[tuple[str, str]]:
-    """Who constrains `name` and how: extism.yaml's range, and each installed plugin's dependency on it."""
+def requirements(project: Project, locked: Mapping[str, LockedPlugin], name: str) -> list[tuple[str, str]]:
+    """Who constrains `name` and how: extism.yaml's range, and each locked plugin's dependency on it."""
     out = [("extism.yaml", project.plugins[name].spec)] if name in project.plugins else []
-    out += [(p.locked.name, p.locked.dependencies[name]) for p in plugins if name in p.locked.dependencies]
+    out += [(n, p.dependencies[name]) for n, p in sorted(locked.items()) if name in p.dependencies]
     return out
 
 

@@ -24,7 +24,7 @@ from plugin_format.errors import ExtismPlatformError, LockError, RegistryError
 from plugin_format.permissions import PermissionSet
 from registry_static.advisories import Advisory, fix_command
 from registry_static.client import RegistryClient, default_cache_dir
-from registry_static.install import ProjectClients
+from registry_static.install import ProjectClients, requirements
 from registry_static.lockfile import LockedPlugin, Lockfile, read_lock
 from registry_static.project import Project
 
@@ -94,12 +94,6 @@ class AuditReport:
         }
 
 
-def _requirements(project: Project, lock: Lockfile, name: str) -> list[tuple[str, str]]:
-    out = [("extism.yaml", project.plugins[name].spec)] if name in project.plugins else []
-    out += [(n, p.dependencies[name]) for n, p in sorted(lock.plugins.items()) if name in p.dependencies]
-    return out
-
-
 def _check_cached(client: RegistryClient, locked: LockedPlugin, key: Any, finding: PluginAudit) -> None:
     """Re-verify the cached artifact files against the lock's hashes and the author key."""
     paths = {
@@ -167,7 +161,9 @@ def audit_plugin(client: RegistryClient, project: Project, lock: Lockfile, locke
             )
     for adv in client.advisories(locked.name):
         if adv.affects(locked.version):
-            finding.advisories.append((adv, fix_command(locked.name, adv, _requirements(project, lock, locked.name))))
+            finding.advisories.append(
+                (adv, fix_command(locked.name, adv, requirements(project, lock.plugins, locked.name)))
+            )
     pem = idx.keys.get(locked.key_id)
     if pem is None:
         finding.signature = SIG_INVALID

@@ -320,3 +320,16 @@ def test_registry_verify_checks_the_advisories_file(reg: Reg) -> None:
     path.write_bytes(path.read_bytes().replace(b"api_key", b"api_kez"))
     report = verify_registry(reg.dir)
     assert not report.ok and any("_advisories.json" in p for p in report.problems), report.problems
+
+
+def test_fix_command_per_constraint() -> None:
+    from registry_static.advisories import Advisory, fix_command
+
+    adv = Advisory("A-1", "@acme/units", "<0.4.0", "high", "s", "2026-12-02T00:00:00Z", fixed="0.4.0")
+    assert fix_command("@acme/units", adv, [("@acme/weather", ">=0.3")]) == "extism-plugin update @acme/units"
+    assert fix_command("@acme/units", adv, [("extism.yaml", "~0.3")]) == "extism-plugin add @acme/units@^0.4.0"
+    assert fix_command("@acme/units", adv, [("@acme/weather", "^0.3")]) == (
+        "extism-plugin update @acme/weather (they require @acme/units ^0.3)"
+    )
+    unfixed = Advisory("A-2", "@acme/units", "*", "low", "s", "2026-12-02T00:00:00Z")
+    assert fix_command("@acme/units", unfixed, []).startswith("no fixed version yet")
