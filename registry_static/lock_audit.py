@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from plugin_format import signing
-from plugin_format.artifact import sha256_hex, verify_bytes
-from plugin_format.errors import ExtismPlatformError, LockError, RegistryError
+from plugin_format.artifact import verify_bytes
+from plugin_format.errors import ExtismPlatformError, IntegrityError, LockError, NotFoundError, RegistryError
 from plugin_format.permissions import PermissionSet
+from registry_static import cache
 from registry_static.advisories import Advisory, fix_command
 from registry_static.client import RegistryClient, default_cache_dir
 from registry_static.install import ProjectClients, requirements
@@ -96,28 +97,24 @@ class AuditReport:
 
 def _check_cached(client: RegistryClient, locked: LockedPlugin, key: Any, finding: PluginAudit) -> None:
     """Re-verify the cached artifact files against the lock's hashes and the author key."""
-    paths = {
-        label: client.blob_cache_path(digest)
+    data: dict[str, bytes] = {}
+    missing = []
+    try:
         for label, digest in (
             ("wasm", locked.wasm_sha256),
             ("plugin.json", locked.plugin_json_sha256),
             ("sig", locked.sig_sha256),
-        )
-    }
-    missing = [label for label, p in paths.items() if not p.is_file()]
+        ):
+            try:
+                data[label] = cache.read_blob(digest, f"{locked.name}@{locked.version} {label}", client.cache_dir)
+            except NotFoundError:
+                missing.append(label)
+    except IntegrityError as exc:
+        finding.signature, finding.signature_detail = SIG_INVALID, str(exc)
+        return
     if missing:
         finding.signature = SIG_NOT_CACHED
         finding.signature_detail = f"{', '.join(missing)} not in the cache: run `extism-plugin install`"
-        return
-    data = {label: p.read_bytes() for label, p in paths.items()}
-    want = {"wasm": locked.wasm_sha256, "plugin.json": locked.plugin_json_sha256, "sig": locked.sig_sha256}
-    changed = [label for label in data if sha256_hex(data[label]) != want[label]]
-    if changed:
-        finding.signature = SIG_INVALID
-        finding.signature_detail = (
-            f"cached {', '.join(changed)} ({paths[changed[0]]}) differ from the lock's sha256 (modified in the cache); "
-            "delete them and run `extism-plugin install`"
-        )
         return
     try:
         verified = verify_bytes(

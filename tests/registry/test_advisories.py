@@ -13,6 +13,7 @@ import pytest
 from tuf.api.metadata import Metadata, TargetFile
 
 from hatch_extism.build import Artifacts
+from plugin_format.artifact import sha256_hex
 from plugin_format.errors import RegistryError, TrustError
 from registry_static.advisories import AdvisoryFile
 from registry_static.cli import main as registry_main
@@ -212,23 +213,24 @@ def test_attack_modified_cached_wasm_is_reported_invalid(reg: Reg, locked_app: t
     p = audit(cache, proj, "--json")
     weather = next(e for e in json.loads(p.stdout)["plugins"] if e["name"] == "@acme/weather")
     assert p.returncode == 1 and weather["signature"]["status"] == "invalid"
-    assert "modified in the cache" in weather["signature"]["detail"]
+    assert "modified on disk" in weather["signature"]["detail"]
 
 
-def test_attack_cached_signature_by_another_key_is_reported_invalid(
+def test_attack_lock_and_cache_pointing_at_another_signature_are_reported(
     reg: Reg, built: dict[str, Artifacts], locked_app: tuple[Path, Path]
 ) -> None:
     proj, cache = locked_app
     lock_path = proj.with_name("extism.lock")
-    lock = json.loads(lock_path.read_text())
-    # mallory's validly signed envelope put where the lock says the weather signature is
+    doc = json.loads(lock_path.read_text())
+    # mallory's validly signed envelope, stored in the cache under its own sha256, and the lock edited to match
     evil = built["mallory"].sig.read_bytes()
-    sig = cache / blob_path(lock["plugins"]["@acme/weather"]["sig_sha256"])
-    sig.chmod(0o644)
-    sig.write_bytes(evil)
+    (cache / blob_path(sha256_hex(evil))).write_bytes(evil)
+    doc["plugins"]["@acme/weather"]["sig_sha256"] = sha256_hex(evil)
+    lock_path.write_text(json.dumps(doc))
     p = audit(cache, proj, "--json")
     weather = next(e for e in json.loads(p.stdout)["plugins"] if e["name"] == "@acme/weather")
-    assert p.returncode == 1 and weather["signature"]["status"] == "invalid"
+    assert p.returncode == 1 and weather["signature"]["status"] == "invalid", weather
+    assert any("signed index gives sig_sha256" in problem for problem in weather["problems"])
 
 
 def test_audit_without_a_lock_is_one_line(tmp_path: Path, reg: Reg) -> None:
