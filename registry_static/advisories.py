@@ -40,6 +40,10 @@ SEVERITIES = ("low", "moderate", "high", "critical")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
 
 
+def _in_range(rng: Range, v: Version) -> bool:
+    return any(all(c.test(v) for c in comps) for comps in rng.alternatives)
+
+
 @dataclass(frozen=True)
 class Advisory:
     """One advisory about one package."""
@@ -55,7 +59,9 @@ class Advisory:
     withdrawn: str | None = None
 
     def affects(self, version: str) -> bool:
-        return self.withdrawn is None and Range.parse(self.affected).matches(Version.parse(version))
+        """Whether `version` is in `affected`, pre-releases included (as npm audit does): a range that
+        resolution reads as "no pre-releases" must not let `1.3.0-rc.1` escape `<1.3.0`."""
+        return self.withdrawn is None and _in_range(Range.parse(self.affected), Version.parse(version))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,7 +113,7 @@ def check_advisory(adv: Advisory) -> Advisory:
         fixed = Version.parse(adv.fixed) if adv.fixed else None
     except SemverError as exc:
         raise RegistryError(str(exc)) from None
-    if fixed is not None and rng.matches(fixed):
+    if fixed is not None and _in_range(rng, fixed):
         raise RegistryError(f"--fixed {adv.fixed}: that version is itself in --affected {adv.affected!r}")
     return adv
 

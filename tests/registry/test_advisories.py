@@ -335,3 +335,11 @@ def test_fix_command_per_constraint() -> None:
     )
     unfixed = Advisory("A-2", "@acme/units", "*", "low", "s", "2026-12-02T00:00:00Z")
     assert fix_command("@acme/units", unfixed, []).startswith("no fixed version yet")
+
+
+def test_advisory_range_includes_pre_releases() -> None:
+    from registry_static.advisories import Advisory
+
+    adv = Advisory("A-1", "@acme/weather", "<2.0.0", "high", "s", "2026-12-02T00:00:00Z", fixed="2.0.0")
+    assert adv.affects("2.0.0-rc.1") and adv.affects("1.2.0") and not adv.affects("2.0.0")
+    assert not Advisory("A-2", "@acme/weather", "<2", "low", "s", "t", withdrawn="t").affects("1.0.0")
