@@ -159,6 +159,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         doc,
         "\n".join(
             f"published {p.name}@{p.version} (wasm sha256 {p.wasm_sha256[:16]}…, signed by {p.key_id[:16]}…)"
+            + "".join(f"\n  permissions vs {p.permissions_diff['against']}: {line}" for line in p.permission_lines())
             for p in published
         ),
     )

@@ -46,7 +46,7 @@ from plugin_format.errors import (
     VerifyError,
 )
 from plugin_format.files import atomic_write
-from plugin_format.permissions import PermissionSet
+from plugin_format.permissions import PermissionDiff, PermissionSet
 from plugin_format.permissions import diff as permission_diff
 from plugin_format.private_keys import private_key_kind
 from plugin_format.scan import ScanLimits, scan_module
@@ -97,6 +97,8 @@ class Published:
     index_path: str
     #: what the scan noticed without refusing (e.g. an HTTP import with no hosts declared)
     warnings: tuple[str, ...] = ()
+    #: what it asks for compared with the previous version (as recorded in the index), None for a first one
+    permissions_diff: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,7 +108,12 @@ class Published:
             "key_id": self.key_id,
             "index": self.index_path,
             "warnings": list(self.warnings),
+            "permissions_diff": self.permissions_diff,
         }
+
+    def permission_lines(self) -> list[str]:
+        """`+ hosts: x`, … against the previous version (empty when nothing changed or it is the first)."""
+        return PermissionDiff.from_dict(self.permissions_diff).lines() if self.permissions_diff else []
 
 
 @dataclass(frozen=True)
@@ -621,7 +628,7 @@ class Repository:
         )
         idx.keys[key_id] = policy.authors[key_id]["pem"]
         self._set_target(scope, index_path(name), idx.to_bytes())
-        return Published(name, version, verified.wasm_sha256, key_id, index_path(name), tuple(report.warnings))
+        return Published(name, version, verified.wasm_sha256, key_id, index_path(name), tuple(report.warnings), change)
 
     def _edit_versions(self, name: str, spec: str, change: Any) -> list[str]:
         with self.transaction():

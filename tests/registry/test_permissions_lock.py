@@ -214,3 +214,12 @@ def test_registry_show_prints_the_permission_diff(
     assert main(["show", str(reg.dir), "@acme/weather", "--cache", str(reg.dir.parent / "c")]) == 0
     out = capsys.readouterr().out
     assert f"permissions vs 1.2.0: + hosts: {NEW_HOST}" in out and "(moderate) <1.3.0, fixed in 1.3.0: s" in out
+
+
+def test_registry_publish_shows_the_permission_diff(
+    reg: Reg, wider: Artifacts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from registry_static.cli import main
+
+    assert main(["publish", str(reg.dir), str(wider.wasm), "--keys", str(reg.keys)]) == 0
+    assert f"permissions vs 1.2.0: + hosts: {NEW_HOST}" in capsys.readouterr().out
