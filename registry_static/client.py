@@ -93,7 +93,7 @@ class VersionInfo:
     tags: list[str] = field(default_factory=list)
     plugin_json_sha256: str = ""
     sig_sha256: str = ""
-    wasi: bool = False
+    wasi: bool | None = None  # None: not recorded (published before the index had it)
     #: what this version asks for compared with the previous one (see `VersionEntry.permissions_diff`)
     permissions_diff: dict[str, Any] | None = None
 

@@ -53,14 +53,14 @@ class VersionEntry:
     exports: list[dict[str, Any]] = field(default_factory=list)
     permissions: dict[str, Any] = field(default_factory=dict)
     dependencies: dict[str, str] = field(default_factory=dict)
-    wasi: bool = False
+    wasi: bool | None = None  # None: published before the index recorded it
     #: what this version asks for compared with the previous published version (`PermissionDiff.to_dict()`
     #: plus `against`: that version), recorded at publish; None for the first version
     permissions_diff: dict[str, Any] | None = None
 
     def permission_set(self) -> PermissionSet:
         """The requested permissions (plus WASI) as the one comparable model."""
-        return PermissionSet.from_dict({**self.permissions, "wasi": self.wasi})
+        return PermissionSet.from_dict({**self.permissions, "wasi": bool(self.wasi)})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,7 +112,7 @@ class VersionEntry:
             exports=list(d.get("exports") or []),
             permissions=dict(d.get("permissions") or {}),
             dependencies=dict(d.get("dependencies") or {}),
-            wasi=bool(d.get("wasi", False)),
+            wasi=d["wasi"] if isinstance(d.get("wasi"), bool) else None,
             permissions_diff=d.get("permissions_diff") if isinstance(d.get("permissions_diff"), dict) else None,
         )
 

@@ -210,6 +210,7 @@ def install(
             _same_as_pinned(pinned, entry, lock_path.name)
         change = None
         if pinned is not None and pinned.permissions is not None and entry.permissions is not None:
+            _baseline_is_signed(client, pinned, lock_path.name)
             change = permission_diff(pinned.permissions, entry.permissions)
             change = None if change.empty else change
         keys[info.key_id] = client.index(name).keys[info.key_id]
@@ -292,6 +293,22 @@ def _permission_gate(
             "permission change needs your consent; nothing was installed or written:\n  "
             + "\n  ".join(lines)
             + "\n  or re-run with --accept-permissions to accept it as shown"
+        )
+
+
+def _baseline_is_signed(client: RegistryClient, pinned: LockedPlugin, lock_name: str) -> None:
+    """The gate compares against the lock's record of the locked version: that record must be what the
+    registry's signed index says that version asks for, or widening it by hand would silence the gate."""
+    if pinned.registry != client.url or pinned.permissions is None:
+        return
+    signed = client.index(pinned.name).get(pinned.version)
+    if signed is None or signed.wasi is None:
+        return  # no longer listed, or published before the index recorded WASI: the lock is all there is
+    if signed.permission_set().digest != pinned.permissions.digest:
+        raise IntegrityError(
+            f"{pinned.name} {pinned.version}: {lock_name} records other permissions than the registry's signed "
+            f"index for that version (edited by hand?); refusing to compare a new version against it (remove "
+            f"{pinned.name}'s `permissions` from {lock_name} and run `extism-plugin install` to record them again)"
         )
 
 

@@ -223,3 +223,19 @@ def test_registry_publish_shows_the_permission_diff(
 
     assert main(["publish", str(reg.dir), str(wider.wasm), "--keys", str(reg.keys)]) == 0
     assert f"permissions vs 1.2.0: + hosts: {NEW_HOST}" in capsys.readouterr().out
+
+
+def test_attack_lock_baseline_widened_by_hand_is_refused(
+    reg: Reg, wider: Artifacts, locked_app: tuple[Path, Path]
+) -> None:
+    proj, cache = locked_app
+    reg.repo().publish([wider.wasm])
+    lock_path = proj.with_name("extism.lock")
+    doc = json.loads(lock_path.read_text())
+    entry = doc["plugins"]["@acme/weather"]
+    widened = PermissionSet.from_dict({**entry["permissions"], "hosts": ["api.weather.example", NEW_HOST]})
+    entry["permissions"] = {"digest": widened.digest, **widened.to_dict()}  # a consistent, forged baseline
+    lock_path.write_text(json.dumps(doc))
+    p = cli(cache, "install", "--project", str(proj), "--upgrade", "@acme/weather")
+    assert_one_line_error(p, "records other permissions than the registry's signed index")
+    assert json.loads(lock_path.read_text())["plugins"]["@acme/weather"]["version"] == "1.2.0"
