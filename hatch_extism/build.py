@@ -23,7 +23,7 @@ from plugin_format.artifact import PLUGIN_JSON_SCHEMA, artifact_paths, canonical
 from plugin_format.errors import BuildError, ExtismPlatformError
 from plugin_format.files import atomic_write
 from plugin_format.host_functions import ENV_MODULE
-from plugin_format.manifest import PluginManifest
+from plugin_format.manifest import PluginManifest, examples_from_tests
 from plugin_format.wasm import check_module, inspect_module
 
 
@@ -142,6 +142,8 @@ def build_artifacts(
         "wasm": {"file": wasm_path.name, "sha256": wasm_sha, "size": len(wasm)},
         "toolchain": {"name": result.toolchain, "version": result.toolchain_version},
         "imports": sorted({f"{m}::{n}" for m, n, _ in info.imports if m != ENV_MODULE}),
+        # plugin.yaml's tests as documentation examples (the registry site shows them)
+        "examples": examples_from_tests(manifest.tests),
     }
     plugin_json = canonical_json(doc)
     stmt = signing.statement(manifest.name, manifest.version, wasm_sha, sha256_hex(plugin_json))

@@ -213,6 +213,25 @@ TEXT_INPUT_SCHEMA: dict[str, Any] = {
 }
 
 
+def examples_from_tests(tests: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documentation examples of plugin.yaml's `tests:`: export, input and the expected output or
+    error. A test's `config` and `http_mock` stay out (they may hold test credentials), and so does
+    a test that names no expectation (it shows nothing a reader could rely on)."""
+    out: list[dict[str, Any]] = []
+    for test in tests:
+        if not isinstance(test, dict) or "export" not in test:
+            continue
+        for key, kind in (("expect_json", "json"), ("expect_output", "text"), ("expect_error", "error")):
+            if key in test:
+                ex: dict[str, Any] = {"export": test["export"], "input": test.get("input"), "kind": kind}
+                ex["expect"] = test[key]
+                if test.get("name"):
+                    ex["name"] = str(test["name"])
+                out.append(ex)
+                break
+    return out
+
+
 def exports_from_list(items: list[dict[str, Any]] | None) -> tuple[Export, ...]:
     """`exports:` of plugin.yaml (or a resolved plugin.json) as `Export`s."""
     return tuple(

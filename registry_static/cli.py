@@ -73,6 +73,17 @@ EXAMPLES = {
   extism-registry serve ./registry                         # http://127.0.0.1:8000/
   extism-registry serve ./registry --tokens tokens.yaml     # private scopes: tokens (their sha256) → scopes
   extism-registry serve ./registry --port 9000 --token s3cret   # the whole directory private to one token
+  extism-registry serve ./registry --access-log logs/access.jsonl   # one JSON line per request, no IPs
+""",
+    "config": """examples:
+  extism-registry config ./registry --title "Acme plugins"
+  extism-registry config ./registry --featured @acme/weather --featured greeter   # the site's showcase
+  extism-registry config ./registry --no-featured --json
+""",
+    "stats": """examples:
+  extism-registry stats logs/access.jsonl --registry ./registry          # downloads per plugin, version, day
+  extism-registry stats /var/log/nginx/access.log* --registry ./registry --since 2026-01-01 --json
+  extism-registry stats logs/access.jsonl* --write ./registry && extism-registry site ./registry
 """,
     "access": """examples:
   extism-registry access ./registry                        # which scopes are private
@@ -324,10 +335,52 @@ def cmd_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    repo = _repo(args)
+    changes: dict[str, Any] = {}
+    if args.title is not None:
+        changes["title"] = args.title
+    if args.no_featured:
+        changes["featured"] = []
+    elif args.featured:
+        known = set(repo.packages())
+        missing = [n for n in args.featured if n not in known]
+        if missing:
+            raise _UsageError(f"--featured {missing[0]}: no such plugin in {args.dir} (publish it first)")
+        changes["featured"] = list(args.featured)
+    doc = repo.set_config(**changes) if changes else repo.config
+    shown = {"title": repo.title, "featured": list(doc.get("featured") or [])}
+    _out(args, shown, f"title: {shown['title']}\nfeatured: {', '.join(shown['featured']) or '(none)'}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from registry_static import stats
+
+    since = None
+    if args.since:
+        try:
+            since = date.fromisoformat(args.since)
+        except ValueError:
+            raise _UsageError(f"--since {args.since!r}: expected a date, YYYY-MM-DD") from None
+    registry = Path(args.registry or args.write or ".")
+    figures = stats.compute(registry, [Path(p) for p in args.logs], since=since)
+    text = stats.table(figures)
+    if args.write:
+        path = stats.write_stats(Path(args.write), figures)
+        text += f"\nwrote {path} (run `{PROG} site {args.write}` to show it)"
+    _out(args, figures, text)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from registry_static.access_log import AccessLog
     from registry_static.layout import scope_label
     from registry_static.server import make_server
 
+    log = AccessLog(Path(args.access_log), max_bytes=args.access_log_max_mib << 20) if args.access_log else None
     server = make_server(
         Path(args.dir),
         args.host,
@@ -335,6 +388,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token=args.token,
         tokens=Path(args.tokens) if args.tokens else None,
         quiet=not args.verbose,
+        access_log=log,
     )
     host, port = server.server_address[:2]
     access = server.RequestHandlerClass.access  # type: ignore[attr-defined]
@@ -726,6 +780,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     auth.add_argument("--token", help="shorthand: the whole directory private to this one bearer token")
     sp.add_argument("--verbose", "-v", action="store_true", help="log requests")
+    sp.add_argument(
+        "--access-log",
+        metavar="FILE",
+        help="append one JSON line per request (time, method, path, status, bytes; no IPs, no user agents)",
+    )
+    sp.add_argument(
+        "--access-log-max-mib",
+        type=int,
+        default=16,
+        metavar="N",
+        help="rotate the access log past N MiB to FILE.1 … FILE.4 (default 16)",
+    )
     sp.set_defaults(func=cmd_serve)
 
     sp = _sub(
@@ -739,6 +805,33 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("scope", nargs="?", help="@name (or _ for unscoped packages)")
     sp.add_argument("mode", nargs="?", choices=("private", "public"))
     sp.set_defaults(func=cmd_access)
+
+    sp = _sub(
+        sub,
+        "config",
+        "set the site's title and showcase",
+        "Show or change registry.json settings: the site's title and its featured plugins.",
+    )
+    dir_arg(sp, keys=False)
+    sp.add_argument("--title", help="the site's title (default: 'Extism plugins')")
+    sp.add_argument("--featured", action="append", metavar="NAME", help="a plugin to feature (repeat, in order)")
+    sp.add_argument("--no-featured", action="store_true", help="no showcase")
+    sp.set_defaults(func=cmd_config)
+
+    sp = _sub(
+        sub,
+        "stats",
+        "downloads per plugin, version and day, from access logs",
+        "Count wasm blob downloads (GET answered 2xx; HEAD, 304 and errors are not downloads) in access logs "
+        "(serve --access-log JSON lines, or the nginx/Apache/CDN combined format, .gz too) and map them to "
+        "plugins and versions through the registry's index. No IPs or user agents are kept.",
+    )
+    sp.add_argument("logs", nargs="+", metavar="LOG")
+    sp.add_argument("--registry", metavar="DIR", help="the registry directory (default: --write's DIR, else .)")
+    sp.add_argument("--since", metavar="YYYY-MM-DD", help="only requests on or after this day (UTC)")
+    sp.add_argument("--write", metavar="DIR", help="store the figures in DIR/stats/downloads.json for the site")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_stats)
 
     for name, help_, desc in (
         (

@@ -73,6 +73,8 @@ from registry_static.layout import (
     write_new,
 )
 
+DEFAULT_TITLE = "Extism plugins"  # the site's title until registry.json names one
+
 SERIALIZER = JSONSerializer(compact=True)
 TOP_ROLES = ("root", "targets", "snapshot", "timestamp")
 DEFAULT_EXPIRY_DAYS = {"root": 365, "targets": 365, "scope": 365, "snapshot": 30, "timestamp": 7}
@@ -239,6 +241,7 @@ class Repository:
                 {
                     "schema": REGISTRY_SCHEMA,
                     "name": name or directory.resolve().name,
+                    "title": name or "",
                     "created": _iso(now),
                     "expiry_days": expiry,
                     "featured": [],
@@ -275,6 +278,28 @@ class Repository:
             return ScanLimits.from_config(self.config.get("scan"), str(self.dir / REGISTRY_JSON))
         except ModuleError as exc:
             raise RegistryLayoutError(str(exc)) from None
+
+    @property
+    def title(self) -> str:
+        """The site's title: registry.json `title` (`init --name`, `config --title`), never the directory's name."""
+        title = self.config.get("title")
+        if title:
+            return str(title)
+        name = self.config.get("name")
+        if "title" not in self.config and name and name != self.dir.resolve().name:
+            return str(name)  # a registry made before `title` existed, named on purpose
+        return DEFAULT_TITLE
+
+    def set_config(self, **changes: Any) -> dict[str, Any]:
+        """Change registry.json settings (`title`, `featured`) and write it atomically; returns the file's content."""
+        path = self.dir / REGISTRY_JSON
+        with open(self.dir / LOCK_NAME, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc.update(changes)
+            atomic_write(path, json.dumps(doc, indent=2, ensure_ascii=False).encode() + b"\n", fsync=self.fsync)
+        self.config = self._read_config()
+        return doc
 
     def _load(self, rel: str) -> Metadata[Any]:
         if rel not in self._cache:

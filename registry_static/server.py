@@ -7,6 +7,8 @@ no dot files, GET/HEAD only. Private scopes (registry.json `private_scopes`) are
 bearer token that may read them (`--tokens FILE`, see `registry_static.access`); `--token T` makes the
 whole directory private to one token. Answers that needed a token are `Cache-Control: private` (with
 `Vary: Authorization`), so a shared cache in front never hands them to someone else.
+`--access-log FILE` appends one JSON line per request, with nothing personal in it (`access_log.py`),
+for `extism-registry stats`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from registry_static.access import AccessPolicy, load_token_file
+from registry_static.access_log import AccessLog
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -100,6 +103,22 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
     root: Path = Path(".")
     access: AccessPolicy | None = None
     quiet: bool = True
+    access_log: AccessLog | None = None
+    _status = 0
+    _length = 0
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._status, self._length = int(code), 0
+        super().send_response(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "content-length":
+            self._length = int(value)
+        super().send_header(keyword, value)
+
+    def _log_access(self, head_only: bool) -> None:
+        if self.access_log is not None and self._status:
+            self.access_log.record(self.command, self.path, self._status, 0 if head_only else self._length)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         if not self.quiet:
@@ -201,9 +220,11 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._send(False)
+        self._log_access(False)
 
     def do_HEAD(self) -> None:  # noqa: N802
         self._send(True)
+        self._log_access(True)
 
 
 def make_server(
@@ -214,6 +235,7 @@ def make_server(
     token: str | None = None,
     tokens: Path | None = None,
     quiet: bool = True,
+    access_log: AccessLog | None = None,
 ) -> ThreadingHTTPServer:
     """A ready-to-run server for `directory` (port 0 picks a free port: see `server.server_address`).
 
@@ -229,7 +251,9 @@ def make_server(
         if token
         else AccessPolicy(root, load_token_file(tokens) if tokens else [])
     )
-    handler = type("Handler", (RegistryRequestHandler,), {"root": root, "access": access, "quiet": quiet})
+    handler = type(
+        "Handler", (RegistryRequestHandler,), {"root": root, "access": access, "quiet": quiet, "access_log": access_log}
+    )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
@@ -238,8 +262,15 @@ def make_server(
 class BackgroundServer:
     """`with BackgroundServer(dir) as url:` serves on 127.0.0.1 in a thread (tests, `site --open`)."""
 
-    def __init__(self, directory: Path, *, token: str | None = None, tokens: Path | None = None) -> None:
-        self.server = make_server(directory, token=token, tokens=tokens)
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        token: str | None = None,
+        tokens: Path | None = None,
+        access_log: AccessLog | None = None,
+    ) -> None:
+        self.server = make_server(directory, token=token, tokens=tokens, access_log=access_log)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import shutil
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,42 +19,41 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markdown_it import MarkdownIt
 
 from plugin_format.errors import RegistryError
 from plugin_format.files import atomic_write
 from plugin_format.semver import Version
 from registry_static.client import RegistryClient, normalize_url
 from registry_static.layout import LOCK_NAME, folded, role_name, scope_label, split_name
+from registry_static.pages import copy_assets, downloads_view, jinja_env, plugin_view, render_plugin_page
 from registry_static.repository import Repository, private_scopes
-
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-PERM_KINDS = (("hosts", "network"), ("paths", "filesystem"), ("config", "config"), ("host_functions", "host_functions"))
-
-
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def _perm_kinds(perms: dict[str, Any]) -> list[str]:
-    return [kind for key, kind in PERM_KINDS if perms.get(key)]
+from registry_static.stats import STATS_FILE
 
 
 def _page(name: str) -> str:
     return f"plugins/{folded(name)}.html"
 
 
+def read_stats(directory: Path) -> dict[str, Any] | None:
+    """The download figures `extism-registry stats --write` left in the registry, if any."""
+    path = Path(directory) / STATS_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise RegistryError(
+            f"{path}: unreadable download figures ({exc}); rerun `extism-registry stats --write`"
+        ) from None
+    return doc if isinstance(doc, dict) else None
+
+
 def build_site(directory: Path, *, featured: list[str] | None = None, root: bytes | None = None) -> dict[str, Any]:
     """Write index.html, plugins/**.html and assets/ into the registry directory; return a summary."""
     directory = Path(directory)
     repo = Repository(directory, keys_dir=Path("/nonexistent"))
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-    env = _env()
+    env = jinja_env()
+    stats = read_stats(directory)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     anchor = root if root is not None else (directory / "metadata" / "1.root.json").read_bytes()
     plugins: list[dict[str, Any]] = []
@@ -71,10 +69,12 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
             if not infos:
                 continue
             versions = []
+            examples: dict[str, list[dict[str, Any]]] = {}
             for info in infos:
                 try:
-                    client.fetch(name, info.version)
+                    fetched = client.fetch(name, info.version)
                     versions.append({**info.to_dict(), "verified": True, "error": ""})
+                    examples[info.version] = list(fetched.manifest.get("examples") or [])
                 except RegistryError as exc:
                     versions.append({**info.to_dict(), "verified": False, "error": str(exc)})
             # the page shows the newest release: not yanked, and not a pre-release unless there is nothing else
@@ -86,40 +86,37 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
             latest = max(live, key=lambda v: Version.parse(v["version"]))
             readme = client.readme(name, latest["version"])
             scope, _ = split_name(name)
-            plugins.append(
-                {
-                    **latest,
-                    "name": name,
-                    "href": _page(name),
-                    "role": role_name(scope),
-                    "perm_kinds": _perm_kinds(latest["permissions"]),
-                    "tool_count": sum(1 for e in latest["exports"] if e.get("input_schema")),
-                    "readme_html": md.render(readme) if readme else "",
-                    "verify_error": latest["error"].split(": ", 1)[-1][:200],
-                    "versions": sorted(versions, key=lambda v: Version.parse(v["version"]), reverse=True),
-                    "search_text": " ".join(
-                        [
-                            name,
-                            latest["description"],
-                            latest["language"],
-                            *latest["tags"],
-                            *(e.get("name", "") + " " + e.get("description", "") for e in latest["exports"]),
-                        ]
-                    ).lower(),
-                }
+            view = plugin_view(
+                latest,
+                readme=readme,
+                examples=examples.get(latest["version"]),
+                versions=sorted(versions, key=lambda v: Version.parse(v["version"]), reverse=True),
+                downloads=downloads_view(stats, name),
             )
+            view.update(
+                href=_page(name),
+                role=role_name(scope),
+                search_text=" ".join(
+                    [
+                        name,
+                        latest["description"],
+                        latest["language"],
+                        *latest["tags"],
+                        *(e.get("name", "") + " " + e.get("description", "") for e in latest["exports"]),
+                    ]
+                ).lower(),
+            )
+            plugins.append(view)
     broken = [p for p in plugins if "error" in p and "version" not in p]
     plugins = [p for p in plugins if "version" in p]
     by_name = {p["name"]: p for p in plugins}
     for p in plugins:
-        p["dependencies"] = [
-            {"name": d, "range": r, "href": ("../../" + by_name[d]["href"]) if d in by_name else ""}
-            for d, r in sorted(p["dependencies"].items())
-        ]
+        for d in p["dependencies"]:
+            d["href"] = ("../../" + by_name[d["name"]]["href"]) if d["name"] in by_name else ""
     private = set(private_scopes(repo.config))
     public = [p for p in plugins if split_name(p["name"])[0] not in private]
     wanted = featured if featured is not None else list(repo.config.get("featured") or [])
-    common = {"registry_name": repo.name, "generated": generated, "package_count": len(public)}
+    common = {"registry_name": repo.title, "generated": generated, "package_count": len(public)}
     # Anonymous visitors see only public scopes; each private scope gets its own listing, served only
     # with a token that may read it (registry_static.access).
     index_html = _listing(env, public, wanted, "", common)
@@ -129,7 +126,7 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
             [p for p in plugins if split_name(p["name"])[0] == scope],
             wanted,
             "../../",
-            {**common, "registry_name": f"{repo.name} — {scope_label(scope)}"},
+            {**common, "registry_name": f"{repo.title} — {scope_label(scope)}"},
         )
         for scope in sorted(private)
     }
@@ -143,9 +140,9 @@ def _listing(
     """An index page of `plugins` (links relative to a page `root` deep), featured ones first."""
     shown = [{**p, "href": root + p["href"]} for p in plugins]
     by_name = {p["name"]: p for p in shown}
+    # The showcase is what the registry's owner chose (registry.json `featured`, or --featured): no
+    # choice, no showcase — listing everything there would feature nothing.
     feat = [by_name[n] for n in wanted if n in by_name]
-    if not feat:  # showcase the most recently published when nothing is chosen
-        feat = sorted(shown, key=lambda p: p["published"], reverse=True)[:4]
     return env.get_template("index.html.j2").render(
         root=root,
         plugins=shown,
@@ -190,15 +187,10 @@ def _write_site(
         leftover.unlink(missing_ok=True)
     pages = 0
     for p in plugins:
-        html = env.get_template("plugin.html.j2").render(root="../../", p=p, **common)
+        html = render_plugin_page(env, p, root="../../", common=common)
         atomic_write(directory / p["href"], html.encode(), fsync=False)
         pages += 1
-    assets = directory / "assets"
-    assets.mkdir(exist_ok=True)
-    for f in (TEMPLATES / "assets").iterdir():
-        tmp_copy = assets / f".{f.name}.tmp"
-        shutil.copyfile(f, tmp_copy)
-        tmp_copy.replace(assets / f.name)
+    copy_assets(directory)
     atomic_write(
         directory / "search.json",
         json.dumps(

@@ -84,7 +84,7 @@ def test_every_pdk_has_a_template() -> None:
 def test_init_renders_a_complete_project(lang: str, tmp_path: Path) -> None:
     project = init(lang, tmp_path / "p")
     files = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
-    assert {"plugin.yaml", "pyproject.toml", "README.md", ".gitignore"} <= files
+    assert {"plugin.yaml", "pyproject.toml", "README.md", "DEVELOPING.md", ".gitignore"} <= files
     for name in files:  # no template syntax left, no partial emitted
         assert not Path(name).name.startswith("_"), name
         text = (project / name).read_text(encoding="utf-8")
@@ -102,8 +102,12 @@ def test_init_renders_a_complete_project(lang: str, tmp_path: Path) -> None:
     assert greet.input_schema["required"] == ["name"]
     kinds = sorted(key for test in manifest.tests for key in test if key.startswith("expect_"))
     assert kinds == ["expect_error", "expect_json"]
+    notes = (project / "DEVELOPING.md").read_text(encoding="utf-8")
+    assert "hatch build" in notes and "extism-plugin test" in notes and f"@tpl/hello-{lang}" in notes
+    # README.md is the consumer's page (published): what it does, its tools, how to install; no build notes
     readme = (project / "README.md").read_text(encoding="utf-8")
-    assert "hatch build" in readme and "extism-plugin test" in readme and f"@tpl/hello-{lang}" in readme
+    assert f"extism-plugin add @tpl/hello-{lang}" in readme and "| `greet` |" in readme
+    assert "hatch build" not in readme and "signing key" not in readme.lower()
     assert "dist/\n" in (project / ".gitignore").read_text()
 
 

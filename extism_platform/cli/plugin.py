@@ -74,6 +74,11 @@ EXAMPLES = {
   extism-plugin add '@acme/weather@~1.1' --registry acme
   extism-plugin add greeter@0.1 --project deploy/extism.yaml
 """,
+    "docs": """examples:
+  extism-plugin docs                               # build/docs/index.html from plugin.yaml + README.md
+  extism-plugin docs path/to/project --out site/ --registry https://plugins.example.com
+  extism-plugin docs --json                        # tools, schemas, examples, permissions for scripts
+""",
     "keygen": """examples:
   extism-plugin keygen                                   # ~/.config/extism-platform/signing.key (+ .pub)
   extism-plugin keygen --out ci.key --passphrase-env KEY_PASSPHRASE
@@ -326,6 +331,54 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- docs ---------------------------------------------------------------------------------------
+
+
+EXAMPLE_KEYS = ("export", "input", "kind", "expect")
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from plugin_format.manifest import examples_from_tests, load_manifest
+    from registry_static.pages import write_project_docs
+
+    manifest = load_manifest(Path(args.project))
+    readme_path = manifest.project_dir / (manifest.readme or "README.md")
+    readme = readme_path.read_text(encoding="utf-8", errors="replace") if readme_path.is_file() else None
+    out = Path(args.out) if args.out else manifest.project_dir / "build" / "docs"
+    examples = examples_from_tests(manifest.tests)
+    page, view = write_project_docs(
+        manifest.to_dict(),
+        out,
+        readme=readme,
+        examples=examples,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        registry_url=args.registry,
+    )
+    doc = {
+        "page": str(page),
+        "name": manifest.name,
+        "version": manifest.version,
+        "readme": str(readme_path) if readme is not None else None,
+        "tools": [
+            {k: t.get(k) for k in ("name", "description", "input_schema", "output_schema", "input_rows", "output_rows")}
+            | {
+                "examples": [
+                    {k: ex[k] for k in ("export", "input", "kind", "expect") if k in ex} for ex in t["examples"]
+                ]
+            }
+            for t in view["tools"]
+        ],
+        "permissions": view["permissions"],
+        "dependencies": view["dependencies"],
+        "install": {s["key"]: s["text"] for s in view["snippets"]},
+    }
+    hint = "" if readme is not None else f" (no {readme_path.name}: the page has no README section)"
+    _emit(args, doc, f"wrote {page}: {len(view['tools'])} export(s), {len(examples)} example(s){hint}")
+    return 0
+
+
 # ---- inspect / verify --------------------------------------------------------------------------------
 
 
@@ -559,6 +612,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", help="the registry's key directory (default: <registry>.keys or $EXTISM_REGISTRY_KEYS)")
     p.add_argument("--dist", help="where the artifacts are (default: <project>/dist)")
     p.add_argument("--site", action="store_true", help="regenerate the registry's HTML site afterwards")
+
+    p = _sub(sub, "docs", "build the plugin's documentation page from plugin.yaml and its README", cmd_docs)
+    p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
+    p.add_argument("--out", help="output directory (default: <project>/build/docs)")
+    p.add_argument("--registry", metavar="URL", help="the registry URL to show in the install snippets")
 
     p = _sub(sub, "inspect", "show a module's exports, imports, size, sha256 and signature status", cmd_inspect)
     p.add_argument("artifact", help="a .wasm (with or without its .plugin.json/.sig beside it)")

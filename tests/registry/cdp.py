@@ -60,17 +60,22 @@ class Browser:
             target = self.call("Target.createTarget", url="about:blank")["targetId"]
             self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
             self.call("Page.enable", session=True)
-            self.call(
-                "Emulation.setDeviceMetricsOverride",
-                session=True,
-                width=1280,
-                height=900,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
+            self.set_viewport(1280, 900)
         except BaseException:
             self.close()
             raise
+
+    def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
+        """Emulate a screen `width` CSS px wide (mobile: the page's meta viewport applies, as on a phone)."""
+        self.width = width
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=mobile,
+        )
 
     def call(self, method: str, session: bool = False, **params: Any) -> dict[str, Any]:
         msg_id = next(self._ids)
@@ -116,7 +121,7 @@ class Browser:
         params: dict[str, Any] = {"format": "png"}
         if full_page:
             h = int(self.eval("Math.min(document.documentElement.scrollHeight, 3000)"))
-            params["clip"] = {"x": 0, "y": 0, "width": 1280, "height": h, "scale": 1}
+            params["clip"] = {"x": 0, "y": 0, "width": self.width, "height": h, "scale": 1}
             params["captureBeyondViewport"] = True
         data = self.call("Page.captureScreenshot", session=True, **params)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
