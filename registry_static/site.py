@@ -77,6 +77,13 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
                     examples[info.version] = list(fetched.manifest.get("examples") or [])
                 except RegistryError as exc:
                     versions.append({**info.to_dict(), "verified": False, "error": str(exc)})
+            scope, _ = split_name(name)
+            try:
+                advisories = client.scope_advisories(scope or "_").for_package(name)
+            except RegistryError:
+                advisories = []
+            for v in versions:
+                v["advisories"] = [a.to_dict() for a in advisories if a.affects(v["version"])]
             # the page shows the newest release: not yanked, and not a pre-release unless there is nothing else
             live = (
                 [v for v in versions if not v["yanked"] and not Version.parse(v["version"]).is_prerelease]
@@ -85,7 +92,6 @@ def build_site(directory: Path, *, featured: list[str] | None = None, root: byte
             )
             latest = max(live, key=lambda v: Version.parse(v["version"]))
             readme = client.readme(name, latest["version"])
-            scope, _ = split_name(name)
             view = plugin_view(
                 latest,
                 readme=readme,

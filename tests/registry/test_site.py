@@ -32,6 +32,9 @@ def site(registry_template: Reg, tmp_path_factory: pytest.TempPathFactory) -> Re
     reg = Reg(d / "registry", d / "keys")
     reg.repo().yank("@acme/weather", "1.0.0")
     reg.repo().deprecate("@acme/weather", "1.1.0", "please use 1.2")
+    reg.repo().add_advisory(
+        "@acme/weather", affected="<1.2.0", severity="high", summary="leaks the api key", advisory_id="ACME-2026-1"
+    )
     summary = build_site(reg.dir, featured=["@acme/weather", "@beta/tool"])
     assert summary["plugins"] == 4 and summary["unverified"] == [] and summary["errors"] == []
     return reg
@@ -48,6 +51,10 @@ def test_plugin_page_shows_what_a_user_needs(site: Reg) -> None:
     assert 'extism-mcp-server --registry <span class="registry-url">' in html
     assert '--plugin "@acme/weather@^1.2.0"' in unescaped and "extism-registry fetch" in html
     assert "signature verified" in html and "scope-acme" in html
+    # the signed advisory, on the versions it affects only
+    assert "ACME-2026-1" in html and "leaks the api key" in html
+    row_120 = re.search(r"<tr[^>]*><td><code>1\.2\.0</code>.*?</tr>", html, re.S)
+    assert row_120 and "ACME-2026-1" not in row_120.group(0)
     assert "<strong>test</strong>" in html and "<table>" in html
     assert "<script>alert(1)</script>" not in html  # README HTML is escaped, not run
     assert (site.dir / "plugins" / "_" / "greeter.html").is_file()
