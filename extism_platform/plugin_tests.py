@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 from extism_platform.grants import PLUGIN_YAML_FIELD, Grant, Hints, host_allowed
 from extism_platform.host.http import HttpSettings
 from extism_platform.host.kv import KVStore
-from extism_platform.host.runtime import Host
+from extism_platform.host.runtime import Artifact, Host
 from extism_platform.host.sources import from_project
 from plugin_format.errors import PluginCallError
 from plugin_format.manifest import PluginManifest
@@ -85,9 +86,10 @@ def _undeclared_mocks(manifest: PluginManifest, mocks: dict[str, Any]) -> list[s
     return out
 
 
-def run_tests(manifest: PluginManifest, wasm: bytes) -> list[TestOutcome]:
-    """Every test of plugin.yaml, in order, on one Host."""
-    artifact = from_project(manifest, wasm, f"project:{manifest.project_dir}")
+def run_tests(manifest: PluginManifest, wasm: bytes, linked: Iterable[Artifact] = ()) -> list[TestOutcome]:
+    """Every test of plugin.yaml, in order, on one Host; its dependencies are linked from
+    `linked` (verified builds, `extism-plugin test --with`)."""
+    artifact = from_project(manifest, wasm, f"project:{manifest.project_dir}", linked)
     hints = project_hints(manifest, config_hint="give {key!r} a value in this test's `config:`")
     host = Host(hints=hints)
     outcomes = []

@@ -27,6 +27,7 @@ MAX_EXPORTS = 1024  # each export with a schema is an MCP tool: more is a mistak
 # Defaults of what a plugin gets when it asks for nothing: deny everything, modest limits.
 DEFAULT_MEMORY_MIB = 64
 DEFAULT_TIMEOUT_MS = 30_000
+_MAIN_MODULE = names.MAIN_MODULE  # `validate` has a local `names`
 
 
 @lru_cache(maxsize=1)
@@ -118,6 +119,8 @@ class PluginManifest:
     permissions: Permissions = field(default_factory=Permissions)
     dependencies: dict[str, str] = field(default_factory=dict)
     tests: tuple[dict[str, Any], ...] = ()
+    #: lifecycle hook -> export (`on_install`, `on_update`, `on_uninstall`), run by the package manager
+    hooks: dict[str, str] = field(default_factory=dict)
 
     @property
     def project_dir(self) -> Path:
@@ -161,6 +164,8 @@ class PluginManifest:
             "exports": [e.to_dict() for e in self.exports],
             "permissions": self.permissions.to_dict(),
             "dependencies": dict(self.dependencies),
+            # only when declared: the plugin.json of a plugin without hooks stays what it was
+            **({"hooks": dict(self.hooks)} if self.hooks else {}),
         }
 
 
@@ -200,6 +205,9 @@ def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
     for i, test in enumerate(doc.get("tests") or []):
         if isinstance(test, dict) and isinstance(test.get("export"), str) and test["export"] not in declared:
             problems.append(f"{source}: tests[{i}].export: {test['export']!r} is not one of the declared exports")
+    for dep in doc.get("dependencies") or {}:
+        if dep == _MAIN_MODULE:
+            problems.append(f"{source}: dependencies.{dep}: {dep!r} is the importing module's own name (rename it)")
     if problems:
         raise ManifestError("\n".join(problems))
 
@@ -306,6 +314,7 @@ def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
         permissions=permissions_from_dict(doc.get("permissions")),
         dependencies=dict(doc.get("dependencies") or {}),
         tests=tuple(doc.get("tests") or ()),
+        hooks=dict(doc.get("hooks") or {}),
     )
 
 

@@ -79,6 +79,7 @@ def manifest_from_plugin_json(doc: dict[str, Any], where: str) -> PluginManifest
         wasi=bool(doc.get("wasi", False)),
         permissions=permissions_from_dict(doc.get("permissions")),
         dependencies=dict(doc.get("dependencies") or {}),
+        hooks=dict(doc.get("hooks") or {}),
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 
+from plugin_format import names
 from plugin_format.errors import ModuleError
 from plugin_format.host_functions import ENV_MODULE, USER_MODULE, allowed_imports
 
@@ -211,7 +212,9 @@ def check_module(info: ModuleInfo, manifest: PluginManifest) -> None:
 
 
 def module_problems(info: ModuleInfo, manifest: PluginManifest) -> list[str]:
-    """One line per way the module differs from its manifest (exports declared, imports permitted):
+    """One line per way the module differs from its manifest (exports and hooks declared, imports
+    permitted: the kernel, declared host functions, WASI when `wasi: true`, and functions of the
+    plugins it lists in `dependencies`, module = the dependency's name, `names.module_name`):
     the build, `publish` and `install` all ask this (see `plugin_format.scan`)."""
     problems = []
     for exp in manifest.exports:
@@ -220,9 +223,16 @@ def module_problems(info: ModuleInfo, manifest: PluginManifest) -> list[str]:
             problems.append(f"export {exp.name!r} is declared in plugin.yaml but the module does not export it")
         elif sig != ([], ["i32"]):
             problems.append(f"export {exp.name!r} has signature {sig[0]} -> {sig[1]}; Extism exports are () -> i32")
+    for hook, export in sorted(manifest.hooks.items()):
+        sig = info.func_exports.get(export)
+        if sig is None:
+            problems.append(f"hooks.{hook}: the module does not export {export!r}")
+        elif sig != ([], ["i32"]):
+            problems.append(f"hooks.{hook}: export {export!r} has signature {sig[0]} -> {sig[1]}; hooks are () -> i32")
     user_ok = allowed_imports(manifest.permissions.host_functions)
+    linked = {names.module_name(d, f"{manifest.path.name}: dependencies"): d for d in manifest.dependencies}
     for mod, name, kind in info.imports:
-        if mod == ENV_MODULE:
+        if mod == ENV_MODULE or (mod in linked and kind == "func"):
             continue
         if mod == USER_MODULE:
             if name not in user_ok:
@@ -233,6 +243,11 @@ def module_problems(info: ModuleInfo, manifest: PluginManifest) -> list[str]:
         elif mod in WASI_MODULES:
             if not manifest.wasi:
                 problems.append(f"import {mod}::{name} needs WASI: set `wasi: true` in plugin.yaml")
+        elif mod in linked:
+            problems.append(f"import {mod}::{name} is a {kind}; a linked dependency provides functions only")
         else:
-            problems.append(f"import {mod}::{name} ({kind}) is from a module the Extism host does not provide")
+            problems.append(
+                f"import {mod}::{name} ({kind}) is from a module the Extism host does not provide (a linked "
+                f"plugin is imported under its name: declare it in plugin.yaml `dependencies:`)"
+            )
     return problems

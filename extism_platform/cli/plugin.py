@@ -43,11 +43,13 @@ EXAMPLES = {
     "test": """examples:
   extism-plugin test                 # builds (unsigned, into build/) then runs plugin.yaml's tests
   extism-plugin test --wasm dist/weather-tool-0.1.0.wasm --json
+  extism-plugin test --with ../units/dist          # link plugin.yaml's dependencies from their builds
 """,
     "call": """examples:
   extism-plugin call plugin.wasm greet --input '{"name": "Zoë"}'
   extism-plugin call . get_weather --input @request.json --config api_key=XYZ --allow-host api.weather.example
   extism-plugin call plugin.wasm run --wasi --timeout-ms 2000 --memory-mib 32
+  extism-plugin call . to_fahrenheit --input '{"celsius": 21}' --with ../units/dist/demo-units-0.1.0.wasm
 """,
     "inspect": """examples:
   extism-plugin inspect dist/weather-tool-0.1.0.wasm
@@ -68,6 +70,7 @@ EXAMPLES = {
   extism-plugin install --upgrade @acme/weather  # let one plugin move to its newest matching version
   extism-plugin install --project deploy/extism.yaml --upgrade --json
   extism-plugin install --upgrade @acme/weather --accept-permissions   # it asks for more: accept, as shown
+  extism-plugin install --state-dir /srv/mcp/state  # plugins' lifecycle hooks migrate that kv store
 """,
     "add": """examples:
   extism-plugin add @acme/weather                # newest version, written as "^1.2.0"
@@ -182,7 +185,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     else:
         artifacts = build_artifacts(manifest, manifest.project_dir / "build" / "test", key=None, progress=_progress)
         wasm = artifacts.wasm.read_bytes()
-    outcomes = run_tests(manifest, wasm)
+    outcomes = run_tests(manifest, wasm, _linked_builds(args))
     passed = sum(o.passed for o in outcomes)
     failed = len(outcomes) - passed
     lines = [
@@ -192,6 +195,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     lines.append(f"{passed} passed, {failed} failed")
     _emit(args, {"tests": [o.to_dict() for o in outcomes], "passed": passed, "failed": failed}, "\n".join(lines))
     return 1 if failed else 0
+
+
+def _linked_builds(args: argparse.Namespace) -> list[Any]:
+    """`--with PATH`: the verified builds a project's dependencies are linked from."""
+    from extism_platform.host import sources
+
+    return sources.linked_builds((Path(p) for p in args.with_), allow_unsigned=args.allow_unsigned)
 
 
 def _read_module(path: Path) -> tuple[bytes, Any]:
@@ -268,7 +278,7 @@ def cmd_call(args: argparse.Namespace) -> int:
             manifest, manifest.project_dir / "build" / "call", key=None, progress=_progress
         ).wasm
         wasm, info = _read_module(wasm_path)
-        artifact = sources.from_project(manifest, wasm, f"project:{manifest.project_dir}")
+        artifact = sources.from_project(manifest, wasm, f"project:{manifest.project_dir}", _linked_builds(args))
         hints = project_hints(manifest, config_hint="pass --config {key}=VALUE")
         grant = Grant(requested=True, config=config, **caps)
     else:
@@ -463,7 +473,7 @@ def add_accept_permissions(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _installed(args: argparse.Namespace, result: Any, wrote: bool, extra: str = "") -> int:
+def _installed(args: argparse.Namespace, result: Any, wrote: bool, extra: str = "", hooks: Any = ()) -> int:
     for warning in result.warnings:
         print(f"extism-plugin: warning: {warning}", file=sys.stderr)
     width = max((len(p.locked.name) for p in result.plugins), default=0)
@@ -471,10 +481,21 @@ def _installed(args: argparse.Namespace, result: Any, wrote: bool, extra: str = 
         f"{p.locked.name:<{width}}  {p.locked.version:<10} {p.locked.registry}" + ("" if p.direct else "  (dependency)")
         for p in result.plugins
     ]
+    lines += [f"hook {h.plugin} {h.hook} ({h.export}) ok" for h in hooks]
     lock = result.project.lock_path
     lines.append(extra + (f"{lock} written ({len(result.plugins)} plugins)" if wrote else f"{lock} up to date"))
-    _emit(args, {**result.to_dict(), "written": wrote}, "\n".join(lines))
+    doc = {**result.to_dict(), "written": wrote, "hooks": [h.to_dict() for h in hooks]}
+    _emit(args, doc, "\n".join(lines))
     return 0
+
+
+def _commit_install(args: argparse.Namespace, result: Any) -> tuple[bool, Any]:
+    """Run the plugins' lifecycle hooks (sandboxed, see extism_platform/hooks.py), then write
+    extism.lock; a failing hook raises before anything is written."""
+    from extism_platform.hooks import run_install_hooks
+
+    hooks = run_install_hooks(result, state_dir=args.state_dir)
+    return result.write(), hooks
 
 
 def _upgrade_set(values: list[str] | None) -> set[str]:
@@ -491,7 +512,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     result = install(
         project, frozen=args.frozen, upgrade=_upgrade_set(args.upgrade), accept_permissions=args.accept_permissions
     )
-    return _installed(args, result, result.write())
+    wrote, hooks = _commit_install(args, result)
+    return _installed(args, result, wrote, hooks=hooks)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -511,8 +533,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         spec = "^" + next(p.locked.version for p in result.plugins if p.locked.name == name)
         text = with_plugin(project, name, spec, args.registry)
         result.project = parse_project(project.path, text)
+    wrote, hooks = _commit_install(args, result)  # a failing hook leaves extism.yaml as it was, too
     atomic_write(project.path, text.encode())
-    return _installed(args, result, result.write(), extra=f"{project.path}: plugins.{name} = {spec}\n")
+    return _installed(args, result, wrote, extra=f"{project.path}: plugins.{name} = {spec}\n", hooks=hooks)
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -560,6 +583,29 @@ def _sub(
     return p
 
 
+def _with_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--with",
+        dest="with_",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a signed build of a dependency to link (a dist/ directory or a .wasm beside its .plugin.json "
+        "and .sig; repeatable)",
+    )
+    p.add_argument("--allow-unsigned", action="store_true", help="link --with builds that carry no signature")
+
+
+def _state_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="the kv store (and audit key) lifecycle hooks run on, as extism-mcp-server --state-dir "
+        "(default: the platform's state directory)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="extism-plugin",
@@ -595,6 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(sub, "test", "run plugin.yaml's tests in the real Extism host (HTTP mocked per test)", cmd_test)
     p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
     p.add_argument("--wasm", help="test this module instead of building the project")
+    _with_option(p)
 
     p = _sub(sub, "call", "call one export of a module (or a project, built first)", cmd_call, json_flag=False)
     p.add_argument("target", help="a .wasm file or a project directory")
@@ -605,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wasi", action="store_true", help="enable WASI (default: when the module imports it)")
     p.add_argument("--timeout-ms", type=int, help="cap the call's time (default: plugin.yaml's, else 30000)")
     p.add_argument("--memory-mib", type=int, help="cap the call's memory (default: plugin.yaml's, else 64)")
+    _with_option(p)
 
     p = _sub(sub, "publish", "publish the built, signed artifacts to a static registry directory", cmd_publish)
     p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
@@ -629,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(sub, "install", "install extism.yaml's plugins: resolve, fetch, verify, write extism.lock", cmd_install)
     p.add_argument("--project", default="extism.yaml", metavar="extism.yaml", help="default: ./extism.yaml")
     p.add_argument("--frozen", action="store_true", help="install exactly what extism.lock pins; fail if it is stale")
+    _state_dir_option(p)
     p.add_argument(
         "--upgrade",
         action="append",
@@ -644,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default="extism.yaml", metavar="extism.yaml", help="default: ./extism.yaml")
     p.add_argument("--registry", metavar="NAME", help="take it from this entry of registries (default: default)")
     add_accept_permissions(p)
+    _state_dir_option(p)
 
     p = _sub(sub, "keygen", "create an Ed25519 signing key pair", cmd_keygen)
     p.add_argument("--out", help=f"private key path (default: {default_signing_key()})")

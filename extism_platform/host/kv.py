@@ -88,6 +88,24 @@ class KVStore:
         with self._lock:
             self._db.execute("DELETE FROM kv WHERE plugin = ? AND key = ?", (plugin, key))
 
+    def apply(self, writes: list[tuple[str, bytes, bytes | None]]) -> None:
+        """(plugin, key, value or None to delete) writes in one transaction: all or none, even
+        across a crash."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for plugin, key, value in writes:
+                    if value is None:
+                        self._db.execute("DELETE FROM kv WHERE plugin = ? AND key = ?", (plugin, key))
+                    else:
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO kv (plugin, key, value) VALUES (?, ?, ?)", (plugin, key, value)
+                        )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -160,3 +178,59 @@ def open_kv(url: str | None, default_path: Path | None) -> KV:
             "(use redis://HOST:PORT/DB, rediss://…, sqlite:///PATH or a file path)"
         )
     return KVStore(Path(url).expanduser())
+
+
+class StagedKV:
+    """Writes held back over another store until `commit()`: reads see the staged writes first.
+
+    Lifecycle hooks run on one (`extism_platform.hooks`), so a hook that fails half-way through a
+    migration leaves the real store exactly as it was; only a command whose every hook succeeded
+    commits. Uses only `get`/`set`/`delete` of the store beneath, so it stages any backend."""
+
+    def __init__(self, base: KV) -> None:
+        self.base = base
+        self._staged: dict[tuple[str, bytes], bytes | None] = {}  # None: deleted
+        self._lock = threading.Lock()
+
+    def get(self, plugin: str, key: bytes) -> bytes | None:
+        with self._lock:
+            if (plugin, key) in self._staged:
+                return self._staged[(plugin, key)]
+        return self.base.get(plugin, key)
+
+    def set(self, plugin: str, key: bytes, value: bytes) -> None:
+        check_sizes(key, value)
+        with self._lock:
+            self._staged[(plugin, key)] = bytes(value)
+
+    def delete(self, plugin: str, key: bytes) -> None:
+        with self._lock:
+            self._staged[(plugin, key)] = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._staged)
+
+    def commit(self) -> None:
+        """Apply the staged writes to the store beneath in one transaction (`apply`), or one by
+        one on a backend without it."""
+        with self._lock:
+            staged, self._staged = self._staged, {}
+        writes = [(plugin, key, value) for (plugin, key), value in staged.items()]
+        apply = getattr(self.base, "apply", None)
+        if apply is not None:
+            apply(writes)
+            return
+        for plugin, key, value in writes:
+            if value is None:
+                self.base.delete(plugin, key)
+            else:
+                self.base.set(plugin, key, value)
+
+    def discard(self) -> None:
+        with self._lock:
+            self._staged.clear()
+
+    def close(self) -> None:
+        """The store beneath belongs to whoever made it: closing the stage does not close it."""
+        self.discard()

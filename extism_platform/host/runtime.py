@@ -20,6 +20,15 @@ next set from freshly verified artifacts (keeping the `LoadedPlugin` — compile
 every plugin whose artifact and permissions did not change) without touching the current one, and
 `Host.swap` installs it in one assignment. A call holds the `LoadedPlugin` it started with, so
 in-flight calls finish on the old instances, which are dropped with it.
+
+Linked dependencies (plugin.yaml `dependencies:`): a plugin's `Artifact.deps` are verified
+artifacts too (the sources verify hash and signature exactly as for the plugin), and each becomes
+one more module of the same Extism manifest, named after the dependency (`names.module_name`), so
+the plugin's imports from module `@acme/units` are that plugin's exports. Before anything is
+instantiated every module is read again and held to its verified sha256 and every import between
+them is checked (the export exists, with the same signature). A linked module runs inside the
+plugin that links it: with that plugin's grants, its kv namespace and its timeout; only `main`'s
+exports are callable.
 """
 
 from __future__ import annotations
@@ -37,10 +46,12 @@ from extism_platform.grants import Effective, Grant, Hints, effective, grant_for
 from extism_platform.host import functions as hostfns
 from extism_platform.host.http import HttpSettings
 from extism_platform.host.kv import KV, KVStore
+from plugin_format import names
 from plugin_format.errors import LoadError, PluginCallError
 from plugin_format.extism_sdk import CompiledPlugin, extism
+from plugin_format.host_functions import ENV_MODULE
 from plugin_format.manifest import Export, Permissions, exports_from_list, permissions_from_dict
-from plugin_format.wasm import inspect_module
+from plugin_format.wasm import WASI_MODULES, ModuleInfo, inspect_module
 
 log = logging.getLogger("extism_platform.host")
 
@@ -63,6 +74,10 @@ class PluginInfo:
     permissions: Permissions
     wasi: bool
     doc: dict[str, Any]
+    #: name -> range of the plugins linked in as named modules (plugin.yaml `dependencies:`)
+    dependencies: dict[str, str] = field(default_factory=dict)
+    #: lifecycle hook -> export (plugin.yaml `hooks:`), run by the package manager only
+    hooks: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_plugin_json(cls, doc: dict[str, Any]) -> PluginInfo:
@@ -74,6 +89,8 @@ class PluginInfo:
             permissions=permissions_from_dict(doc.get("permissions")),
             wasi=bool(doc.get("wasi", False)),
             doc=doc,
+            dependencies=dict(doc.get("dependencies") or {}),
+            hooks=dict(doc.get("hooks") or {}),
         )
 
 
@@ -88,6 +105,9 @@ class Artifact:
     signed: bool = False
     trusted: bool = False
     key_ids: tuple[str, ...] = ()
+    #: the verified artifacts of every plugin linked in (the whole dependency closure, one per
+    #: name, sorted by name), each loaded as the wasm module named after it (`names.module_name`)
+    deps: tuple[Artifact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,11 +196,13 @@ class LoadedPlugin:
     def compiled(self) -> bool:
         return self._checked is not None
 
-    def _extism_manifest(self, wasm: bytes) -> dict[str, Any]:
+    def _extism_manifest(self, wasm: bytes, deps: list[tuple[Artifact, bytes]]) -> dict[str, Any]:
         eff = self.effective
+        # Hash-pinned: the runtime refuses bytes other than the verified ones. Linked dependencies
+        # come first, each under its plugin name; the plugin's own module is `main`.
+        modules = [{"data": w, "hash": d.sha256, "name": names.module_name(d.info.name)} for d, w in deps]
         manifest: dict[str, Any] = {
-            # Hash-pinned: the runtime refuses bytes other than the verified ones.
-            "wasm": [{"data": wasm, "hash": self.sha256, "name": "main"}],
+            "wasm": [*modules, {"data": wasm, "hash": self.sha256, "name": names.MAIN_MODULE}],
             "memory": {"max_pages": eff.memory_mib * 16},
             "timeout_ms": eff.timeout_ms,
         }
@@ -214,35 +236,54 @@ class LoadedPlugin:
         """The host's checked module of this wasm under these limits, else the wasm read again,
         held to its verified hash and checked (`LoadError` when it fails)."""
         eff = self.effective
-        key = (self.sha256, self.info.wasi, eff.memory_mib, eff.timeout_ms, tuple(sorted(eff.paths.items())))
+        linked = tuple(d.sha256 for d in self.artifact.deps)
+        key = (self.sha256, self.info.wasi, eff.memory_mib, eff.timeout_ms, tuple(sorted(eff.paths.items())), linked)
         cached = self.checked_modules.get(key) if self.checked_modules is not None else None
         if cached is not None:
             return cached
-        wasm = self.artifact.read_wasm()
-        if hashlib.sha256(wasm).hexdigest() != self.sha256:
-            raise LoadError(
-                f"{self.artifact.source}: the wasm changed since it was verified "
-                f"(sha256 is no longer {self.sha256[:16]}…); rebuild or reinstall it"
-            )
-        checked = _CheckedModule(self._extism_manifest(wasm), start=self._check_imports(wasm))
+        wasm = _read_verified(self.artifact)
+        deps = [(d, _read_verified(d)) for d in self.artifact.deps]
+        start = self._check_imports(wasm, deps)
+        checked = _CheckedModule(self._extism_manifest(wasm, deps), start=start)
         if self.checked_modules is not None:
             self.checked_modules[key] = checked
         return checked
 
-    def _check_imports(self, wasm: bytes) -> bool:
-        """Refuse what this host cannot link; True when the module has a start section."""
-        try:
-            info = inspect_module(wasm, validate=False)
-        except ValueError as exc:
-            raise LoadError(str(exc)) from None
-        unknown = sorted(
-            f"{m}::{n}" for m, n, _ in info.imports if m == hostfns.USER and n not in hostfns.USER_FUNCTIONS
-        )
-        if unknown:
-            raise LoadError(f"it imports host function(s) this host does not offer: {', '.join(unknown)}")
-        if info.wasi and not self.info.wasi:
-            raise LoadError("the module imports WASI but plugin.json says `wasi: false`")
-        return bool(info.start)
+    def _check_imports(self, wasm: bytes, deps: list[tuple[Artifact, bytes]]) -> bool:
+        """Refuse what this host cannot link (in the plugin's module and every linked one); True
+        when any of them has a start section."""
+        modules: list[tuple[str, str | None, ModuleInfo]] = []  # (who, its module name if linked, info)
+        for who, linked_as, data in [
+            *((f"linked plugin {d.info.name}", names.module_name(d.info.name), w) for d, w in deps),
+            ("the module", None, wasm),
+        ]:
+            try:
+                modules.append((who, linked_as, inspect_module(data, validate=False)))
+            except ValueError as exc:
+                raise LoadError(f"{who}: {exc}") from None
+        provided = {linked_as: info for _, linked_as, info in modules if linked_as is not None}
+        for who, _, info in modules:
+            unknown = sorted(
+                f"{m}::{n}" for m, n, _ in info.imports if m == hostfns.USER and n not in hostfns.USER_FUNCTIONS
+            )
+            if unknown:
+                raise LoadError(f"{who} imports host function(s) this host does not offer: {', '.join(unknown)}")
+            if info.wasi and not self.info.wasi:
+                raise LoadError(f"{who} imports WASI but {self.name}'s plugin.json says `wasi: false`")
+            for (mod, fn), sig in sorted(info.func_imports.items()):
+                if mod in (hostfns.USER, ENV_MODULE) or mod in WASI_MODULES:
+                    continue
+                lib = provided.get(mod)
+                if lib is None:
+                    raise LoadError(
+                        f"{who} imports {mod}::{fn}, and no plugin named {mod!r} is linked (declare it in "
+                        f"plugin.yaml `dependencies:` and install it, or give it with --with)"
+                    )
+                if lib.func_exports.get(fn) != sig:
+                    have = lib.func_exports.get(fn)
+                    got = "does not export it" if have is None else f"exports it as {have[0]} -> {have[1]}"
+                    raise LoadError(f"{who} imports {mod}::{fn} as {sig[0]} -> {sig[1]}, but {mod} {got}")
+        return any(info.start for _, _, info in modules)
 
     def borrow(self) -> extism.Plugin:
         """A fresh instance for one call, on a compiled module (an engine) no other call in flight
@@ -302,6 +343,17 @@ class LoadedPlugin:
         self._compile()
 
 
+def _read_verified(artifact: Artifact) -> bytes:
+    """The artifact's wasm, read again and held to the sha256 its signature covers."""
+    wasm = artifact.read_wasm()
+    if hashlib.sha256(wasm).hexdigest() != artifact.sha256:
+        raise LoadError(
+            f"{artifact.source}: the wasm changed since it was verified "
+            f"(sha256 is no longer {artifact.sha256[:16]}…); rebuild or reinstall it"
+        )
+    return wasm
+
+
 class _OutputTooLargeError(Exception):
     def __init__(self, size: int) -> None:
         self.size = size
@@ -309,9 +361,13 @@ class _OutputTooLargeError(Exception):
 
 def _same_build(a: Artifact, b: Artifact) -> bool:
     def key(x: Artifact) -> tuple[Any, ...]:
-        return (x.sha256, x.info.doc, x.source, x.signed, x.trusted, x.key_ids)
+        return (x.sha256, x.info.doc, x.source, x.signed, x.trusted, x.key_ids, tuple(key(d) for d in x.deps))
 
     return key(a) == key(b)
+
+
+def _linked(dep: Artifact) -> dict[str, Any]:
+    return {"plugin": dep.info.name, "version": dep.info.version, "sha256": dep.sha256, "source": dep.source}
 
 
 def _classify(message: str) -> tuple[str, str]:
@@ -369,6 +425,7 @@ class Host:
             signed=artifact.signed,
             trusted=artifact.trusted,
             effective=eff.to_dict(),
+            **({"linked": [_linked(d) for d in artifact.deps]} if artifact.deps else {}),
         )
         for d in eff.decisions:
             self.audit.append("grant", plugin=info.name, version=info.version, sha256=artifact.sha256, **d.to_dict())
@@ -511,7 +568,8 @@ class Host:
         progress: Callable[[float, float | None, str | None], None] | None = None,
     ) -> bytes:
         name = plugin.name
-        if plugin.info.exports and export not in {e.name for e in plugin.info.exports}:
+        callable_ = {e.name for e in plugin.info.exports} | set(plugin.info.hooks.values())
+        if plugin.info.exports and export not in callable_:
             raise PluginCallError(
                 f"plugin {name} has no export {export!r} (it has: {', '.join(e.name for e in plugin.info.exports)})",
                 "unavailable",

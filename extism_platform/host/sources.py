@@ -3,12 +3,19 @@
 Each source yields verified `Artifact`s: the `.sig` envelope is checked against the `.plugin.json`
 and the wasm's sha256 (and against trusted keys when given) before anything is listed; the wasm
 itself is compiled only on first use, and its bytes are pinned to the verified hash.
+
+Every source also links each plugin's `dependencies` (`link`): a dependency is taken from the same
+source and verified the same way — from extism.lock the exact locked version, from a registry the
+highest matching version it serves (TUF-verified, signed by its scope's key), from a `--dist`
+directory (or `--with`) the highest matching build there — and a plugin whose dependency cannot be
+found is refused when it is loaded, never on its first call.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -94,6 +101,104 @@ def _read(path: Path) -> bytes:
         raise LoadError(f"{path}: {exc.strerror}") from None
 
 
+def link(artifact: Artifact, pick: Callable[[str, str, Artifact], Artifact]) -> Artifact:
+    """`artifact` with its whole dependency closure attached (`Artifact.deps`, one per name):
+    `pick(name, range, wanted_by)` returns the verified artifact of one dependency or raises
+    `LoadError`. A closure that leads back to the plugin itself is refused (a module cannot be
+    linked into itself)."""
+    closure: dict[str, Artifact] = {}
+    todo = [artifact]
+    while todo:
+        wanting = todo.pop()
+        for dep, spec in sorted(wanting.info.dependencies.items()):
+            if dep == artifact.info.name:
+                raise LoadError(f"plugin {artifact.info.name}: its dependency {wanting.info.name} needs it back")
+            if dep in closure:
+                _check_range(closure[dep], spec, wanting)
+                continue
+            try:
+                names.module_name(dep, f"plugin {wanting.info.name}: dependency")
+            except ExtismPlatformError as exc:
+                raise LoadError(str(exc)) from None
+            closure[dep] = pick(dep, spec, wanting)
+            _check_range(closure[dep], spec, wanting)
+            todo.append(closure[dep])
+    if not closure:
+        return artifact
+    return dataclasses.replace(artifact, deps=tuple(closure[n] for n in sorted(closure)))
+
+
+def _check_range(dep: Artifact, spec: str, wanting: Artifact) -> None:
+    from plugin_format.semver import Range
+
+    try:
+        ok = Range.parse(spec).matches(dep.info.version)
+    except SemverError:
+        ok = False
+    if not ok:
+        raise LoadError(
+            f"plugin {wanting.info.name} needs {dep.info.name} {spec}, but the one to link is "
+            f"{dep.info.version} ({dep.source})"
+        )
+
+
+def link_from(pool: Iterable[Artifact], where: str) -> Callable[[str, str, Artifact], Artifact]:
+    """A `pick` for `link`: the highest version in `pool` that matches the range."""
+    from plugin_format.semver import Range
+
+    by_name: dict[str, list[Artifact]] = {}
+    for a in pool:
+        by_name.setdefault(a.info.name, []).append(a)
+
+    def pick(name: str, spec: str, wanting: Artifact) -> Artifact:
+        try:
+            rng = Range.parse(spec)
+        except SemverError as exc:
+            raise LoadError(f"plugin {wanting.info.name}: dependency {name} {spec!r}: {exc}") from None
+        fits = [a for a in by_name.get(name, ()) if rng.matches(a.info.version)]
+        if not fits:
+            have = ", ".join(sorted(a.info.version for a in by_name.get(name, ()))) or "none"
+            raise LoadError(
+                f"plugin {wanting.info.name} needs {name} {spec}, which {where} does not have (versions "
+                f"there: {have}); build or copy it there"
+            )
+        return max(fits, key=lambda a: _version_key(a.info.version))
+
+    return pick
+
+
+def _dist_artifacts(
+    directory: Path, *, keys: list[Ed25519PublicKey], allow_unsigned: bool, keep_wasm: bool, what: str
+) -> list[Artifact]:
+    """Every build (every version) in a build output directory, verified."""
+    if not directory.is_dir():
+        raise LoadError(f"{what} {directory}: not a directory (build plugins with `extism-plugin build`)")
+    out = []
+    for json_path in sorted(directory.glob("*.plugin.json")):
+        stem = json_path.name[: -len(".plugin.json")]
+        out.append(_dist_artifact(directory, stem, keys=keys, allow_unsigned=allow_unsigned, keep_wasm=keep_wasm))
+    if not out:
+        raise LoadError(f"{what} {directory}: no *.plugin.json found (build plugins with `extism-plugin build`)")
+    return out
+
+
+def _dist_artifact(
+    directory: Path, stem: str, *, keys: list[Ed25519PublicKey], allow_unsigned: bool, keep_wasm: bool
+) -> Artifact:
+    wasm_path, sig_path = directory / f"{stem}.wasm", directory / f"{stem}.sig"
+    wasm = _read(wasm_path)
+    return _artifact(
+        wasm,
+        _read(directory / f"{stem}.plugin.json"),
+        _read(sig_path),
+        keys=keys,
+        allow_unsigned=allow_unsigned,
+        where=str(directory / stem),
+        source=f"dist:{wasm_path}",
+        read_wasm=(lambda w=wasm: w) if keep_wasm else (lambda p=wasm_path: p.read_bytes()),
+    )
+
+
 def from_dist(
     directory: Path,
     *,
@@ -101,34 +206,48 @@ def from_dist(
     allow_unsigned: bool = False,
     keep_wasm: bool = False,
 ) -> list[Artifact]:
-    """Every plugin in a build output directory (the highest version of each name).
+    """Every plugin in a build output directory (the highest version of each name), each linked
+    with its dependencies from the same directory.
 
     The wasm is read again when first compiled, unless `keep_wasm`: then the verified bytes are
     kept in memory (for `--watch`, where the file may be rebuilt or tampered with after it was
     verified and the plugin must keep serving what was verified)."""
-    if not directory.is_dir():
-        raise LoadError(f"--dist {directory}: not a directory (build plugins with `extism-plugin build`)")
+    every = _dist_artifacts(
+        directory, keys=keys or [], allow_unsigned=allow_unsigned, keep_wasm=keep_wasm, what="--dist"
+    )
+    pick = link_from(every, f"--dist {directory}")
+    return [link(a, pick) for a in _highest(every)]
+
+
+def _highest(artifacts: Iterable[Artifact]) -> list[Artifact]:
+    """The highest version of each name."""
     found: dict[str, Artifact] = {}
-    for json_path in sorted(directory.glob("*.plugin.json")):
-        stem = json_path.name[: -len(".plugin.json")]
-        wasm_path, sig_path = directory / f"{stem}.wasm", directory / f"{stem}.sig"
-        wasm = _read(wasm_path)
-        art = _artifact(
-            wasm,
-            _read(json_path),
-            _read(sig_path),
-            keys=keys or [],
-            allow_unsigned=allow_unsigned,
-            where=str(directory / stem),
-            source=f"dist:{wasm_path}",
-            read_wasm=(lambda w=wasm: w) if keep_wasm else (lambda p=wasm_path: p.read_bytes()),
-        )
+    for art in artifacts:
         prev = found.get(art.info.name)
         if prev is None or _version_key(art.info.version) > _version_key(prev.info.version):
             found[art.info.name] = art
-    if not found:
-        raise LoadError(f"--dist {directory}: no *.plugin.json found (build plugins with `extism-plugin build`)")
     return list(found.values())
+
+
+def linked_builds(
+    paths: Iterable[Path], *, keys: list[Ed25519PublicKey] | None = None, allow_unsigned: bool = False
+) -> list[Artifact]:
+    """`--with PATH` of `extism-plugin call`/`test`: builds to link a project with, each a `dist/`
+    directory or one `<stem>.wasm` beside its `.plugin.json` and `.sig`; verified like `--dist`."""
+    out: list[Artifact] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            out.extend(
+                _dist_artifacts(path, keys=keys or [], allow_unsigned=allow_unsigned, keep_wasm=True, what="--with")
+            )
+        elif path.suffix == ".wasm":
+            out.append(
+                _dist_artifact(path.parent, path.stem, keys=keys or [], allow_unsigned=allow_unsigned, keep_wasm=True)
+            )
+        else:
+            raise LoadError(f"--with {path}: give a dist/ directory or a built .wasm (with its .plugin.json and .sig)")
+    return out
 
 
 def from_installed(
@@ -137,29 +256,27 @@ def from_installed(
     """Plugins shipped in installed wheels (entry point group `extism.plugins`)."""
     wanted = set(names or ())
     out: list[Artifact] = []
+    every: list[Artifact] = []  # every installed build: the plugins' dependencies come from these
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if wanted and ep.name not in wanted:
-            continue
         try:
             root = Path(str(resources.files(ep.value)))
         except (ModuleNotFoundError, TypeError) as exc:
+            if wanted and ep.name not in wanted:
+                continue
             raise LoadError(
                 f"installed plugin {ep.name}: entry point {ep.value!r} does not name a package "
                 f"({exc}); reinstall its wheel"
             ) from None
-        for art in from_dist(root, keys=keys, allow_unsigned=allow_unsigned):
-            out.append(
-                Artifact(
-                    art.info,
-                    art.sha256,
-                    art.read_wasm,
-                    f"wheel:{ep.dist.name if ep.dist else ep.value}",
-                    art.signed,
-                    art.trusted,
-                    art.key_ids,
-                )
-            )
-    return out
+        source = f"wheel:{ep.dist.name if ep.dist else ep.value}"
+        arts = [
+            dataclasses.replace(a, source=source)
+            for a in _dist_artifacts(root, keys=keys or [], allow_unsigned=allow_unsigned, keep_wasm=False, what=source)
+        ]
+        every.extend(arts)
+        if not wanted or ep.name in wanted:
+            out.extend(_highest(arts))
+    pick = link_from(every, "the installed wheels")
+    return [link(a, pick) for a in out]
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -189,37 +306,42 @@ def from_registry(
     except ExtismPlatformError as exc:
         raise LoadError(f"registry {redact_url(url)}: {exc}") from None
     url = client.url  # without credentials: this URL is shown, audited and listed
-    out = []
-    for spec in specs:
-        name, rng = parse_spec(spec)
+
+    def get(name: str, rng: str, spec: str) -> Artifact:
         try:
             version = client.resolve(name, rng).version
             fetched = client.fetch(name, version)
         except ExtismPlatformError as exc:
             raise LoadError(f"registry {url}: {spec}: {exc}") from None
         wasm = fetched.wasm
-        out.append(
-            _artifact(
-                wasm,
-                fetched.plugin_json,
-                fetched.sig,
-                # the registry vouches for its scope's author keys (TUF), as --trust-key does
-                keys=[*(keys or []), *([fetched.author_key] if fetched.author_key is not None else [])],
-                allow_unsigned=allow_unsigned,
-                where=f"{url} {name}@{version}",
-                source=f"registry:{url} {name}@{version}",
-                read_wasm=lambda w=wasm: w,
-            )
+        return _artifact(
+            wasm,
+            fetched.plugin_json,
+            fetched.sig,
+            # the registry vouches for its scope's author keys (TUF), as --trust-key does
+            keys=[*(keys or []), *([fetched.author_key] if fetched.author_key is not None else [])],
+            allow_unsigned=allow_unsigned,
+            where=f"{url} {name}@{version}",
+            source=f"registry:{url} {name}@{version}",
+            read_wasm=lambda w=wasm: w,
         )
+
+    def pick(name: str, rng: str, wanting: Artifact) -> Artifact:
+        return get(name, rng, f"{wanting.info.name} needs {name}@{rng}")
+
+    out = []
+    for spec in specs:
+        name, rng = parse_spec(spec)
+        out.append(link(get(name, rng, spec), pick))
     return out
 
 
 def from_lock(lock_path: Path, *, cache_dir: Path | None = None) -> list[Artifact]:
     """Exactly the plugins extism.lock pins, read from the content-addressed cache without contacting a
     registry, and verified again: each blob against the lock's sha256, the author's signature against
-    the cached key whose id the lock names."""
-    from registry_static import cache  # lazy: only this source needs the registry side
-    from registry_static.lockfile import read_lock
+    the cached key whose id the lock names. Each is linked with the locked versions of its
+    dependencies."""
+    from registry_static.lockfile import read_lock  # lazy: only this source needs the registry side
 
     try:
         lock = read_lock(lock_path)
@@ -227,30 +349,68 @@ def from_lock(lock_path: Path, *, cache_dir: Path | None = None) -> list[Artifac
         raise LoadError(str(exc)) from None
     if lock is None:
         raise LoadError(f"{lock_path}: not found (run `extism-plugin install` first)")
-    out = []
-    for name, entry in sorted(lock.plugins.items()):
-        what = f"{lock_path.name}: {name} {entry.version}"
-        try:
-            wasm = cache.read_blob(entry.wasm_sha256, f"{what} wasm", cache_dir)
-            plugin_json = cache.read_blob(entry.plugin_json_sha256, f"{what} plugin.json", cache_dir)
-            sig = cache.read_blob(entry.sig_sha256, f"{what} signature", cache_dir)
-            key = cache.read_key(entry.key_id, cache_dir)
-        except ExtismPlatformError as exc:
-            raise LoadError(str(exc)) from None
-        art = _artifact(
-            wasm,
-            plugin_json,
-            sig,
-            keys=[key],
-            allow_unsigned=False,
-            where=f"{name}@{entry.version}",
-            source=f"lock:{entry.registry} {name}@{entry.version}",
-            read_wasm=lambda w=wasm: w,
-        )
-        if (art.info.name, art.info.version) != (name, entry.version):
-            raise LoadError(f"{what}: the cached artifact is {art.info.name}@{art.info.version}")
-        out.append(art)
-    return out
+    arts = {n: locked_artifact(e, lock_path.name, cache_dir=cache_dir) for n, e in sorted(lock.plugins.items())}
+    return link_exact(arts, lock_path.name)
+
+
+def link_exact(artifacts: dict[str, Artifact], where: str) -> list[Artifact]:
+    """Each artifact linked with the one artifact of each dependency's name in `artifacts` (a lock
+    or an installation pins exactly one version per name)."""
+
+    def pick(name: str, spec: str, wanting: Artifact) -> Artifact:
+        if name not in artifacts:
+            raise LoadError(
+                f"{where}: {wanting.info.name} needs {name} {spec}, which is not installed "
+                "(run `extism-plugin install`)"
+            )
+        return artifacts[name]
+
+    return [link(a, pick) for a in artifacts.values()]
+
+
+def locked_artifact(entry: Any, lock_name: str, *, cache_dir: Path | None = None) -> Artifact:
+    """One extism.lock entry (`LockedPlugin`), from the cache, verified against the locked hashes
+    and the cached author key (not linked: see `link_exact`)."""
+    from registry_static import cache
+
+    name = entry.name
+    what = f"{lock_name}: {name} {entry.version}"
+    try:
+        wasm = cache.read_blob(entry.wasm_sha256, f"{what} wasm", cache_dir)
+        plugin_json = cache.read_blob(entry.plugin_json_sha256, f"{what} plugin.json", cache_dir)
+        sig = cache.read_blob(entry.sig_sha256, f"{what} signature", cache_dir)
+        key = cache.read_key(entry.key_id, cache_dir)
+    except ExtismPlatformError as exc:
+        raise LoadError(str(exc)) from None
+    art = _artifact(
+        wasm,
+        plugin_json,
+        sig,
+        keys=[key],
+        allow_unsigned=False,
+        where=f"{name}@{entry.version}",
+        source=f"lock:{entry.registry} {name}@{entry.version}",
+        read_wasm=lambda w=wasm: w,
+    )
+    if (art.info.name, art.info.version) != (name, entry.version):
+        raise LoadError(f"{what}: the cached artifact is {art.info.name}@{art.info.version}")
+    return art
+
+
+def from_fetched(fetched: Any, registry: str) -> Artifact:
+    """A plugin the registry client fetched (`FetchedPlugin`, being installed), verified again as
+    a host source does: against the scope's author key the registry vouches for."""
+    wasm = fetched.wasm
+    return _artifact(
+        wasm,
+        fetched.plugin_json,
+        fetched.sig,
+        keys=[fetched.author_key] if fetched.author_key is not None else [],
+        allow_unsigned=False,
+        where=f"{registry} {fetched.name}@{fetched.version}",
+        source=f"registry:{registry} {fetched.name}@{fetched.version}",
+        read_wasm=lambda w=wasm: w,
+    )
 
 
 def describe(artifact: Artifact) -> dict[str, Any]:
@@ -272,10 +432,12 @@ def _local(doc: dict[str, Any], wasm: bytes, source: str) -> Artifact:
     return Artifact(PluginInfo.from_plugin_json(doc), sha256_hex(wasm), lambda: wasm, source)
 
 
-def from_project(manifest: PluginManifest, wasm: bytes, source: str) -> Artifact:
+def from_project(manifest: PluginManifest, wasm: bytes, source: str, linked: Iterable[Artifact] = ()) -> Artifact:
     """A plugin the author just built (unsigned, from plugin.yaml): for `extism-plugin test` and
-    `call`, which run it on the same host as the MCP server."""
-    return _local(manifest.to_dict(), wasm, source)
+    `call`, which run it on the same host as the MCP server. Its dependencies are linked from
+    `linked` (verified builds, `linked_builds`)."""
+    pool = list(linked)
+    return link(_local(manifest.to_dict(), wasm, source), link_from(pool, "--with"))
 
 
 def from_module(wasm: bytes, *, name: str, permissions: dict[str, Any], wasi: bool, source: str) -> Artifact:

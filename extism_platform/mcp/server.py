@@ -293,6 +293,11 @@ class ExtismMCPServer:
                     "effective": p.effective.to_dict(),
                     "denied": [d.to_dict() for d in p.effective.decisions if not d.allowed],
                     "compiled": p.compiled,
+                    # the plugins linked into it as wasm modules (plugin.yaml `dependencies:`)
+                    "linked": [
+                        {"name": d.info.name, "version": d.info.version, "sha256": d.sha256, "signed": d.signed}
+                        for d in a.deps
+                    ],
                 }
             )
         return out

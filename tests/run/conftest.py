@@ -93,3 +93,54 @@ def resign(
     (out / f"{stem}.plugin.json").write_bytes(plugin_json)
     (out / f"{stem}.sig").write_bytes(canonical_json(sign_statement(stmt, load_private_key(built["key"]))))
     return out
+
+
+@pytest.fixture(scope="session")
+def author_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A session author key (private PEM path; `.pub` beside it) that no host trusts by itself: the
+    registry vouches for it (its scope's author) once published."""
+    from plugin_format.signing import generate_keypair
+
+    path = tmp_path_factory.mktemp("author") / "author.pem"
+    generate_keypair(path)
+    yield path
+
+
+def need_toolchains(*languages: str) -> None:
+    """Install these languages' compilers as `extism-plugin toolchains --install` does, or skip the
+    test saying what is missing."""
+    from hatch_extism.toolchains import get_toolchain
+    from plugin_format.errors import ToolchainError
+
+    for lang in languages:
+        try:
+            get_toolchain(lang).ensure_installed()
+        except ToolchainError as exc:
+            pytest.skip(f"no {lang} toolchain: {exc}")
+
+
+def build_project(project: Path, out: Path, key: Path | None, *, rewrite: Callable[[str], str] | None = None) -> Path:
+    """Copy a plugin project into `out/<name>` (builds never write into the checkout), optionally
+    rewrite its plugin.yaml text, build it with the real compiler into `out/dist`, signed with
+    `key`; the .wasm path."""
+    import shutil
+
+    from hatch_extism.build import build_artifacts
+    from plugin_format.manifest import load_manifest
+
+    copy = out / "projects" / project.name
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build", "dist", ".extism"))
+    if rewrite is not None:
+        (copy / "plugin.yaml").write_text(rewrite((copy / "plugin.yaml").read_text()))
+    return build_artifacts(load_manifest(copy), out / "dist", key=load_private_key(key) if key else None).wasm
+
+
+def publish_registry(root: Path, scope: str, author_pub: Path, wasms: list[Path]) -> str:
+    """A fresh signed registry under `root` (keys beside it) with `wasms` published into `scope`
+    by the author whose public key is `author_pub`; its file:// URL."""
+    from registry_static.repository import Repository
+
+    repo = Repository.init(root / "registry", root / "registry.keys", name="test", fsync=False)
+    repo.add_scope(scope, [(author_pub.read_text(), "author")])
+    repo.publish(sorted(wasms))
+    return (root / "registry").as_uri()

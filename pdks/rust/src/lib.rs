@@ -265,21 +265,35 @@ macro_rules! export {
 /// let reversed: Vec<u8> = reverse_bytes(b"abc");
 /// ```
 ///
-/// For other signatures declare the import yourself and pass [`Memory`] offsets:
-/// `#[link(wasm_import_module = "extism:host/user")] extern "C" { fn add(a: i64, b: i64) -> i64; }`.
+/// The same shape from another module — a linked plugin (plugin.yaml `dependencies:`), imported
+/// under its plugin name — with the module first:
+///
+/// ```ignore
+/// extism_pdk::host_fn! {
+///     "@acme/units" =>
+///     /// Provided by the linked plugin @acme/units.
+///     fn label;
+/// }
+/// ```
+///
+/// For other signatures declare the import yourself (numbers pass as they are, blocks as
+/// [`Memory`] offsets): `#[link(wasm_import_module = "@acme/units")] extern "C" { fn c_to_f(c: f64) -> f64; }`.
 #[macro_export]
 macro_rules! host_fn {
-    ($($(#[$attr:meta])* $vis:vis fn $name:ident;)+) => {
+    ($module:literal => $($(#[$attr:meta])* $vis:vis fn $name:ident;)+) => {
         $(
             $(#[$attr])*
             $vis fn $name(input: &[u8]) -> ::std::vec::Vec<u8> {
-                #[link(wasm_import_module = "extism:host/user")]
+                #[link(wasm_import_module = $module)]
                 extern "C" {
                     fn $name(input: u64) -> u64;
                 }
                 $crate::call_host(input, |offset| unsafe { $name(offset) })
             }
         )+
+    };
+    ($($(#[$attr:meta])* $vis:vis fn $name:ident;)+) => {
+        $crate::host_fn! { "extism:host/user" => $($(#[$attr])* $vis fn $name;)+ }
     };
 }
 
