@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hatch_extism.data import link_pdk, pdk_dir
 from hatch_extism.toolchains import BuildRequest, get_toolchain
 from hatch_extism.toolchains.base import Progress, _quiet
-from plugin_format import signing
+from plugin_format import bom, signing
 from plugin_format.artifact import PLUGIN_JSON_SCHEMA, artifact_paths, canonical_json, sha256_hex, verify_bytes
 from plugin_format.errors import BuildError, ExtismPlatformError
 from plugin_format.files import atomic_write
@@ -114,7 +114,8 @@ def build_artifacts(
         if kept is not None:
             progress(f"{wasm_path.name}, {json_path.name}, {sig_path.name}: up to date (same sources, same key)")
             return kept
-    link_pdk(manifest.project_dir, manifest.language)
+    if pdk_dir(manifest.language).is_dir():  # `prebuilt` has no PDK to link
+        link_pdk(manifest.project_dir, manifest.language)
     staging = dist / f".{manifest.artifact_stem}.build.wasm"
     result = toolchain.build(
         BuildRequest(
@@ -122,6 +123,8 @@ def build_artifacts(
             output=staging.resolve(),
             exports=[e.name for e in manifest.exports],
             optimize=optimize,
+            settings=manifest.build,
+            manifest_dir=manifest.project_dir,
         ),
         progress,
     )
@@ -145,6 +148,13 @@ def build_artifacts(
         # plugin.yaml's tests as documentation examples (the registry site shows them)
         "examples": examples_from_tests(manifest.tests),
     }
+    if result.bom:
+        doc["bom"] = bom.normalise(result.bom)
+    try:
+        bom.check_plugin_json(doc)
+    except BuildError:
+        staging.unlink(missing_ok=True)
+        raise
     plugin_json = canonical_json(doc)
     stmt = signing.statement(manifest.name, manifest.version, wasm_sha, sha256_hex(plugin_json))
     envelope = signing.sign_statement(stmt, key) if key else signing.unsigned_envelope(stmt)

@@ -88,9 +88,11 @@ class Permissions:
     memory_mib: int = DEFAULT_MEMORY_MIB
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     host_functions: tuple[str, ...] = ()
+    #: the plugin reads its HTTP responses' headers (the kernel's `http_headers`)
+    http_response_headers: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "hosts": list(self.hosts),
             "paths": dict(self.paths),
             "config": list(self.config),
@@ -98,6 +100,9 @@ class Permissions:
             "timeout_ms": self.timeout_ms,
             "host_functions": list(self.host_functions),
         }
+        if self.http_response_headers:  # only when asked: plugin.json of every other plugin stays as it was
+            d["http_response_headers"] = True
+        return d
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class PluginManifest:
     tests: tuple[dict[str, Any], ...] = ()
     #: lifecycle hook -> export (`on_install`, `on_update`, `on_uninstall`), run by the package manager
     hooks: dict[str, str] = field(default_factory=dict)
+    #: plugin.yaml's `build:`, the toolchain driver's settings (`module`, `abort`)
+    build: dict[str, Any] = field(default_factory=dict)
 
     @property
     def project_dir(self) -> Path:
@@ -265,6 +272,7 @@ def permissions_from_dict(perms: dict[str, Any] | None) -> Permissions:
         memory_mib=perms.get("memory_mib", DEFAULT_MEMORY_MIB),
         timeout_ms=perms.get("timeout_ms", DEFAULT_TIMEOUT_MS),
         host_functions=tuple(perms.get("host_functions") or ()),
+        http_response_headers=bool(perms.get("http_response_headers", False)),
     )
 
 
@@ -287,6 +295,9 @@ def _confine_paths(doc: dict[str, Any], path: Path) -> None:
     for key in ("readme", "source"):
         if isinstance(doc.get(key), str):
             confined_path(project, doc[key], f"{path.name}: {key}")
+    build = doc["build"] if isinstance(doc.get("build"), dict) else {}
+    if isinstance(build.get("module"), str):
+        confined_path(project, build["module"], f"{path.name}: build.module")
     # permissions.paths name host directories the *user* must grant (never read by build or
     # publish); a `..` in them only hides where they point.
     perms: dict[str, Any] = doc["permissions"] if isinstance(doc.get("permissions"), dict) else {}
@@ -315,6 +326,7 @@ def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
         dependencies=dict(doc.get("dependencies") or {}),
         tests=tuple(doc.get("tests") or ()),
         hooks=dict(doc.get("hooks") or {}),
+        build=dict(doc.get("build") or {}),
     )
 
 

@@ -25,6 +25,11 @@ EXAMPLES = {
   extism-plugin call dist/weather-tool-0.1.0.wasm greet --input '{"name": "Zoë"}'
   extism-plugin verify dist/weather-tool-0.1.0.wasm --key ~/.config/extism-platform/signing.key.pub
 """,
+    "import": """examples:
+  extism-plugin import count_vowels.wasm --name count-vowels      # → ./count-vowels/ + signed dist/
+  extism-plugin import plugin.wasm --name @acme/tool --version 1.0.0 --exports-from their/plugin.yaml --out tool
+  extism-plugin import plugin.wasm --name tool --unsigned --json
+""",
     "toolchains": """examples:
   extism-plugin toolchains                 # which compilers are here, and how to get the others
   extism-plugin toolchains --install c zig # install what those languages need (from package registries)
@@ -144,6 +149,33 @@ def cmd_init(args: argparse.Namespace) -> int:
         ]
     )
     _emit(args, result.to_dict(), text)
+    return 0
+
+
+# ---- import -------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from hatch_extism.build import build_artifacts
+    from hatch_extism.project_import import import_module
+    from plugin_format.manifest import load_manifest
+
+    key = _signing_key(args)  # before writing anything: a missing key stops the import
+    result = import_module(
+        Path(args.module),
+        args.name,
+        args.version,
+        directory=Path(args.out) if args.out else None,
+        exports_from=Path(args.exports_from) if args.exports_from else None,
+        description=args.description,
+        force=args.force,
+    )
+    manifest = load_manifest(result.manifest)
+    artifacts = build_artifacts(manifest, result.directory / "dist", key=key, progress=_progress)
+    lines = [f"created {result.directory}", f"  exports (input: text): {', '.join(result.exports)}"]
+    lines += [f"  fill in {t}" for t in result.to_fill_in]
+    lines += [str(artifacts.wasm), str(artifacts.plugin_json), str(artifacts.sig)]
+    _emit(args, {**result.to_dict(), "artifacts": artifacts.to_dict()}, "\n".join(lines))
     return 0
 
 
@@ -637,6 +669,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--unsigned", action="store_true", help="build without a signature, on purpose")
         p.add_argument("--out", help="output directory (default: <project>/dist)")
         p.add_argument("--optimize", choices=("small", "speed", "debug"), default="small")
+
+    p = _sub(sub, "import", "make a plugin project from a prebuilt module (any Extism PDK) and sign it", cmd_import)
+    p.add_argument("module", help="the .wasm to import")
+    p.add_argument("--name", required=True, help="[@scope/]name of the plugin")
+    p.add_argument("--version", default="0.1.0", help="its version (default 0.1.0)")
+    p.add_argument("--exports-from", metavar="plugin.yaml", help="take exports (schemas, input) from this file")
+    p.add_argument("--out", help="the project directory to write (default: ./<name>)")
+    p.add_argument("--description", help="one line for plugin.yaml")
+    p.add_argument("--force", action="store_true", help="write into an existing non-empty directory")
+    p.add_argument("--key", help=f"private key (default: ${signing.KEY_ENV}, then {default_signing_key()})")
+    p.add_argument("--unsigned", action="store_true", help="build without a signature, on purpose")
 
     p = _sub(sub, "test", "run plugin.yaml's tests in the real Extism host (HTTP mocked per test)", cmd_test)
     p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")

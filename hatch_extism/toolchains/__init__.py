@@ -20,6 +20,7 @@ DRIVERS: dict[str, str] = {
     "kotlin": "hatch_extism.toolchains.kotlin:KotlinToolchain",
     "ruby": "hatch_extism.toolchains.ruby:RubyToolchain",
     "java": "hatch_extism.toolchains.java:JavaToolchain",
+    "prebuilt": "hatch_extism.toolchains.prebuilt:PrebuiltToolchain",
 }
 
 

@@ -13,10 +13,11 @@ import shutil
 import subprocess
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.wasm import inspect_module
@@ -63,6 +64,10 @@ class BuildRequest:
     exports: Sequence[str] = ()
     optimize: str = "small"  # "small" | "speed" | "debug"
     extra_args: Sequence[str] = ()
+    #: plugin.yaml's `build:` settings (validated by its schema), e.g. {"abort": "trap"}
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the directory holding plugin.yaml (files a setting names are relative to it); default project_dir
+    manifest_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,9 @@ class BuildResult:
     seconds: float
     log: str = ""
     notes: list[str] = field(default_factory=list)
+    #: what the module bundles besides the project's own code: `plugin_format.bom` entries
+    #: ({type, name, version}), the PDK included; recorded in plugin.json as `bom`
+    bom: list[dict[str, str]] = field(default_factory=list)
 
 
 class Toolchain(ABC):

@@ -20,7 +20,9 @@ written), while workspace mode ignores vendor/ and records relative replaces aga
 directory, which would put the scratch directory's location into the module's bytes. The virtual
 directory keeps the platform's install path out of the module too (Go records a replacement's
 path as written). A vendored project (vendor/modules.txt) builds from its vendored PDK copy: the
-replacement its modules.txt records is reused verbatim, as vendor mode requires.
+replacement its modules.txt records is reused verbatim, as vendor mode requires. A module that
+does not require the platform's PDK (one on the official `github.com/extism/go-pdk`, vendored or
+already in the module cache) gets no replace and no overlay: it builds as an ordinary module.
 
 The module's bytes depend only on the sources and the Go version: `-trimpath`, `-buildvcs=false`
 and an empty build id keep paths, VCS state and timestamps out of it.
@@ -53,6 +55,7 @@ from hatch_extism.toolchains.base import (
     run_tool,
     which,
 )
+from hatch_extism.toolchains.bom_readers import go_requirements, platform_pdk
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir, toolchains_dir
 from plugin_format.wasm import imports_wasi
@@ -181,7 +184,7 @@ class GoToolchain(Toolchain):
         progress(f"go: compiling {request.project_dir}")
         clock = Stopwatch()
         with tempfile.TemporaryDirectory(prefix="extism-go-") as scratch:
-            pdk_flags = supply_pdk(go, env, project, Path(scratch))
+            pdk_flags, modjson = supply_pdk(go, env, project, Path(scratch))
             argv = [go, *build_args(replace(request, output=tmp), pdk_flags)]
             try:
                 log = run_tool(argv, cwd=project, env=env, what="go build", error=BuildError)
@@ -202,6 +205,7 @@ class GoToolchain(Toolchain):
             toolchain_version=version,
             seconds=clock.seconds,
             log=log,
+            bom=module_bom(modjson),
         )
 
 
@@ -260,15 +264,24 @@ def _overlay(root: Path, pdk: Path) -> dict[str, str]:
     return files
 
 
-def supply_pdk(go: str, env: dict[str, str], project_dir: Path, scratch: Path) -> list[str]:
+def supply_pdk(go: str, env: dict[str, str], project_dir: Path, scratch: Path) -> tuple[list[str], dict]:
     """Write into `scratch` the go.mod (+ go.sum) copy and overlay that give the build the PDK;
-    returns the `go build` flags that use them. `project_dir` must be resolved."""
+    returns the `go build` flags that use them and the go.mod (`go mod edit -json`).
+    `project_dir` must be resolved.
+
+    A module that does not require the platform's PDK (one on the official
+    `github.com/extism/go-pdk`, vendored or in the module cache) is built as it is: a `replace`
+    of a module it does not require would only break vendor mode (`inconsistent vendoring`)."""
     root = module_root(project_dir)
     modfile = scratch / "go.mod"  # -modfile reads go.sum beside it, with the same stem
     shutil.copyfile(root / "go.mod", modfile)
     if (root / "go.sum").is_file():
         shutil.copyfile(root / "go.sum", scratch / "go.sum")
     flags = [f"-modfile={modfile}"]
+    edit = [go, "mod", "edit"]
+    parsed = json.loads(run_tool([*edit, "-json", modfile], env=env, what="go mod edit", error=BuildError))
+    if not any(r.get("Path") == PDK_MODULE for r in parsed.get("Require") or ()):
+        return flags, parsed
     directive = vendored_pdk(root)
     if directive is None:
         if (root / PDK_MOUNT).exists():
@@ -280,15 +293,22 @@ def supply_pdk(go: str, env: dict[str, str], project_dir: Path, scratch: Path) -
         overlay = scratch / "overlay.json"
         overlay.write_text(json.dumps({"Replace": _overlay(root, pdk)}), encoding="utf-8")
         flags.append(f"-overlay={overlay}")
-    edit = [go, "mod", "edit"]
-    parsed = json.loads(run_tool([*edit, "-json", modfile], env=env, what="go mod edit", error=BuildError))
     drops = [
         f"-dropreplace={old['Path']}@{old['Version']}" if old.get("Version") else f"-dropreplace={old['Path']}"
         for old in (r["Old"] for r in parsed.get("Replace") or ())
         if old["Path"] == PDK_MODULE
     ]
     run_tool([*edit, *drops, f"-replace={directive}", modfile], env=env, what="go mod edit", error=BuildError)
-    return flags
+    return flags, parsed
+
+
+def module_bom(modjson: dict) -> list[dict[str, str]]:
+    """What a Go build bundles: the modules go.mod requires (the platform's PDK, required at
+    v0.0.0 and supplied by the build, as the platform's)."""
+    entries = [e for e in go_requirements(modjson) if e["name"] != PDK_MODULE]
+    if any(r.get("Path") == PDK_MODULE for r in modjson.get("Require") or ()):
+        entries.append(platform_pdk("go"))
+    return entries
 
 
 def build_env() -> dict[str, str]:
