@@ -54,12 +54,19 @@ def grant_hint(plugin: str, capability: str, value: str) -> str:
         "path": (f"paths: {{{value}: ro}}", f"path={value}"),
         "config": (f"config: {{{value}: VALUE}}", f"config.{value}=VALUE"),
         "host_function": (f"host_functions: [{value}]", f"host_function={value}"),
+        "http_response_headers": ("http_response_headers: true", "http_response_headers=true"),
     }[capability]
     return f"grant it in extism.yaml (grants: {{\"{plugin}\": {{{yaml_part}}}}}) or with --grant '{plugin}:{option}'"
 
 
 #: capability → the plugin.yaml `permissions.<field>` that declares it
-PLUGIN_YAML_FIELD = {"host": "hosts", "path": "paths", "config": "config", "host_function": "host_functions"}
+PLUGIN_YAML_FIELD = {
+    "host": "hosts",
+    "path": "paths",
+    "config": "config",
+    "host_function": "host_functions",
+    "http_response_headers": "http_response_headers",
+}
 
 
 def undeclared_hint(plugin: str, capability: str, value: str) -> str:
@@ -93,7 +100,8 @@ def load_grants(path: Path) -> dict[str, Grant]:
 def parse_grant_option(text: str) -> tuple[str, Grant]:
     """`PLUGIN:KEY=VALUE` (or `PLUGIN:requested`) → (plugin, grant).
 
-    Keys: host, path (DIR or DIR:rw), config.NAME, host_function, memory_mib, timeout_ms, max_output_kib;
+    Keys: host, path (DIR or DIR:rw), config.NAME, host_function, memory_mib, timeout_ms, max_output_kib,
+    http_response_headers (=true);
     PLUGIN may be `*` for every plugin."""
     plugin, sep, rest = text.partition(":")
     usage = (
@@ -116,6 +124,10 @@ def parse_grant_option(text: str) -> tuple[str, Grant]:
         return plugin, Grant(config={key[7:]: value})
     if key == "host_function" and value:
         return plugin, Grant(host_functions=(value,))
+    if key == "http_response_headers":
+        if value not in ("true", "false"):
+            raise GrantError(f"--grant {text!r}: http_response_headers is true or false")
+        return plugin, Grant(http_response_headers=value == "true")
     if key in ("memory_mib", "timeout_ms", "max_output_kib"):
         if not value.isdigit() or int(value) < 1:
             raise GrantError(f"--grant {text!r}: {key} must be a positive integer")
@@ -199,6 +211,8 @@ class Effective:
     #: the user's cap on this plugin's result size (KiB), None = the host's global cap
     max_output_kib: int | None = None
     decisions: tuple[Decision, ...] = ()
+    #: the plugin may read HTTP response headers (requested and granted)
+    http_response_headers: bool = False
     #: requested config keys without a value -> why ("" = not granted; else e.g. an unset ${VAR})
     missing_config: dict[str, str] = field(default_factory=dict)
 
@@ -210,6 +224,7 @@ class Effective:
             "host_functions": sorted(self.host_functions),
             "memory_mib": self.memory_mib,
             "timeout_ms": self.timeout_ms,
+            **({"http_response_headers": True} if self.http_response_headers else {}),
         }
 
 
@@ -267,6 +282,10 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
         decisions.append(Decision("host_function", item, ok, "granted" if ok else "requested but not granted"))
         if ok:
             fn_names |= names
+    headers = requested.http_response_headers and (grant.requested or grant.http_response_headers)
+    if requested.http_response_headers:
+        reason = "granted" if headers else "requested but not granted"
+        decisions.append(Decision("http_response_headers", "true", headers, reason))
     memory = min(requested.memory_mib, grant.memory_mib or requested.memory_mib)
     timeout = min(requested.timeout_ms, grant.timeout_ms or requested.timeout_ms)
     limits = (("memory_mib", memory, requested.memory_mib), ("timeout_ms", timeout, requested.timeout_ms))
@@ -283,6 +302,7 @@ def effective(plugin: str, requested: Permissions, grant: Grant) -> Effective:
         requested,
         max_output_kib=grant.max_output_kib,
         decisions=tuple(decisions),
+        http_response_headers=headers,
         missing_config=missing,
     )
 

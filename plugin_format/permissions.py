@@ -240,7 +240,17 @@ def path_within(path: str, root: str) -> bool:
 
 # ---- grants ---------------------------------------------------------------------------------------
 
-GRANT_KEYS = ("hosts", "paths", "config", "host_functions", "memory_mib", "timeout_ms", "max_output_kib", "requested")
+GRANT_KEYS = (
+    "hosts",
+    "paths",
+    "config",
+    "host_functions",
+    "memory_mib",
+    "timeout_ms",
+    "max_output_kib",
+    "http_response_headers",
+    "requested",
+)
 ANY_PLUGIN = "*"
 
 
@@ -256,6 +266,8 @@ class Grant:
     timeout_ms: int | None = None
     #: the largest tool result this plugin may return (KiB); None = the host's global cap
     max_output_kib: int | None = None
+    #: the plugin may read its HTTP responses' headers (when its plugin.yaml asks for it)
+    http_response_headers: bool = False
     requested: bool = False
 
     def merge(self, other: Grant) -> Grant:
@@ -268,6 +280,7 @@ class Grant:
             memory_mib=other.memory_mib if other.memory_mib is not None else self.memory_mib,
             timeout_ms=other.timeout_ms if other.timeout_ms is not None else self.timeout_ms,
             max_output_kib=other.max_output_kib if other.max_output_kib is not None else self.max_output_kib,
+            http_response_headers=self.http_response_headers or other.http_response_headers,
             requested=self.requested or other.requested,
         )
 
@@ -284,6 +297,8 @@ class Grant:
             d["timeout_ms"] = self.timeout_ms
         if self.max_output_kib is not None:
             d["max_output_kib"] = self.max_output_kib
+        if self.http_response_headers:
+            d["http_response_headers"] = True
         if self.requested:
             d["requested"] = True
         return d
@@ -322,8 +337,10 @@ def grant_from_dict(doc: Any, where: str) -> Grant:
             raise GrantError(f"{where}.{key}: expected a positive integer")
         caps[key] = value
     requested = doc.get("requested", False)
-    if not isinstance(requested, bool):
-        raise GrantError(f"{where}.requested: expected true or false")
+    headers = doc.get("http_response_headers", False)
+    for key, flag in (("requested", requested), ("http_response_headers", headers)):
+        if not isinstance(flag, bool):
+            raise GrantError(f"{where}.{key}: expected true or false")
     return Grant(
         hosts=str_list("hosts"),
         paths={str(k): str(v) for k, v in paths_doc.items()},
@@ -332,6 +349,7 @@ def grant_from_dict(doc: Any, where: str) -> Grant:
         memory_mib=caps["memory_mib"],
         timeout_ms=caps["timeout_ms"],
         max_output_kib=caps["max_output_kib"],
+        http_response_headers=headers,
         requested=requested,
     )
 

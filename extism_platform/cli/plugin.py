@@ -55,6 +55,7 @@ EXAMPLES = {
   extism-plugin call . get_weather --input @request.json --config api_key=XYZ --allow-host api.weather.example
   extism-plugin call plugin.wasm run --wasi --timeout-ms 2000 --memory-mib 32
   extism-plugin call . to_fahrenheit --input '{"celsius": 21}' --with ../units/dist/demo-units-0.1.0.wasm
+  extism-plugin call plugin.wasm fetch --allow-host 127.0.0.1:8080 --enable-http-response-headers
 """,
     "inspect": """examples:
   extism-plugin inspect dist/weather-tool-0.1.0.wasm
@@ -313,6 +314,10 @@ def cmd_call(args: argparse.Namespace) -> int:
         artifact = sources.from_project(manifest, wasm, f"project:{manifest.project_dir}", _linked_builds(args))
         hints = project_hints(manifest, config_hint="pass --config {key}=VALUE")
         grant = Grant(requested=True, config=config, **caps)
+        if args.enable_http_response_headers and not manifest.permissions.http_response_headers:
+            raise ExtismPlatformError(
+                f"{manifest.path}: --enable-http-response-headers needs permissions.http_response_headers: true"
+            )
     else:
         wasm, info = _read_module(target)
         user = sorted({n for m, n, _ in info.imports if m == USER_MODULE})
@@ -320,6 +325,7 @@ def cmd_call(args: argparse.Namespace) -> int:
             "hosts": args.allow_host,
             "config": sorted(config),
             "host_functions": user,
+            "http_response_headers": args.enable_http_response_headers,
             **caps,
         }
         name = target.stem.lower() if names.is_valid(target.stem.lower()) else "module"
@@ -693,6 +699,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", action="append", default=[], metavar="K=V", help="a config value (repeatable)")
     p.add_argument("--allow-host", action="append", default=[], metavar="HOST", help="allow HTTP to HOST")
     p.add_argument("--wasi", action="store_true", help="enable WASI (default: when the module imports it)")
+    p.add_argument(
+        "--enable-http-response-headers",
+        action="store_true",
+        help="let a bare module read its HTTP responses' headers (a project: when plugin.yaml asks for it)",
+    )
     p.add_argument("--timeout-ms", type=int, help="cap the call's time (default: plugin.yaml's, else 30000)")
     p.add_argument("--memory-mib", type=int, help="cap the call's memory (default: plugin.yaml's, else 64)")
     _with_option(p)

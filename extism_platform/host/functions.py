@@ -77,6 +77,8 @@ class CallState:
     context: dict[str, Any]
     deadline: float
     http_status: int = 0
+    #: the last response's headers (`http_headers` hands them over when granted)
+    http_headers: dict[str, str] = field(default_factory=dict)
     denial: PermissionDeniedError | None = None
     host_error: str | None = None
     capabilities: list[dict[str, Any]] = field(default_factory=list)
@@ -182,7 +184,7 @@ def _http_request(state: CallState, cur: Any, inputs: list, outputs: list) -> No
     state.audit("host", shown, True, method=method, url=url.split("?", 1)[0])
     remaining = state.deadline - time.monotonic()
     try:
-        status, data = http.perform(method, url, req.get("headers") or {}, body, state.host.http, remaining)
+        status, data, headers = http.perform(method, url, req.get("headers") or {}, body, state.host.http, remaining)
     except http.NoMockError as exc:
         state.host_error = f"plugin {state.plugin.name}: HTTP {exc}"
         state.stop()
@@ -193,11 +195,30 @@ def _http_request(state: CallState, cur: Any, inputs: list, outputs: list) -> No
         state.stop()
         return
     state.http_status = status
+    state.http_headers = headers
     _return(cur, outputs[0], data)
 
 
 def _http_status_code(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
     outputs[0].value = state.http_status
+
+
+def _http_headers(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
+    """The kernel's semantics: the last response's headers as a JSON object when the host enables
+    them, else 0 (no headers), which every PDK reads as "none". Only a plugin that declares
+    `permissions.http_response_headers` and is granted it gets them; otherwise the read is
+    audited as denied and the plugin carries on without them."""
+    eff = state.plugin.effective
+    if not eff.http_response_headers:
+        hints = state.host.hints
+        how = (hints.grant if eff.requested.http_response_headers else hints.undeclared)(
+            state.plugin.name, "http_response_headers", "true"
+        )
+        state.audit("http_response_headers", "true", False, how)
+        outputs[0].value = 0
+        return
+    state.audit("http_response_headers", "true", True)
+    _return(cur, outputs[0], json.dumps(state.http_headers, sort_keys=True).encode())
 
 
 def _config_get(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
@@ -296,6 +317,7 @@ def _progress_notify(state: CallState, cur: Any, inputs: list, outputs: list) ->
 _BODIES: dict[tuple[str, str], Callable[[CallState, Any, list, list], None]] = {
     (ENV, "http_request"): _http_request,
     (ENV, "http_status_code"): _http_status_code,
+    (ENV, "http_headers"): _http_headers,
     (ENV, "config_get"): _config_get,
     (USER, "kv_get"): _kv_get,
     (USER, "kv_set"): _kv_set,
@@ -307,6 +329,7 @@ _BODIES: dict[tuple[str, str], Callable[[CallState, Any, list, list], None]] = {
 _ENV_SIGS = {
     "http_request": (["i64", "i64"], ["i64"]),
     "http_status_code": ([], ["i32"]),
+    "http_headers": ([], ["i64"]),
     "config_get": (["i64"], ["i64"]),
 }
 

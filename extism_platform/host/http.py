@@ -179,14 +179,25 @@ class ResponseTooLargeError(OSError):
     """A response body over `MAX_RESPONSE_BYTES`."""
 
 
+def response_headers(message: Any) -> dict[str, str]:
+    """A response's headers as the kernel's `http_headers` gives them: one JSON object, names in
+    lower case, repeated headers joined with ", " (RFC 9110's list form)."""
+    out: dict[str, str] = {}
+    for name, value in message.items():
+        key = str(name).lower()
+        out[key] = f"{out[key]}, {value}" if key in out else str(value)
+    return out
+
+
 def perform(
     method: str, url: str, headers: Mapping[str, str], body: bytes, settings: HttpSettings, timeout_s: float
-) -> tuple[int, bytes]:
-    """Do the request (or answer it from a mock) within `timeout_s` overall; returns (status, body).
-    Raises `OSError` (a timeout, a connection failure, a body over the cap or cut short)."""
+) -> tuple[int, bytes, dict[str, str]]:
+    """Do the request (or answer it from a mock) within `timeout_s` overall; returns (status, body,
+    response headers). Raises `OSError` (a timeout, a connection failure, a body over the cap or
+    cut short)."""
     mock = settings.mock_for(url)
     if mock is not None:
-        return mock.status, mock.body
+        return mock.status, mock.body, {}
     if settings.mocks_only:
         raise NoMockError(f"{method} {url} has no http_mock in this test (add a pattern that matches it)")
     target, host_header = settings.target(url)
@@ -205,10 +216,10 @@ def perform(
         try:
             try:
                 with _opener(deadline).open(req, timeout=budget) as resp:
-                    return resp.status, _read_body(resp, what, req.get_method())
+                    return resp.status, _read_body(resp, what, req.get_method()), response_headers(resp.headers)
             except urllib.error.HTTPError as exc:
                 with exc:
-                    return exc.code, _read_body(exc, what, req.get_method())
+                    return exc.code, _read_body(exc, what, req.get_method()), response_headers(exc.headers)
         except (OSError, http.client.HTTPException) as exc:
             if deadline.expired:
                 raise TimeoutError(f"no complete response within the call's remaining {budget * 1000:.0f} ms") from None

@@ -14,7 +14,9 @@ Fixed flags, and why:
   (`stub` never frees: repeated large inputs would exhaust the memory limit).
 - `--use abort=…extismAbort`: `throw`, failed asserts and runtime errors set the call's error
   to their message (`error_set`) and trap, instead of needing an `env.abort` import that no
-  Extism host provides.
+  Extism host provides. plugin.yaml's `build: {abort: …}` chooses another: `trap` (a plain trap,
+  `--use abort=`) or a function of the project as the compiler names it (`assembly/index/myAbort`),
+  which is what projects on the official `@extism/as-pdk` write (that PDK has no handler).
 - `--config <empty asconfig.json>`: an `asconfig.json` in the project is ignored — the driver
   owns the flags (its `entries` would otherwise add sources); pass more with `extra_args`.
 No assertions are stripped (`--noAssert` is not used): a failed assert is a useful error.
@@ -41,6 +43,8 @@ from hatch_extism.toolchains.base import (
     run_tool,
     which,
 )
+from hatch_extism.toolchains.bom_readers import npm_lock, platform_pdk
+from plugin_format import bom
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import toolchains_dir
 from plugin_format.wasm import inspect_module
@@ -57,6 +61,8 @@ MIN_NODE_MAJOR = 20
 PDK_PACKAGE = "extism-pdk"
 #: The PDK's abort handler, by the compiler's internal name.
 ABORT_HANDLER = f"~lib/{PDK_PACKAGE}/assembly/abort/extismAbort"
+#: plugin.yaml `build.abort` values that are not a function name → the `--use abort=` value
+ABORT_CHOICES = {"pdk": ABORT_HANDLER, "trap": ""}
 #: The default entry file, relative to the project.
 DEFAULT_ENTRY = Path("assembly") / "index.ts"
 
@@ -152,6 +158,8 @@ class TypeScriptToolchain(Toolchain):
         tmp = request.output.with_name(request.output.name + ".tmp")
         progress(f"{self.language}: compiling {request.project_dir}")
         clock = Stopwatch()
+        abort = str(request.settings.get("abort") or "pdk")
+        handler = ABORT_CHOICES.get(abort, abort)
         with tempfile.TemporaryDirectory(prefix="extism-asc-") as packages:
             _stage_pdk(Path(packages))
             argv = [
@@ -164,7 +172,7 @@ class TypeScriptToolchain(Toolchain):
                 "--runtime",
                 "incremental",
                 "--use",
-                f"abort={ABORT_HANDLER}",
+                f"abort={handler}",
                 "--path",
                 packages,
                 "--config",
@@ -175,11 +183,17 @@ class TypeScriptToolchain(Toolchain):
             try:
                 log = run_tool(argv, cwd=request.project_dir, what=f"{self.language} build", error=BuildError)
             except BuildError as exc:
-                if f"'{ABORT_HANDLER}' not found" in str(exc):
+                if handler == ABORT_HANDLER and f"'{ABORT_HANDLER}' not found" in str(exc):
                     raise BuildError(
                         f"{self.language} build: {request.project_dir} never imports {PDK_PACKAGE}, "
-                        f"whose abort handler the build installs; import it, or pass "
-                        f"extra_args=['--use', 'abort='] to make aborts plain traps"
+                        f"whose abort handler the build installs; import it, or set `build: {{abort: trap}}` "
+                        f"(plain traps) or `build: {{abort: assembly/index/myAbort}}` (a function of yours, "
+                        f"as @extism/as-pdk projects do) in plugin.yaml"
+                    ) from None
+                if handler and f"'{handler}' not found" in str(exc):
+                    raise BuildError(
+                        f"{self.language} build: plugin.yaml build.abort names {handler!r}, which the compiler "
+                        f"does not find: write it as <file without .ts>/<function>, e.g. assembly/index/myAbort"
                     ) from None
                 raise
         if not tmp.is_file():
@@ -204,12 +218,26 @@ class TypeScriptToolchain(Toolchain):
         return BuildResult(
             wasm=request.output,
             wasi=info.wasi,
+            bom=_bom(request, handler),
             toolchain="assemblyscript",
             toolchain_version=ASSEMBLYSCRIPT_VERSION,
             seconds=clock.seconds,
             log=log,
             notes=notes,
         )
+
+
+def _bom(request: BuildRequest, handler: str) -> list[dict[str, str]]:
+    """AssemblyScript's runtime and standard library (compiled into every module), the npm
+    packages of the project's package-lock.json that are not dev-only, and the platform's PDK
+    when the build used it (its abort handler, or a source importing it)."""
+    entries = [bom.entry("npm", "assemblyscript", ASSEMBLYSCRIPT_VERSION)]
+    for folder in dict.fromkeys((request.project_dir, request.manifest_dir or request.project_dir)):
+        entries += npm_lock(folder / "package-lock.json")
+    sources = (p for p in request.project_dir.rglob("*.ts") if "node_modules" not in p.parts)
+    if handler == ABORT_HANDLER or any(f'"{PDK_PACKAGE}"' in p.read_text(errors="replace") for p in sources):
+        entries.append(platform_pdk("typescript"))
+    return entries
 
 
 def _stage_pdk(packages: Path) -> None:

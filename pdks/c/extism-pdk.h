@@ -59,6 +59,8 @@ EXTISM_IMPORT_ENV("var_get") ExtismHandle extism_var_get(ExtismHandle key);
 EXTISM_IMPORT_ENV("var_set") void extism_var_set(ExtismHandle key, ExtismHandle value);
 EXTISM_IMPORT_ENV("http_request") ExtismHandle extism_http_request(ExtismHandle request, ExtismHandle body);
 EXTISM_IMPORT_ENV("http_status_code") int32_t extism_http_status_code(void);
+/* The last response's headers as a JSON object block, 0 when not handed over (see below). */
+EXTISM_IMPORT_ENV("http_headers") ExtismHandle extism_http_headers(void);
 EXTISM_IMPORT_ENV("log_trace") void extism_log_trace(ExtismHandle message);
 EXTISM_IMPORT_ENV("log_debug") void extism_log_debug(ExtismHandle message);
 EXTISM_IMPORT_ENV("log_info") void extism_log_info(ExtismHandle message);
@@ -732,6 +734,29 @@ EXTISM_API ExtismHttpResponse extism_http_request_send(const char *method, const
     res.status = extism_http_status_code();
     res.body_len = res.body ? extism_length(res.body) : 0;
     return res;
+}
+
+/**
+ * One header of the last HTTP response (name in lower case; repeated headers joined with ", "),
+ * NUL-terminated on the plugin heap (free with extism_heap_free), or NULL when the response has
+ * no such header or the host hands no headers over: plugin.yaml must set
+ * `permissions.http_response_headers: true` and the user must grant it.
+ *   char *etag = extism_http_response_header("etag", &n);
+ */
+EXTISM_API char *extism_http_response_header(const char *name, size_t *len) {
+    ExtismHandle h = extism_http_headers();
+    if (!h) return NULL;
+    uint64_t n = 0;
+    uint8_t *json = extism_load_block(h, &n);
+    extism_free(h);
+    if (!json) return NULL;
+    char *value = NULL;
+    size_t value_len = 0;
+    ExtismJsonStatus status = extism_json_get_string(json, (size_t)n, name, &value, &value_len);
+    extism_heap_free(json);
+    if (status != EXTISM_JSON_OK) return NULL;
+    if (len) *len = value_len;
+    return value;
 }
 
 #ifdef __cplusplus

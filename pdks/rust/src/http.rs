@@ -10,8 +10,11 @@
 //!     .send();
 //! assert_eq!(response.status(), 200);
 //! ```
+//!
+//! Response headers: [`response_headers`] after a request, when plugin.yaml sets
+//! `permissions.http_response_headers: true` and the user grants it (else `None`).
 
-use crate::json::quote;
+use crate::json::{self, quote};
 use crate::{sys, Memory};
 
 /// An HTTP request under construction.
@@ -117,4 +120,20 @@ impl Response {
     pub fn into_body(self) -> Vec<u8> {
         self.body
     }
+}
+
+/// The headers of the last response (names in lower case, repeated headers joined with ", "),
+/// or `None` when the host does not hand them over: the plugin must declare
+/// `permissions.http_response_headers: true` and the user must grant it.
+///
+/// ```ignore
+/// let response = http::get("https://example.com/");
+/// let etag = http::response_headers().and_then(|h| h.get("etag").and_then(|v| v.as_str().map(String::from)));
+/// ```
+pub fn response_headers() -> Option<json::Value> {
+    let offset = unsafe { sys::http_headers() };
+    let memory = Memory::find(offset)?;
+    let data = memory.load();
+    memory.free();
+    json::parse_bytes(&data).ok()
 }

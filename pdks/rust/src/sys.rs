@@ -41,6 +41,9 @@ extern "C" {
     pub fn http_request(request: u64, body: u64) -> u64;
     /// Status code of the last `http_request`.
     pub fn http_status_code() -> i32;
+    /// The headers of the last `http_request`'s response as a JSON object block; 0 when the
+    /// host does not hand them over (not granted, or a runtime without response headers).
+    pub fn http_headers() -> u64;
     /// Log the message block at trace level (runtimes from 1.1 on).
     pub fn log_trace(message: u64);
     /// Log the message block at debug level.
