@@ -71,3 +71,72 @@ def platform_find_links(tmp_path_factory: pytest.TempPathFactory) -> dict[str, s
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {"PIP_FIND_LINKS": str(wheels), "UV_FIND_LINKS": str(wheels)}
+
+
+OFFICIAL_AS_PDK = "@extism/as-pdk@1.0.0"
+
+#: A plugin on the official AssemblyScript PDK, written as its examples are: plain-text input,
+#: its own abort handler (that PDK has none), named in plugin.yaml's `build.abort`.
+OFFICIAL_AS_SOURCE = """
+import { Host, Memory } from "@extism/as-pdk";
+
+@external("extism:host/env", "error_set")
+declare function error_set(offset: u64): void;
+
+function myAbort(message: string | null, fileName: string | null, lineNumber: u32, columnNumber: u32): void {
+  error_set(Memory.allocateString(message === null ? "abort" : message).offset);
+  unreachable();
+}
+
+export function count_vowels(): i32 {
+  const text = Host.inputString();
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charAt(i).toLowerCase();
+    if (c == "a" || c == "e" || c == "i" || c == "o" || c == "u") count += 1;
+  }
+  Host.outputString('{"count":' + count.toString() + ',"text":"' + text + '"}');
+  return 0;
+}
+
+export function fail(): i32 {
+  throw new Error("fail: " + Host.inputString());
+}
+"""
+
+
+def official_as_project(root: Path, abort: str | None = "assembly/index/myAbort") -> Path:
+    """A project on npm's `@extism/as-pdk` (installed into its node_modules with npm), with the
+    given `build.abort` (None: the setting left out)."""
+    import shutil
+
+    npm = shutil.which("npm")
+    if not npm:
+        pytest.skip("npm is not on PATH: cannot install @extism/as-pdk")
+    project = root / ("as-pdk-" + (abort or "default").replace("/", "-"))
+    (project / "assembly").mkdir(parents=True)
+    (project / "assembly" / "index.ts").write_text(OFFICIAL_AS_SOURCE)
+    (project / "package.json").write_text('{"name": "count-vowels", "version": "0.1.0", "private": true}\n')
+    proc = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact", OFFICIAL_AS_PDK],
+        cwd=project, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"npm install {OFFICIAL_AS_PDK} failed: {proc.stderr.strip()[-300:]}")
+    build = f"build: {{abort: {abort}}}\n" if abort else ""
+    (project / "plugin.yaml").write_text(
+        f"name: count-vowels\nversion: 0.1.0\nlanguage: typescript\n{build}"
+        "exports:\n  - name: count_vowels\n    input: text\n  - name: fail\n    input: text\n"
+    )
+    return project
+
+
+@pytest.fixture(scope="session")
+def official_as_pdk_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module of `official_as_project`, built once per session by the TypeScript driver
+    (unsigned): a module an official Extism PDK made."""
+    from hatch_extism.build import build_artifacts
+    from plugin_format.manifest import load_manifest
+
+    project = official_as_project(tmp_path_factory.mktemp("official-as-pdk"))
+    return build_artifacts(load_manifest(project), project / "dist", key=None).wasm
