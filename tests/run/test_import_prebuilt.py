@@ -177,3 +177,32 @@ def test_import_needs_a_signing_key_or_unsigned(tmp_path: Path) -> None:
 def test_import_help_has_examples() -> None:
     proc = run_cli(*CLI, "import", "--help")
     assert proc.returncode == 0 and "extism-plugin import count_vowels.wasm --name count-vowels" in proc.stdout
+
+
+def test_hatch_build_of_the_imported_project(
+    imported: dict, official_as_pdk_module: Path, platform_find_links: dict[str, str], tmp_path: Path
+) -> None:
+    """`hatch build` goes through the same hooks as for any language: the wheel carries the
+    signed artifacts, and the wasm is the imported module byte for byte."""
+    import os
+    import shutil
+    import zipfile
+
+    from tests.test_hatch_build import hatch
+
+    project = tmp_path / "count-vowels"
+    shutil.copytree(imported["project"], project, ignore=shutil.ignore_patterns("dist"))
+    env = {
+        **os.environ,
+        **platform_find_links,
+        "HATCH_DATA_DIR": str(tmp_path / "hatch-data"),
+        "EXTISM_SIGNING_KEY": str(imported["key"]),
+    }
+    proc = hatch("build", "-t", "wheel", cwd=project, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wheel = next((project / "dist").glob("count_vowels-1.0.0-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read("extism_plugins/count_vowels/count-vowels-1.0.0.wasm") == official_as_pdk_module.read_bytes()
+    assert verify_artifact(
+        project / "dist" / "count-vowels-1.0.0.wasm", keys=[load_public_key(imported["pub"])]
+    ).trusted
