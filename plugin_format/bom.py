@@ -27,8 +27,7 @@ def plugin_json_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-#: the package ecosystems a bill of materials names (`pypi`: a Python distribution or a module of
-#: the interpreter's standard library, `platform`: a PDK shipped by extism-platform)
+#: the kinds of component a bill of materials names (the schema describes each)
 TYPES: tuple[str, ...] = tuple(plugin_json_schema()["properties"]["bom"]["items"]["properties"]["type"]["enum"])
 
 

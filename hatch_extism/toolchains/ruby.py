@@ -55,11 +55,13 @@ from hatch_extism.toolchains.base import (
     run_tool,
     which,
 )
+from hatch_extism.toolchains.bom_readers import platform_pdk
 from hatch_extism.toolchains.c_codegen import (
     HostImport,
     declared_host_functions,
     script_plugin_c,
 )
+from plugin_format import bom
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir, toolchains_dir
 from plugin_format.wasm import inspect_module
@@ -195,6 +197,8 @@ class RubyToolchain(Toolchain):
             seconds=clock.seconds,
             log=log,
             notes=notes,
+            # CRuby and its standard library, merged in from npm's prebuilt engine
+            bom=[bom.entry("npm", RUBY_WASM_PACKAGE, RUBY_WASM_VERSION), platform_pdk(self.language)],
         )
 
 

@@ -30,6 +30,8 @@ from hatch_extism.toolchains.base import (
     run_tool,
     which,
 )
+from hatch_extism.toolchains.bom_readers import platform_pdk
+from plugin_format import bom
 from plugin_format.errors import BuildError, ToolchainError
 from plugin_format.paths import cache_dir
 from plugin_format.wasm import imports_wasi
@@ -198,6 +200,8 @@ class RustToolchain(Toolchain):
             toolchain_version=_short_version(rustc),
             seconds=clock.seconds,
             log=log,
+            # no cargo, no crates: the PDK and the standard library are all a module links
+            bom=[platform_pdk(self.language), bom.entry("stdlib", "rust/std", _short_version(rustc))],
         )
 
 

@@ -12,6 +12,8 @@ from hatch_extism.toolchains.base import (
     ToolchainStatus,
     _quiet,
 )
+from hatch_extism.toolchains.bom_readers import platform_pdk
+from plugin_format import bom
 from plugin_format.errors import BuildError
 from plugin_format.wasm import imports_wasi
 
@@ -63,7 +65,14 @@ class ZigFamilyToolchain(Toolchain):
             toolchain_version=zig_common.zig_version(),
             seconds=clock.seconds,
             log=log,
+            bom=self.bom(imports_wasi(data)),
         )
+
+    def bom(self, wasi: bool) -> list[dict[str, str]]:
+        """The PDK, and with WASI the C library zig links in (wasi-libc; libc++ for C++), which
+        comes with PyPI's ziglang."""
+        entries = [platform_pdk(self.language)]
+        return [*entries, bom.entry("pypi", "ziglang", zig_common.zig_version())] if wasi else entries
 
 
 def _with_output(request: BuildRequest, output) -> BuildRequest:
