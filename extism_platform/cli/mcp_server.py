@@ -33,6 +33,7 @@ EXAMPLES = """examples:
   extism-mcp-server --dist dist/ --http 127.0.0.1:8765 --workers 4 --kv redis://127.0.0.1:6379/0
 grants (default deny; the plugin must also ask for it in plugin.yaml):
   --grant PLUGIN:host=H | path=DIR[:rw] | config.KEY=VALUE | host_function=kv | memory_mib=N | timeout_ms=N
+  --grant PLUGIN:http_response_headers=true   (it reads its HTTP responses' headers)
   --grant PLUGIN:requested   (everything it asks for; config values still needed)   PLUGIN may be '*'
 """
 TOKEN_ENV = "EXTISM_MCP_TOKEN"

@@ -206,15 +206,15 @@ def _http_status_code(state: CallState, cur: Any, inputs: list, outputs: list) -
 def _http_headers(state: CallState, cur: Any, inputs: list, outputs: list) -> None:
     """The kernel's semantics: the last response's headers as a JSON object when the host enables
     them, else 0 (no headers), which every PDK reads as "none". Only a plugin that declares
-    `permissions.http_response_headers` and is granted it gets them; otherwise the read is
-    audited as denied and the plugin carries on without them."""
+    `permissions.http_response_headers` and is granted it gets them. A declared but ungranted read
+    is audited as denied (with how to grant it) and the plugin carries on without them; an
+    undeclared one is not audited, since PDKs (Go's, Java's) read the headers after every request
+    whether the plugin looks at them or not."""
     eff = state.plugin.effective
     if not eff.http_response_headers:
-        hints = state.host.hints
-        how = (hints.grant if eff.requested.http_response_headers else hints.undeclared)(
-            state.plugin.name, "http_response_headers", "true"
-        )
-        state.audit("http_response_headers", "true", False, how)
+        if eff.requested.http_response_headers:
+            how = state.host.hints.grant(state.plugin.name, "http_response_headers", "true")
+            state.audit("http_response_headers", "true", False, how)
         outputs[0].value = 0
         return
     state.audit("http_response_headers", "true", True)

@@ -1,6 +1,6 @@
 """HTTP response headers reach a plugin only when plugin.yaml asks for them and the user grants
-them: a real C plugin (the C PDK's `extism_http_response_header`) and a Rust one (the Rust PDK's
-`http::response_headers`) fetch from a real HTTP server on 127.0.0.1 that sets `X-Test`."""
+them: real C, Rust and Go plugins (the C PDK's `extism_http_response_header`, the Rust PDK's
+`http::response_headers`, the Go PDK's `HTTPResponse.Headers`) fetch from a real HTTP server on 127.0.0.1 that sets `X-Test`."""
 
 from __future__ import annotations
 
@@ -60,12 +60,45 @@ pub extern "C" fn fetch() -> i32 {
 }
 """
 
-SOURCES = {"c": ("src/plugin.c", C_SOURCE), "rust": ("src/lib.rs", RUST_SOURCE)}
+GO_SOURCE = """package main
+
+import (
+	"encoding/json"
+
+	pdk "extism-platform.dev/pdk"
+)
+
+//go:wasmexport fetch
+func fetch() int32 {
+	res, err := pdk.NewHTTPRequest("GET", pdk.InputString()).Send()
+	if err != nil {
+		pdk.SetError(err)
+		return 1
+	}
+	out := map[string]any{"status": res.Status, "x_test": nil}
+	if v, ok := res.Headers["x-test"]; ok {
+		out["x_test"] = v
+	}
+	data, _ := json.Marshal(out)
+	pdk.Output(data)
+	return 0
+}
+
+func main() {}
+"""
+
+GO_MOD = "module headersprobe\n\ngo 1.24\n\nrequire extism-platform.dev/pdk v0.0.0\n"
+
+SOURCES = {
+    "c": {"src/plugin.c": C_SOURCE},
+    "rust": {"src/lib.rs": RUST_SOURCE},
+    "go": {"main.go": GO_SOURCE, "go.mod": GO_MOD},
+}
 
 
 def _manifest(language: str, declared: bool) -> str:
     perms = "  hosts: ['127.0.0.1:*']\n" + ("  http_response_headers: true\n" if declared else "")
-    source = "source: src\n" if language == "c" else ""
+    source = {"c": "source: src\n", "go": "wasi: true\n"}.get(language, "")
     return (
         f"name: {PLUGIN}\nversion: 0.1.0\nlanguage: {language}\n{source}"
         f"exports:\n  - name: fetch\n    input: text\npermissions:\n{perms}"
@@ -76,7 +109,7 @@ def _manifest(language: str, declared: bool) -> str:
 def header_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, bool], Path]:
     """(language, declares http_response_headers) → project dir, built once (unsigned)."""
     out: dict[tuple[str, bool], Path] = {}
-    for language, (rel, text) in SOURCES.items():
+    for language, files in SOURCES.items():
         if not get_toolchain(language).detect().found:
             try:
                 get_toolchain(language).ensure_installed()
@@ -84,8 +117,9 @@ def header_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, 
                 pytest.skip(f"{language} toolchain unavailable: {exc}")
         for declared in (True, False):
             project = tmp_path_factory.mktemp(f"headers-{language}-{declared}")
-            (project / rel).parent.mkdir(parents=True, exist_ok=True)
-            (project / rel).write_text(text)
+            for rel, text in files.items():
+                (project / rel).parent.mkdir(parents=True, exist_ok=True)
+                (project / rel).write_text(text)
             (project / "plugin.yaml").write_text(_manifest(language, declared))
             build_artifacts(load_manifest(project), project / "dist", key=None)
             out[(language, declared)] = project
@@ -153,7 +187,7 @@ def test_headers_withheld_when_plugin_yaml_does_not_ask(header_plugins: dict, se
     grants = [f"{PLUGIN}:host=127.0.0.1:*", f"{PLUGIN}:http_response_headers=true"]
     out, audited = _call(header_plugins[("c", False)], server, grants, tmp_path / "audit.jsonl")
     assert out["x_test"] is None
-    assert audited[0]["decision"] == "denied" and "permissions.http_response_headers" in audited[0]["reason"]
+    assert audited == []  # a read the plugin never declared is no capability decision (Go's PDK reads always)
 
 
 def test_call_enable_http_response_headers_flag(header_plugins: dict, server: str) -> None:
