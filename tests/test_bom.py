@@ -241,3 +241,9 @@ def test_package_of_a_bundled_file(path: str, package: str | None) -> None:
 
     found = package_dir_of(PurePosixPath(path))
     assert (str(found) if found else None) == package
+
+
+def test_inspect_shows_the_bill_of_materials(official_as_pdk_module: Path) -> None:
+    proc = run_cli("-m", "extism_platform.cli.plugin", "inspect", str(official_as_pdk_module))
+    assert proc.returncode == 0, proc.stderr
+    assert "bundles: npm:@extism/as-pdk@1.0.0, npm:assemblyscript@0.28.20" in proc.stdout

@@ -460,6 +460,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 "key_ids": v.key_ids,
             }
             doc["plugin"] = {k: v.manifest.get(k) for k in ("name", "version", "language", "description")}
+            doc["bom"] = v.manifest.get("bom") or []
         except (VerifyError, signing.SigningError) as exc:
             doc["signature"] = {"status": f"INVALID: {exc}"}
     else:
@@ -475,6 +476,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         )
     )
     lines.append("imports: " + (", ".join(doc["imports"]) or "none"))
+    if "bom" in doc:  # the bill of materials its plugin.json records
+        lines.append("bundles: " + (", ".join(f"{e['type']}:{e['name']}@{e['version']}" for e in doc["bom"]) or "none"))
     lines.append(f"signature: {doc['signature']['status']}")
     _emit(args, doc, "\n".join(lines))
     return 0

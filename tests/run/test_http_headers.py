@@ -1,6 +1,7 @@
 """HTTP response headers reach a plugin only when plugin.yaml asks for them and the user grants
 them: real C, Rust and Go plugins (the C PDK's `extism_http_response_header`, the Rust PDK's
-`http::response_headers`, the Go PDK's `HTTPResponse.Headers`) fetch from a real HTTP server on 127.0.0.1 that sets `X-Test`."""
+`http::response_headers`, the Go PDK's `HTTPResponse.Headers`) fetch from a real HTTP server on
+127.0.0.1 that sets `X-Test`."""
 
 from __future__ import annotations
 
