@@ -27,7 +27,9 @@ from plugin_format.manifest import DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT_MS
 #: the kinds whose values are sets (shown as +added / -removed), then the flag and the two limits
 SET_KINDS = ("hosts", "paths", "config", "host_functions")
 LIMIT_KINDS = ("memory_mib", "timeout_ms")
-KINDS = (*SET_KINDS, "wasi", *LIMIT_KINDS)
+#: the on/off capabilities: turning one on is asking for more
+FLAG_KINDS = ("wasi", "http_response_headers")
+KINDS = (*SET_KINDS, *FLAG_KINDS, *LIMIT_KINDS)
 
 
 def _rw(guest: str) -> bool:
@@ -50,6 +52,8 @@ class PermissionSet:
     wasi: bool = False
     memory_mib: int = DEFAULT_MEMORY_MIB
     timeout_ms: int = DEFAULT_TIMEOUT_MS
+    #: reads its HTTP responses' headers (kept out of `to_dict` when off, so older digests stay valid)
+    http_response_headers: bool = False
 
     @classmethod
     def build(
@@ -62,6 +66,7 @@ class PermissionSet:
         wasi: bool = False,
         memory_mib: int | None = None,
         timeout_ms: int | None = None,
+        http_response_headers: bool = False,
     ) -> PermissionSet:
         return cls(
             tuple(sorted({str(h).lower() for h in hosts or ()})),
@@ -71,6 +76,7 @@ class PermissionSet:
             bool(wasi),
             DEFAULT_MEMORY_MIB if memory_mib is None else int(memory_mib),
             DEFAULT_TIMEOUT_MS if timeout_ms is None else int(timeout_ms),
+            bool(http_response_headers),
         )
 
     @classmethod
@@ -90,6 +96,7 @@ class PermissionSet:
             wasi=bool(doc.get("wasi", False)),
             memory_mib=doc.get("memory_mib"),
             timeout_ms=doc.get("timeout_ms"),
+            http_response_headers=bool(doc.get("http_response_headers", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +108,7 @@ class PermissionSet:
             "wasi": self.wasi,
             "memory_mib": self.memory_mib,
             "timeout_ms": self.timeout_ms,
+            **({"http_response_headers": True} if self.http_response_headers else {}),
         }
 
     @property
@@ -152,15 +160,15 @@ class PermissionDiff:
         out = [f"+ {k}: {', '.join(v)}" for k, v in self.added.items()]
         out += [f"- {k}: {', '.join(v)}" for k, v in self.removed.items()]
         for k, (old, new) in self.changed.items():
-            if k == "wasi":
-                out.append(f"{'+' if new else '-'} wasi")
+            if k in FLAG_KINDS:
+                out.append(f"{'+' if new else '-'} {k}")
             else:
                 out.append(f"{k}: {old} → {new}")
         return out
 
 
 def _more(kind: str, old: Any, new: Any) -> bool:
-    return bool(new) and not old if kind == "wasi" else new > old
+    return bool(new) and not old if kind in FLAG_KINDS else new > old
 
 
 def _path_items(s: PermissionSet) -> tuple[str, ...]:
@@ -188,8 +196,9 @@ def diff(old: PermissionSet | None, new: PermissionSet) -> PermissionDiff:
         if minus:
             removed[kind] = tuple(minus)
     changed: dict[str, tuple[Any, Any]] = {}
-    if base.wasi != new.wasi:
-        changed["wasi"] = (base.wasi, new.wasi)
+    for kind in FLAG_KINDS:
+        if getattr(base, kind) != getattr(new, kind):
+            changed[kind] = (getattr(base, kind), getattr(new, kind))
     if old is not None:
         for kind in LIMIT_KINDS:
             if getattr(old, kind) != getattr(new, kind):
@@ -398,6 +407,7 @@ def uncovered(change: PermissionDiff, grant: Grant) -> PermissionDiff:
         k: v
         for k, v in wider.changed.items()
         if k == "wasi"
+        or (k == "http_response_headers" and not grant.http_response_headers)
         or (k == "memory_mib" and grant.memory_mib is None)
         or (k == "timeout_ms" and grant.timeout_ms is None)
     }
@@ -421,4 +431,6 @@ def grant_snippet(change: PermissionDiff) -> str:
     for kind, (_, new) in change.changed.items():
         if kind in LIMIT_KINDS:
             parts.append(f"{kind}: {new}")
+        elif kind == "http_response_headers" and new:
+            parts.append("http_response_headers: true")
     return "{" + ", ".join(parts) + "}"

@@ -239,3 +239,19 @@ def test_attack_lock_baseline_widened_by_hand_is_refused(
     p = cli(cache, "install", "--project", str(proj), "--upgrade", "@acme/weather")
     assert_one_line_error(p, "records other permissions than the registry's signed index")
     assert json.loads(lock_path.read_text())["plugins"]["@acme/weather"]["version"] == "1.2.0"
+
+
+def test_turning_on_http_response_headers_is_asking_for_more() -> None:
+    """A new version that starts reading response headers is stopped like a new host, until the user
+    grants `http_response_headers: true`; a set without it keeps its old digest."""
+    from plugin_format.permissions import Grant, PermissionSet, diff, grant_snippet, uncovered
+
+    old = PermissionSet.build(hosts=["api.example"])
+    new = PermissionSet.build(hosts=["api.example"], http_response_headers=True)
+    assert "http_response_headers" not in old.to_dict() and old.digest != new.digest
+    change = diff(old, new)
+    assert change.widened and change.lines() == ["+ http_response_headers"]
+    left = uncovered(change, Grant())
+    assert not left.empty and "http_response_headers: true" in grant_snippet(left)
+    assert uncovered(change, Grant(http_response_headers=True)).empty
+    assert PermissionSet.from_dict(new.to_dict()) == new
