@@ -4,7 +4,7 @@
 |---|---|---|
 | cache: toolchains, compiler caches, downloaded blobs | `EXTISM_PLATFORM_CACHE` | `$XDG_CACHE_HOME/extism-platform` |
 | state: the audit log, the kv store | `EXTISM_PLATFORM_STATE` | `$XDG_STATE_HOME/extism-platform` |
-| config: the signing key | `EXTISM_PLATFORM_CONFIG` | `$XDG_CONFIG_HOME/extism-platform` |
+| config: the signing key, `config.yaml` (the default publish registry) | `EXTISM_PLATFORM_CONFIG` | `$XDG_CONFIG_HOME/extism-platform` |
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ def state_dir() -> Path:
 def config_dir() -> Path:
     """`$EXTISM_PLATFORM_CONFIG`, else `$XDG_CONFIG_HOME/extism-platform`, else `~/.config/extism-platform`."""
     return _xdg(CONFIG_ENV, "XDG_CONFIG_HOME", (".config",))
+
+
+def user_config_file() -> Path:
+    """`<config dir>/config.yaml`: the user's settings (`publish: {registry: …, keys: …}`)."""
+    return config_dir() / "config.yaml"
 
 
 def toolchains_dir() -> Path:

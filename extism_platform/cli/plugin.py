@@ -69,6 +69,9 @@ EXAMPLES = {
   extism-registry init ./registry                  # once: a registry directory (+ ./registry.keys)
   extism-registry keys add-scope ./registry @acme --author ~/.config/extism-platform/signing.key.pub
   extism-plugin build && extism-plugin publish --registry ./registry --site
+  extism-plugin publish --registry git+ssh://git@git.example/acme/plugins.git --keys ~/secure/registry.keys
+  extism-plugin publish --registry oci://registry.example:5000/plugins   # tag = version, signed artifact
+  extism-plugin publish      # the default: pyproject [tool.extism-platform.publish] or ~/.config/extism-platform/config.yaml
 """,
     "install": """examples:
   extism-plugin install                          # resolve extism.yaml, fetch + verify, write extism.lock
@@ -359,23 +362,17 @@ def cmd_call(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from plugin_format.artifact import artifact_paths
     from plugin_format.manifest import load_manifest
-    from registry_static.repository import Repository
+    from registry_static.targets import publish_settings, publish_to
 
     manifest = load_manifest(Path(args.project))
     dist = Path(args.dist) if args.dist else manifest.project_dir / "dist"
     wasm, _, _ = artifact_paths(dist, manifest.artifact_stem)
     if not wasm.is_file():
         raise ExtismPlatformError(f"{wasm}: not built yet (run `extism-plugin build` or `hatch build` first)")
+    settings = publish_settings(args.registry, args.keys, manifest.project_dir)
     readme = manifest.project_dir / (manifest.readme or "README.md")
-    repo = Repository(Path(args.registry), Path(args.keys) if args.keys else None)
-    published = repo.publish([wasm], readme=readme if readme.is_file() else None)
-    site = None
-    if args.site:
-        from registry_static.site import build_site
-
-        site = build_site(repo.dir)
-    lines = [f"published {p.name}@{p.version} to {args.registry} (signed by {p.key_id[:16]})" for p in published]
-    _emit(args, {"published": [p.to_dict() for p in published], "site": site}, "\n".join(lines))
+    doc, lines = publish_to(settings, wasm, readme=readme if readme.is_file() else None, site=args.site)
+    _emit(args, doc, "\n".join(lines))
     return 0
 
 
@@ -711,10 +708,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mib", type=int, help="cap the call's memory (default: plugin.yaml's, else 64)")
     _with_option(p)
 
-    p = _sub(sub, "publish", "publish the built, signed artifacts to a static registry directory", cmd_publish)
+    p = _sub(sub, "publish", "publish the built, signed artifacts to a registry (directory, git remote, OCI)", cmd_publish)
     p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
-    p.add_argument("--registry", required=True, help="the registry directory (created by `extism-registry init`)")
-    p.add_argument("--keys", help="the registry's key directory (default: <registry>.keys or $EXTISM_REGISTRY_KEYS)")
+    p.add_argument(
+        "--registry",
+        help="a registry directory or file:// URL, a git remote (git+https://…, git+ssh://…, git+file://…, "
+        "git://…, or a path ending .git) or oci://host[:port]/repo (default: the project's pyproject.toml "
+        "[tool.extism-platform.publish] registry, else publish.registry in ~/.config/extism-platform/config.yaml)",
+    )
+    p.add_argument(
+        "--keys",
+        help="the registry's key directory (default: $EXTISM_REGISTRY_KEYS, the settings' keys, else <registry>.keys)",
+    )
     p.add_argument("--dist", help="where the artifacts are (default: <project>/dist)")
     p.add_argument("--site", action="store_true", help="regenerate the registry's HTML site afterwards")
 
