@@ -226,19 +226,25 @@ def push_plugin(prefix_ref: str, wasm_path: Path, *, keys: Iterable[Ed25519Publi
     response = reg.upload_manifest(manifest, container)
     _check(response, ref, "upload the manifest")
     body = response.request.body
-    digest = response.headers.get("Docker-Content-Digest") or "sha256:" + hashlib.sha256(
-        body if isinstance(body, bytes) else str(body).encode()
-    ).hexdigest()
+    digest = (
+        response.headers.get("Docker-Content-Digest")
+        or "sha256:" + hashlib.sha256(body if isinstance(body, bytes) else str(body).encode()).hexdigest()
+    )
     return OciPublished(verified.name, verified.version, str(ref), digest, verified.wasm_sha256, key_id)
 
 
 def _check(response: Any, ref: OciRef, what: str) -> None:
     if response.status_code not in (200, 201, 202):
         detail = redact_text(response.text[:300]) if getattr(response, "text", "") else ""
-        hint = " (the registry wants a login: `oras login` or a Docker config.json)" if response.status_code in (
-            401,
-            403,
-        ) else ""
+        hint = (
+            " (the registry wants a login: `oras login` or a Docker config.json)"
+            if response.status_code
+            in (
+                401,
+                403,
+            )
+            else ""
+        )
         raise PublishError(f"{ref}: {what}: HTTP {response.status_code} {detail}{hint}".rstrip())
 
 
@@ -311,9 +317,13 @@ def pull_plugin(text: str, *, keys: list[Ed25519PublicKey] | None = None) -> Oci
         raise RegistryError(f"{ref}: not an Extism plugin artifact (artifactType {got!r}, want {ARTIFACT_TYPE})")
     layers: dict[str, dict[str, Any]] = {}
     for layer in manifest.get("layers") or []:
-        kind = next((k for k, mt in LAYER_TYPES.items() if isinstance(layer, dict) and layer.get("mediaType") == mt), None)
+        kind = next(
+            (k for k, mt in LAYER_TYPES.items() if isinstance(layer, dict) and layer.get("mediaType") == mt), None
+        )
         if kind is None or kind in layers:
-            raise IntegrityError(f"{ref}: unexpected layer {layer.get('mediaType') if isinstance(layer, dict) else layer!r}")
+            raise IntegrityError(
+                f"{ref}: unexpected layer {layer.get('mediaType') if isinstance(layer, dict) else layer!r}"
+            )
         layers[kind] = layer
     missing = sorted(set(LAYER_TYPES) - set(layers))
     if missing:

@@ -708,7 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mib", type=int, help="cap the call's memory (default: plugin.yaml's, else 64)")
     _with_option(p)
 
-    p = _sub(sub, "publish", "publish the built, signed artifacts to a registry (directory, git remote, OCI)", cmd_publish)
+    p = _sub(
+        sub, "publish", "publish the built, signed artifacts to a registry (directory, git remote, OCI)", cmd_publish
+    )
     p.add_argument("project", nargs="?", default=".", help="the project directory (default: .)")
     p.add_argument(
         "--registry",

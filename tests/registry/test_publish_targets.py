@@ -38,7 +38,9 @@ def project_of(art: Artifacts) -> Path:
     return art.wasm.parent.parent
 
 
-def cli(env: dict[str, str], *args: str, module: str = PLUGIN_CLI, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def cli(
+    env: dict[str, str], *args: str, module: str = PLUGIN_CLI, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     return run_cli("-m", module, *args, env=env, cwd=cwd, timeout=180)
 
 
@@ -84,7 +86,7 @@ def mcp_call(args: list[str], tool: str, arguments: dict[str, Any], env: dict[st
 
 
 def assert_greeted(result: Any, name: str) -> None:
-    assert not result.isError, result
+    assert not result.is_error, result
     text = "".join(getattr(c, "text", "") for c in result.content)
     assert json.loads(text) == {"name": name}, text
 
@@ -113,7 +115,10 @@ def test_registry_forms_accepted(value: str, kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "needles"),
     [
-        ("http://127.0.0.1:8000", ("where a registry is served from", "git+http://127.0.0.1:8000", "oci://127.0.0.1:8000/REPO")),
+        (
+            "http://127.0.0.1:8000",
+            ("where a registry is served from", "git+http://127.0.0.1:8000", "oci://127.0.0.1:8000/REPO"),
+        ),
         ("https://plugins.example.com/", ("cannot be published to", "the directory it serves")),
         ("127.0.0.1:8000", ("looks like host:port", "oci://127.0.0.1:8000/REPO")),
         ("ftp://x/y", ("unsupported scheme ftp://",)),
@@ -167,3 +172,146 @@ def test_a_projects_default_beats_the_users(
     p = cli(env, "publish", str(proj))
     assert p.returncode == 0, p.stderr
     assert f"published @acme/weather@1.4.0 to {reg.dir}" in p.stdout
+
+
+# ------------------------------------------------------------------ git remote
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+@contextlib.contextmanager
+def git_daemon(base: Path) -> Iterator[str]:
+    """`git daemon` on 127.0.0.1 serving the bare repositories under `base`, pushes allowed."""
+    if not shutil.which("git"):
+        pytest.skip("git is not installed (Debian: apt-get install git)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            "--enable=receive-pack",
+            f"--base-path={base}",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"git://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(["git", "ls-remote", url + "plugins.git"], capture_output=True, timeout=10).returncode:
+            assert time.monotonic() < deadline and proc.poll() is None, "git daemon did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def git_remote(reg: Reg, tmp_path: Path) -> Iterator[str]:
+    """A bare repository holding the test registry (as `extism-registry init` + commit + push leave it),
+    served by git daemon; yields its git:// URL."""
+    srv = tmp_path / "srv"
+    git("init", "-q", "--bare", "-b", "main", str(srv / "plugins.git"))
+    seed = tmp_path / "seed"
+    shutil.copytree(reg.dir, seed)
+    (seed / ".extism-registry.lock").unlink(missing_ok=True)
+    git("init", "-q", "-b", "main", cwd=seed)
+    git("add", "-A", cwd=seed)
+    git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "registry", cwd=seed)
+    git("push", "-q", str(srv / "plugins.git"), "main", cwd=seed)
+    with git_daemon(srv) as url:
+        yield url + "plugins.git"
+
+
+def work_tree(root: Path, under: str = "publish/git") -> Path:
+    """The publisher's cached clone (`<cache>/publish/git/<hash>/`)."""
+    return next(d for d in (root / under).iterdir() if (d / ".git").is_dir())
+
+
+def served_tree(remote: str, into: Path) -> Path:
+    """What a Pages site serves: the files of the remote's head."""
+    git("clone", "-q", "--depth", "1", remote, str(into))
+    shutil.rmtree(into / ".git")
+    return into
+
+
+def test_publish_to_a_git_remote_then_install_and_call_over_mcp(
+    reg: Reg, git_remote: str, built: dict[str, Artifacts], env: dict[str, str], tmp_path: Path
+) -> None:
+    p = cli(
+        env,
+        "publish",
+        str(project_of(built["@acme/weather@1.3.0"])),
+        "--registry",
+        git_remote,
+        "--keys",
+        str(reg.keys),
+        "--site",
+        "--json",
+    )
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["target"] == "git" and doc["branch"] == "main" and doc["attempts"] == 1
+    site = served_tree(git_remote, tmp_path / "pages")
+    assert git("log", "--format=%s", "-1", cwd=work_tree(Path(env["EXTISM_PLATFORM_CACHE"]))).strip() == (
+        "publish @acme/weather 1.3.0"
+    )
+    assert not (site / ".extism-registry.lock").exists()
+    assert "weather" in (site / "index.html").read_text()
+
+    with BackgroundServer(site) as url:
+        app = tmp_path / "app"
+        app.mkdir()
+        (app / "extism.yaml").write_text(f'registries:\n  default: {url}\nplugins:\n  "@acme/weather": "~1.3"\n')
+        p = cli(env, "install", "--project", str(app / "extism.yaml"), "--json")
+        assert p.returncode == 0, p.stderr
+        assert [(x["name"], x["version"]) for x in json.loads(p.stdout)["plugins"] if x["direct"]] == [
+            ("@acme/weather", "1.3.0")
+        ]
+    # the served tree's TUF metadata and the author's signature were checked by install; the server
+    # runs the locked, cached copy (verified again) with no registry reachable any more
+    result = mcp_call(
+        ["--project", str(app / "extism.yaml"), "--no-audit"], "acme_weather-greet", {"name": "Zoë"}, env, app
+    )
+    assert_greeted(result, "Zoë")
+
+
+def test_a_rejected_git_push_refetches_and_keeps_the_other_publish(
+    reg: Reg, git_remote: str, built: dict[str, Artifacts], tmp_path: Path
+) -> None:
+    """Someone publishes 1.4.0 between our fetch and our push: our push is refused, we start again from
+    their commit, and both versions end up in the remote."""
+
+    def someone_else(attempt: int) -> None:
+        if attempt == 1:
+            other = publish_to_git(
+                git_remote, [built["@acme/weather@1.4.0"].wasm], keys=reg.keys, work_root=tmp_path / "other"
+            )
+            assert other.attempts == 1
+
+    res = publish_to_git(
+        git_remote,
+        [built["@acme/weather@1.3.0"].wasm],
+        keys=reg.keys,
+        work_root=tmp_path / "mine",
+        before_push=someone_else,
+    )
+    assert res.attempts == 2
+    tree = served_tree(git_remote, tmp_path / "check")
+    versions = [v.version for v in Repository(tree, reg.keys).index("@acme/weather").versions]
+    assert {"1.3.0", "1.4.0"} <= set(versions)
+    subjects = git("log", "--format=%s", "-3", cwd=work_tree(tmp_path, "mine")).splitlines()
+    assert subjects[:2] == ["publish @acme/weather 1.3.0", "publish @acme/weather 1.4.0"]
+
+
+def test_git_publish_needs_the_registry_keys(git_remote: str, built: dict[str, Artifacts], env: dict[str, str]) -> None:
+    p = cli(env, "publish", str(project_of(built["@acme/weather@1.3.0"])), "--registry", git_remote)
+    one_line_error(p, "needs the registry's key directory", "--keys", "EXTISM_REGISTRY_KEYS")
