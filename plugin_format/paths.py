@@ -4,7 +4,7 @@
 |---|---|---|
 | cache: toolchains, compiler caches, downloaded blobs | `EXTISM_PLATFORM_CACHE` | `$XDG_CACHE_HOME/extism-platform` |
 | state: the audit log, the kv store | `EXTISM_PLATFORM_STATE` | `$XDG_STATE_HOME/extism-platform` |
-| config: the signing key, `config.yaml` (the default publish registry) | `EXTISM_PLATFORM_CONFIG` | `$XDG_CONFIG_HOME/extism-platform` |
+| config: signing key, `config.yaml` | `EXTISM_PLATFORM_CONFIG` | `$XDG_CONFIG_HOME/extism-platform` |
 """
 
 from __future__ import annotations

@@ -42,6 +42,14 @@ def read_blob(sha256: str, what: str, cache_dir: Path | None = None) -> bytes:
     return data
 
 
+def store_blob(data: bytes, cache_dir: Path | None = None) -> Path:
+    """Put verified bytes in the content-addressed cache (only ever call it after checking them)."""
+    path = _root(cache_dir) / blob_path(sha256_hex(data))
+    if not path.is_file():
+        atomic_write(path, data, fsync=False)
+    return path
+
+
 def key_path(key_id: str, cache_dir: Path | None = None) -> Path:
     blob_path(key_id)  # same shape check: 64 hex digits
     return _root(cache_dir) / "keys" / f"{key_id}.pem"

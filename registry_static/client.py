@@ -36,7 +36,6 @@ from plugin_format.errors import (
     TrustError,
     VerifyError,
 )
-from plugin_format.files import atomic_write
 from plugin_format.paths import cache_dir
 from plugin_format.scan import scan_module
 from plugin_format.semver import Range, Version
@@ -500,7 +499,6 @@ class RegistryClient:
         return data
 
     def _store(self, data: bytes) -> Path:
-        path = self.blob_cache_path(sha256_hex(data))
-        if not path.is_file():
-            atomic_write(path, data, fsync=False)
-        return path
+        from registry_static.cache import store_blob  # cache imports this module
+
+        return store_blob(data, self.cache_dir)

@@ -76,7 +76,9 @@ class GitRemote:
                 timeout=GIT_TIMEOUT,
             )
         except FileNotFoundError:
-            raise RegistryError("git is not installed (Debian: apt-get install git); it is needed for a git registry")
+            raise RegistryError(
+                "git is not installed (Debian: apt-get install git); it is needed for a git registry"
+            ) from None
         except subprocess.TimeoutExpired:
             raise RegistryError(f"git {args[0]} {self.remote}: no answer within {GIT_TIMEOUT:.0f} s") from None
         if check and proc.returncode != 0:

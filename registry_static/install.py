@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugin_format.errors import IntegrityError, LockError, PermissionChangeError
+from plugin_format.artifact import sha256_hex
+from plugin_format.errors import IntegrityError, LockError, PermissionChangeError, ProjectError
 from plugin_format.permissions import (
     PermissionDiff,
     PermissionSet,
@@ -35,7 +36,7 @@ from plugin_format.permissions import (
 from plugin_format.permissions import diff as permission_diff
 from registry_static import cache
 from registry_static.advisories import Advisory, fix_command, warning_text
-from registry_static.client import FetchedPlugin, RegistryClient, default_cache_dir
+from registry_static.client import FetchedPlugin, RegistryClient, VersionInfo, default_cache_dir
 from registry_static.lockfile import LockedPlugin, Lockfile, differences, read_lock, write_lock
 from registry_static.project import Project, RegistryRef
 from registry_static.resolver import Candidate, Resolver
@@ -149,11 +150,15 @@ def install(
     upgrade: Collection[str] = (),
     cache_dir: Path | None = None,
     accept_permissions: bool = False,
+    trusted_keys: list[Any] | None = None,
 ) -> Installation:
     """Resolve (or read the lock), fetch and verify every plugin; nothing is written (call `.write()`).
 
     Raises `PermissionChangeError` (nothing written) when a plugin's new version asks for more than
-    the locked one and neither extism.yaml's grants nor `accept_permissions` allow it."""
+    the locked one and neither extism.yaml's grants nor `accept_permissions` allow it. `trusted_keys`:
+    the author keys an OCI artifact's signature must verify against (default: the keys this machine
+    knows, `$EXTISM_TRUSTED_KEYS` and the own signing key's; a static registry's come from its
+    TUF-signed scope policy)."""
     cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
     lock_path = project.lock_path
     old = read_lock(lock_path)
@@ -171,7 +176,7 @@ def install(
                 f"{lock_path.name} does not satisfy {project.path.name} (--frozen never re-resolves: run "
                 "`extism-plugin install` and commit the lock):\n  " + "\n  ".join(problems)
             )
-        plan = [(p.name, p.version, p.registry) for p in old.plugins.values()]
+        plan = [(p.name, p.version, p.registry) for p in old.plugins.values()]  # OCI ones: by their digest
     else:
         unknown = sorted(set(upgrade) - {UPGRADE_ALL} - set(project.plugins) - set(old.plugins if old else ()))
         if unknown:
@@ -179,25 +184,34 @@ def install(
         locked: dict[str, str] = {}
         if old is not None and UPGRADE_ALL not in upgrade:
             for name, entry in old.plugins.items():
+                if name in project.plugins and project.plugins[name].oci is not None:
+                    continue
                 explicit = project.registries[project.plugins[name].registry].url if name in project.plugins else None
                 if name not in upgrade and entry.registry == (explicit or entry.registry):
                     locked[name] = entry.version
         source = RegistrySource(project, lambda ref: client_for(ref.url))
         resolver = Resolver(source, locked=locked, root=project.path.name)
-        chosen = resolver.resolve({n: w.spec for n, w in project.plugins.items()})
+        chosen = resolver.resolve({n: w.spec for n, w in project.plugins.items() if w.oci is None})
         plan = [(n, str(c.version), source.routes[n].url) for n, c in chosen.items()]
+        plan += [(n, "", w.oci) for n, w in project.plugins.items() if w.oci is not None]
 
     plugins: list[Installed] = []
     keys: dict[str, str] = {}
     warnings: list[str] = []
     for name, version, url in sorted(plan):
-        client = client_for(url)
-        fetched = client.fetch(name, version)
+        client: RegistryClient | None = None
+        if url.startswith("oci://"):
+            fetched, pem, registry = fetch_oci(name, url, cache_root, trusted_keys)
+        else:
+            client = client_for(url)
+            fetched = client.fetch(name, version)
+            pem = client.index(name).keys[fetched.info.key_id]
+            registry = client.url
         info = fetched.info
         entry = LockedPlugin(
             name,
             info.version,
-            client.url,
+            registry,
             info.sha256,
             info.plugin_json_sha256,
             info.sig_sha256,
@@ -210,10 +224,11 @@ def install(
             _same_as_pinned(pinned, entry, lock_path.name)
         change = None
         if pinned is not None and pinned.permissions is not None and entry.permissions is not None:
-            _baseline_is_signed(client, pinned, lock_path.name)
+            if client is not None:
+                _baseline_is_signed(client, pinned, lock_path.name)
             change = permission_diff(pinned.permissions, entry.permissions)
             change = None if change.empty else change
-        keys[info.key_id] = client.index(name).keys[info.key_id]
+        keys[info.key_id] = pem
         if info.yanked:
             warnings.append(
                 f"{name} {version} is yanked; kept because {lock_path.name} pins it "
@@ -221,7 +236,8 @@ def install(
             )
         if info.deprecated:
             warnings.append(f"{name} {version} is deprecated: {info.deprecated}")
-        affecting = tuple(a for a in client.advisories(name) if a.affects(info.version))
+        # an OCI registry publishes no advisories: only a static registry's signed index has them
+        affecting = tuple(a for a in client.advisories(name) if a.affects(info.version)) if client else ()
         plugins.append(Installed(entry, fetched, name in project.plugins, affecting, change))
     _permission_gate(project, old, plugins, accept_permissions, warnings)
     chosen = {p.locked.name: p.locked for p in plugins}
@@ -310,6 +326,47 @@ def _baseline_is_signed(client: RegistryClient, pinned: LockedPlugin, lock_name:
             f"index for that version (edited by hand?); refusing to compare a new version against it (remove "
             f"{pinned.name}'s `permissions` from {lock_name} and run `extism-plugin install` to record them again)"
         )
+
+
+def fetch_oci(name: str, ref: str, cache_root: Path, trusted_keys: list[Any] | None) -> tuple[FetchedPlugin, str, str]:
+    """Pull and verify an OCI artifact (registry_static.oci), check it is `name`, cache its files: the
+    plugin, its author's public key (PEM) and the digest-pinned `oci://host/repo@sha256:…` to lock."""
+    from plugin_format import signing
+    from registry_static.oci import pull_plugin
+
+    pulled = pull_plugin(ref, keys=trusted_keys)
+    if pulled.name != name:
+        raise IntegrityError(f"{ref}: extism.yaml lists it as {name} but it is signed as {pulled.name}")
+    doc = pulled.manifest
+    if doc.get("dependencies"):
+        raise ProjectError(
+            f"{ref}: {name} depends on {', '.join(sorted(doc['dependencies']))}; dependencies resolve through a "
+            "static registry, so install it from one (an OCI artifact must stand alone)"
+        )
+    paths = [cache.store_blob(data, cache_root) for data in (pulled.wasm, pulled.plugin_json, pulled.sig)]
+    info = VersionInfo(
+        name=name,
+        version=pulled.version,
+        yanked=False,
+        deprecated=None,
+        sha256=sha256_hex(pulled.wasm),
+        size=len(pulled.wasm),
+        dependencies={},
+        exports=list(doc.get("exports") or []),
+        permissions=dict(doc.get("permissions") or {}),
+        key_id=pulled.key_id,
+        published="",
+        description=str(doc.get("description", "")),
+        language=str(doc.get("language", "")),
+        license=str(doc.get("license", "")),
+        plugin_json_sha256=sha256_hex(pulled.plugin_json),
+        sig_sha256=sha256_hex(pulled.sig),
+        wasi=bool(doc.get("wasi", False)),
+    )
+    fetched = FetchedPlugin(
+        name, pulled.version, pulled.wasm, pulled.plugin_json, pulled.sig, doc, paths[0], info, pulled.key
+    )
+    return fetched, signing.public_pem(pulled.key), pulled.pinned
 
 
 def _same_as_pinned(pinned: LockedPlugin, got: LockedPlugin, lock_name: str) -> None:

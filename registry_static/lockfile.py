@@ -145,6 +145,26 @@ def write_lock(path: Path, lock: Lockfile) -> bool:
     return True
 
 
+def oci_differences(where: str, lock_name: str, name: str, wanted: str, entry: LockedPlugin) -> list[str]:
+    """Why a locked OCI plugin is not the artifact extism.yaml names: another repository, another
+    digest, or a version tag the locked version is not."""
+    from registry_static.oci import OciRef
+
+    want, got = OciRef.parse(wanted), OciRef.parse(entry.registry)
+    ref = want.reference or ""
+    if (want.host, want.repository) != (got.host, got.repository):
+        return [f"{where} takes {name} from {want} but {lock_name} from {got}"]
+    if ref.startswith("sha256:") and ref != got.reference:
+        return [f"{where} pins {name} at {ref[:19]}… but {lock_name} has {got.reference}"]
+    if not ref.startswith("sha256:") and ref.replace("_", "+") != entry.version:
+        try:
+            Version.parse(ref.replace("_", "+"))
+        except SemverError:
+            return []  # a moving tag (latest): the lock's digest is the pin
+        return [f"{where} wants {name} {ref} but {lock_name} has {entry.version}"]
+    return []
+
+
 def differences(project: Project, lock: Lockfile) -> list[str]:
     """Why `lock` does not satisfy `project` (empty: it does). Used by `install --frozen` and the MCP server;
     never resolves, never reads a registry."""
@@ -154,6 +174,9 @@ def differences(project: Project, lock: Lockfile) -> list[str]:
         entry = lock.plugins.get(name)
         if entry is None:
             problems.append(f"{project.path.name} wants {name} {want.spec}, which {lock_name} does not have")
+            continue
+        if want.oci is not None:
+            problems.extend(oci_differences(project.path.name, lock_name, name, want.oci, entry))
             continue
         if not want.range.matches(entry.version):
             problems.append(f"{project.path.name} wants {name} {want.spec} but {lock_name} has {entry.version}")

@@ -7,6 +7,7 @@ registries:
 plugins:
   "@acme/weather": "^1.2"
   "@acme/units": {version: "~0.3", registry: acme}
+  "@acme/clock": "oci://ghcr.io/acme/clock:1.0.0"  # an OCI artifact (a tag, or @sha256:DIGEST)
 grants:                                         # checked by the run side (extism_platform.grants)
   "@acme/weather": {hosts: [api.weather.example], config: {api_key: "${WEATHER_KEY}"}}
 allow: ["@acme/*"]                              # what an agent may enable (extism-mcp-server --registry)
@@ -61,7 +62,9 @@ class Wanted:
     name: str
     spec: str
     range: Range
-    registry: str  # a key of Project.registries
+    registry: str  # a key of Project.registries ("" for an OCI artifact)
+    #: `oci://host/repo:tag` or `…@sha256:digest`: pulled as it is (no index, no TUF; see registry_static.oci)
+    oci: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,16 @@ def _wanted(name: Any, value: Any, registries: Mapping[str, RegistryRef], where:
     except RegistryError as exc:
         raise ProjectError(f"{where}: {exc}") from None
     registry = DEFAULT_REGISTRY
+    if isinstance(value, str) and value.strip().lower().startswith("oci://"):
+        from registry_static.oci import OciRef  # lazy: only OCI entries need it
+
+        try:
+            ref = OciRef.parse(value.strip())
+        except RegistryError as exc:
+            raise ProjectError(f"{where}: {exc}") from None
+        if ref.reference is None:
+            raise ProjectError(f"{where}: name the artifact: {ref}:VERSION or {ref}@sha256:DIGEST")
+        return Wanted(name, str(ref), Range.parse("*"), "", str(ref))
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - set(PLUGIN_KEYS))
         if unknown:

@@ -1,11 +1,13 @@
 """Where `extism-plugin publish` sends a build: which registry (`--registry`, else the project's, else the
 user's default) and what kind of place it is.
 
-| `--registry` | kind | what publish does |
-|---|---|---|
-| `./registry`, `/srv/registry`, `file:///srv/registry` | directory | adds the files in place (`extism-registry init` made it) |
-| `git+https://host/acme/plugins.git`, `git+ssh://…`, `git+file:///…`, `git://…`, any path or `user@host:path` ending `.git` | git remote | clones/fetches it into the cache, publishes there, commits, pushes |
-| `oci://host[:port]/repo` | OCI registry | pushes one OCI artifact per version (tag = version) to `repo/<scope>/<name>` |
+- a directory (`./registry`, `/srv/registry`, `file:///srv/registry`; made by `extism-registry init`):
+  the files are added in place;
+- a git remote (`git+https://host/acme/plugins.git`, `git+ssh://…`, `git+file:///…`, `git://…`, or any
+  path or `user@host:path` ending `.git`): cloned/fetched into the cache, published there, committed,
+  pushed;
+- an OCI registry (`oci://host[:port]/repo`): one OCI artifact per version (tag = version) pushed to
+  `repo/<scope>/<name>`.
 
 A served URL (`https://plugins.example.com`) or a bare `host:port` is refused with what to pass instead:
 a static registry is published to where its files live, not to the web server in front of them.

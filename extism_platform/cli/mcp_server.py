@@ -79,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME@RANGE",
-        help="a plugin to fetch from --registry, e.g. '@acme/weather@^1.2' (repeatable)",
+        help="a plugin to fetch from --registry, e.g. '@acme/weather@^1.2', or an OCI artifact "
+        "oci://host/repo:TAG or oci://host/repo@sha256:DIGEST (no --registry needed; its signature must "
+        "verify against --trust-key or $EXTISM_TRUSTED_KEYS) (repeatable)",
     )
     src.add_argument("--registry-token-env", metavar="VAR", help="read the registry's bearer token from $VAR")
     src.add_argument(
@@ -297,14 +299,15 @@ def build_host(args: argparse.Namespace) -> Any:
     from extism_platform.host.runtime import Host
     from plugin_format.paths import default_audit_log, default_kv_path
 
-    if not (args.dist or args.installed or args.registry or args.project):
+    oci = oci_plugins(args)
+    if not (args.dist or args.installed or args.registry or args.project or oci):
         raise ExtismPlatformError(
             "no plugins: give --dist DIR, --installed, --project extism.yaml, or --registry URL --plugin NAME@RANGE"
         )
     if args.allow and not args.registry:
         raise ExtismPlatformError("--allow PATTERN needs --registry URL (it says what an agent may enable from it)")
-    if args.plugin and not args.registry:
-        raise ExtismPlatformError("--plugin NAME@RANGE needs --registry URL")
+    if len(oci) < len(args.plugin) and not args.registry:
+        raise ExtismPlatformError("--plugin NAME@RANGE needs --registry URL (or give oci://host/repo:TAG)")
     if args.watch and not (args.dist or args.project):
         raise ExtismPlatformError("--watch needs --dist DIR or --project extism.yaml (the sources it polls)")
     if args.watch_interval < 0.05:
@@ -328,6 +331,8 @@ def build_host(args: argparse.Namespace) -> Any:
     host.add_all(_watchable_artifacts(args, keys, project))
     if args.installed:
         host.add_all(sources.from_installed(keys=keys, allow_unsigned=args.allow_unsigned))
+    if oci:
+        host.add_all(sources.from_oci(oci, keys=keys))
     pins = registry_pins(args)
     if pins:
         token = os.environ.get(args.registry_token_env) if args.registry_token_env else None
@@ -369,19 +374,24 @@ def kv_url(args: argparse.Namespace, project: Any, user: Any) -> str | None:
     return None
 
 
+def oci_plugins(args: argparse.Namespace) -> list[str]:
+    """The `--plugin`s that name OCI artifacts (`oci://…`), loaded without --registry."""
+    return [p for p in args.plugin if p.lower().startswith("oci://")]
+
+
 def registry_pins(args: argparse.Namespace) -> dict[str, str]:
     """name → range of what to load from --registry at start: `--plugin`s, then the user file's `plugins:`
     that come from that registry."""
     from extism_platform.host.sources import parse_spec  # noqa: PLC0415
 
-    pins = dict(parse_spec(p) for p in args.plugin)
+    pins = dict(parse_spec(p) for p in args.plugin if p not in oci_plugins(args))
     user = user_config(args)
     if user is not None:
         from registry_static.client import normalize_url  # noqa: PLC0415
 
         here = normalize_url(args.registry)
         for name, wanted in user.plugins.items():  # those the file takes from this registry
-            if normalize_url(user.registries[wanted.registry].url) == here:
+            if wanted.oci is None and normalize_url(user.registries[wanted.registry].url) == here:
                 pins.setdefault(name, wanted.spec)
     return pins
 

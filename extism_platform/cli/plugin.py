@@ -71,7 +71,7 @@ EXAMPLES = {
   extism-plugin build && extism-plugin publish --registry ./registry --site
   extism-plugin publish --registry git+ssh://git@git.example/acme/plugins.git --keys ~/secure/registry.keys
   extism-plugin publish --registry oci://registry.example:5000/plugins   # tag = version, signed artifact
-  extism-plugin publish      # the default: pyproject [tool.extism-platform.publish] or ~/.config/extism-platform/config.yaml
+  extism-plugin publish      # the default registry: pyproject.toml, else ~/.config/extism-platform/config.yaml
 """,
     "install": """examples:
   extism-plugin install                          # resolve extism.yaml, fetch + verify, write extism.lock

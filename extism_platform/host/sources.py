@@ -336,6 +336,34 @@ def from_registry(
     return out
 
 
+def from_oci(refs: Iterable[str], *, keys: list[Ed25519PublicKey] | None = None) -> list[Artifact]:
+    """Each `oci://host/repo:TAG` or `…@sha256:DIGEST`, pulled and verified (every layer against the
+    manifest, the DSSE signature against `keys`, else the keys this machine knows). An OCI registry
+    vouches for no key, so an artifact is never loaded unsigned or signed by an unknown key."""
+    from registry_static.oci import pull_plugin  # lazy: only this source needs oras
+
+    out = []
+    for ref in refs:
+        try:
+            pulled = pull_plugin(ref, keys=keys or None)
+        except ExtismPlatformError as exc:
+            raise LoadError(str(exc)) from None
+        wasm = pulled.wasm
+        out.append(
+            _artifact(
+                wasm,
+                pulled.plugin_json,
+                pulled.sig,
+                keys=[pulled.key],
+                allow_unsigned=False,
+                where=pulled.pinned,
+                source=f"oci:{pulled.pinned}",
+                read_wasm=lambda w=wasm: w,
+            )
+        )
+    return out
+
+
 def from_lock(lock_path: Path, *, cache_dir: Path | None = None) -> list[Artifact]:
     """Exactly the plugins extism.lock pins, read from the content-addressed cache without contacting a
     registry, and verified again: each blob against the lock's sha256, the author's signature against

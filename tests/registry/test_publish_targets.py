@@ -6,12 +6,15 @@ called over MCP. Plus the `--registry` forms that are refused, and what each mes
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from registry_static.targets import parse_target
 from tests.conftest import ROOT, run_cli
 
 from .conftest import Authors, Reg
-from .helpers import free_port
+from .helpers import free_port, wait_http
 
 PLUGIN_CLI = "extism_platform.cli.plugin"
 SERVER_CLI = "extism_platform.cli.mcp_server"
@@ -315,3 +318,163 @@ def test_a_rejected_git_push_refetches_and_keeps_the_other_publish(
 def test_git_publish_needs_the_registry_keys(git_remote: str, built: dict[str, Artifacts], env: dict[str, str]) -> None:
     p = cli(env, "publish", str(project_of(built["@acme/weather@1.3.0"])), "--registry", git_remote)
     one_line_error(p, "needs the registry's key directory", "--keys", "EXTISM_REGISTRY_KEYS")
+
+
+# ------------------------------------------------------------------ OCI registry
+
+
+@dataclass(frozen=True)
+class OciRegistry:
+    host: str  # 127.0.0.1:PORT
+    storage: Path  # the registry's filesystem storage (for the tamper test)
+
+    def blob(self, digest: str) -> Path:
+        hexd = digest.split(":", 1)[1]
+        return self.storage / "docker" / "registry" / "v2" / "blobs" / "sha256" / hexd[:2] / hexd / "data"
+
+
+@pytest.fixture
+def oci_registry(tmp_path: Path) -> Iterator[OciRegistry]:
+    """Debian's docker-registry (the CNCF distribution registry) on 127.0.0.1, storage in tmp, no auth."""
+    exe = shutil.which("docker-registry")
+    if exe is None:
+        pytest.skip(
+            "docker-registry is not installed (Debian package docker-registry; `nox -s tests` installs it when "
+            "run as root on Debian)"
+        )
+    port = free_port()
+    storage = tmp_path / "oci-storage"
+    config = tmp_path / "oci-config.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "version": 0.1,
+                "log": {"level": "error"},
+                "storage": {"filesystem": {"rootdirectory": str(storage)}},
+                "http": {"addr": f"127.0.0.1:{port}"},
+            }
+        )
+    )
+    proc = subprocess.Popen([exe, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v2/")
+        yield OciRegistry(f"127.0.0.1:{port}", storage)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@pytest.fixture
+def pushed(oci_registry: OciRegistry, built: dict[str, Artifacts], env: dict[str, str]) -> dict[str, Any]:
+    """greeter 0.1.0 (unscoped, no dependencies) published with `extism-plugin publish --registry oci://…/plugins`."""
+    p = cli(
+        env,
+        "publish",
+        str(project_of(built["greeter@0.1.0"])),
+        "--registry",
+        f"oci://{oci_registry.host}/plugins",
+        "--json",
+    )
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["target"] == "oci"
+    return dict(doc["published"][0])
+
+
+def test_oci_artifact_has_its_own_media_types(oci_registry: OciRegistry, pushed: dict[str, Any]) -> None:
+    req = urllib.request.Request(
+        f"http://{oci_registry.host}/v2/plugins/greeter/manifests/0.1.0",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        raw = r.read()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == pushed["digest"]
+    manifest = json.loads(raw)
+    assert manifest["artifactType"] == "application/vnd.extism-platform.plugin.v1+json"
+    assert [layer["mediaType"] for layer in manifest["layers"]] == [
+        "application/vnd.extism-platform.wasm.v1+wasm",
+        "application/vnd.extism-platform.plugin-json.v1+json",
+        "application/vnd.extism-platform.signature.v1+json",
+    ]
+    assert manifest["annotations"]["org.opencontainers.image.version"] == "0.1.0"
+    assert manifest["annotations"]["org.extism-platform.plugin.name"] == "greeter"
+    assert pushed["reference"] == f"oci://{oci_registry.host}/plugins/greeter:0.1.0"
+
+
+def test_publish_to_oci_then_install_and_call_over_mcp(
+    oci_registry: OciRegistry, pushed: dict[str, Any], env: dict[str, str], tmp_path: Path, authors: Authors
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "extism.yaml").write_text(f'plugins:\n  "greeter": "{pushed["reference"]}"\n')
+    p = cli(env, "install", "--project", str(app / "extism.yaml"), "--json")
+    assert p.returncode == 0, p.stderr
+    lock = json.loads((app / "extism.lock").read_text())["plugins"]["greeter"]
+    repo = f"oci://{oci_registry.host}/plugins/greeter"
+    assert lock["registry"] == f"{repo}@{pushed['digest']}" and lock["version"] == "0.1.0"
+    assert lock["wasm_sha256"] == pushed["wasm_sha256"] and lock["key_id"] == pushed["key_id"]
+    assert cli(env, "install", "--project", str(app / "extism.yaml"), "--frozen").returncode == 0
+
+    result = mcp_call(["--project", str(app / "extism.yaml"), "--no-audit"], "greeter-greet", {"name": "Zoë"}, env, app)
+    assert_greeted(result, "Zoë")
+    # straight from the registry by digest, the author key given explicitly
+    by_digest = f"{repo}@{pushed['digest']}"
+    args = ["--plugin", by_digest, "--trust-key", str(authors.pub("alice")), "--no-audit"]
+    assert_greeted(mcp_call(args, "greeter-greet", {"name": "Ada"}, env, app), "Ada")
+
+
+def test_oci_publish_never_replaces_a_version(
+    oci_registry: OciRegistry, pushed: dict[str, Any], built: dict[str, Artifacts], env: dict[str, str]
+) -> None:
+    p = cli(
+        env,
+        "publish",
+        str(project_of(built["greeter@0.1.0"])),
+        "--registry",
+        f"oci://{oci_registry.host}/plugins",
+    )
+    one_line_error(p, "already published there", "bump the version")
+
+
+def test_tampered_oci_layer_is_refused(
+    oci_registry: OciRegistry, pushed: dict[str, Any], env: dict[str, str], tmp_path: Path, authors: Authors
+) -> None:
+    blob = oci_registry.blob("sha256:" + pushed["wasm_sha256"])
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0xFF  # same size, other bytes: the registry serves it as the layer
+    blob.write_bytes(bytes(data))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "extism.yaml").write_text(f'plugins:\n  "greeter": "{pushed["reference"]}"\n')
+    p = cli(env, "install", "--project", str(app / "extism.yaml"))
+    one_line_error(p, "the wasm layer does not match its digest", "tampered")
+    assert not (app / "extism.lock").exists()
+    assert not (Path(env["EXTISM_PLATFORM_CACHE"]) / "blobs" / "sha256" / pushed["wasm_sha256"]).exists()
+    p = cli(env, "--plugin", pushed["reference"], "--list", "--no-audit", module=SERVER_CLI)
+    one_line_error(p, "the wasm layer does not match its digest")
+
+
+def test_oci_artifact_signed_by_an_untrusted_key_is_refused(
+    pushed: dict[str, Any], env: dict[str, str], tmp_path: Path, authors: Authors
+) -> None:
+    stranger = {**env, "EXTISM_TRUSTED_KEYS": str(authors.pub("bob"))}
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "extism.yaml").write_text(f'plugins:\n  "greeter": "{pushed["reference"]}"\n')
+    one_line_error(cli(stranger, "install", "--project", str(app / "extism.yaml")), "no valid signature")
+    p = cli(env, "--plugin", pushed["reference"], "--trust-key", str(authors.pub("bob")), "--list", module=SERVER_CLI)
+    one_line_error(p, "no valid signature")
+
+
+def test_an_oci_plugin_with_dependencies_says_where_to_install_it_from(
+    oci_registry: OciRegistry, built: dict[str, Artifacts], env: dict[str, str], tmp_path: Path
+) -> None:
+    target = f"oci://{oci_registry.host}/plugins"
+    assert cli(env, "publish", str(project_of(built["@acme/weather@1.3.0"])), "--registry", target).returncode == 0
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "extism.yaml").write_text(f'plugins:\n  "@acme/weather": "{target}/acme/weather:1.3.0"\n')
+    p = cli(env, "install", "--project", str(app / "extism.yaml"))
+    one_line_error(p, "depends on @acme/units", "install it from one")
