@@ -81,6 +81,22 @@ def _ensure_redis(session: nox.Session) -> None:
         _apt_install(session, "redis-server")
 
 
+def _ensure_docker_registry(session: nox.Session) -> None:
+    """The publish tests push to Debian's docker-registry (the CNCF distribution registry) and to a git
+    remote, each started by the test on 127.0.0.1; install them when we can (root on Debian), otherwise
+    those tests skip and say why. Debian's package enables a service on :5000: it is stopped and disabled
+    again, the tests start their own with a throw-away config."""
+    missing = [pkg for pkg, exe in (("docker-registry", "docker-registry"), ("git", "git")) if not shutil.which(exe)]
+    if not missing or not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    session.log(f"installing Debian's {' and '.join(missing)} for the publish tests …")
+    _apt_install(session, *missing)
+    if "docker-registry" in missing and shutil.which("systemctl"):
+        session.run(
+            "systemctl", "disable", "--now", "docker-registry", external=True, silent=True, success_codes=[0, 1]
+        )
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The project's pytest suite (compiler-backed tests build once per session, cached)."""
@@ -88,6 +104,7 @@ def tests(session: nox.Session) -> None:
     _ensure_jvm(session)
     _ensure_chromium(session)
     _ensure_redis(session)
+    _ensure_docker_registry(session)
     session.run("pytest", *session.posargs)
 
 

@@ -17,7 +17,8 @@ PROG = "extism-registry"
 EXAMPLES = {
     "main": """examples:
   extism-registry init ./registry                          # keys go to ./registry.keys (keep root/targets offline)
-  extism-registry keys add-scope ./registry @acme --author alice.pem.pub
+  extism-registry keys add-scope ./registry @acme --author alice.pem.pub   # a new scope and its authors
+  extism-registry keys add-author ./registry _ alice.pem.pub   # '_': plugins without a scope (exists from init)
   extism-registry publish ./registry dist/acme-weather-1.2.0.wasm
   extism-registry site ./registry && extism-registry serve ./registry --port 8000
   extism-registry show http://127.0.0.1:8000 @acme/weather
@@ -53,7 +54,8 @@ EXAMPLES = {
   extism-registry keys list ./registry
   extism-registry keys add-scope ./registry @acme --author alice.pem.pub --author bob.pem.pub
   extism-registry keys add-scope ./registry @internal --author ci.pem.pub --private
-  extism-registry keys add-author ./registry @acme carol.pem.pub --label carol
+  extism-registry keys add-author ./registry @acme carol.pem.pub --label carol   # one more author, existing scope
+  extism-registry keys add-author ./registry _ alice.pem.pub   # '_' = unscoped plugins (greeter, not @acme/x)
   extism-registry keys remove-author ./registry @acme 1dc2f741
   extism-registry keys rotate ./registry timestamp         # or root, targets, snapshot, @acme
 """,
@@ -670,11 +672,13 @@ def build_parser() -> argparse.ArgumentParser:
         ksub,
         "add-scope",
         "create a scope (needs the targets key)",
-        "Delegate index/<scope>/* to a new role signed by a new scope key; optionally allow authors.",
+        "Create a scope: delegate index/<scope>/* to a new role signed by a new scope key, and allow its "
+        "first authors with --author. Unscoped plugins (no @scope) live in the namespace '_', which `init` "
+        "already created: allow authors there with `keys add-author DIR _ PUB`.",
         "keys",
     )
     dir_arg(sp)
-    sp.add_argument("scope", help="@name (or _ for unscoped packages)")
+    sp.add_argument("scope", help="@name (the unscoped namespace '_' exists already: use `keys add-author DIR _`)")
     sp.add_argument(
         "--author",
         action="append",
@@ -688,11 +692,12 @@ def build_parser() -> argparse.ArgumentParser:
         ksub,
         "add-author",
         "allow an author key to publish into a scope",
-        "Record an author's Ed25519 public key in the scope's signed policy.",
+        "Allow one more author key in an existing scope (a scope made by `keys add-scope`, or '_', the "
+        "namespace of unscoped plugins that `init` creates): the key is recorded in the scope's signed policy.",
         "keys",
     )
     dir_arg(sp)
-    sp.add_argument("scope", help="@name (or _ for unscoped packages)")
+    sp.add_argument("scope", help="@name, or _ for plugins without a scope")
     sp.add_argument("pubkey", help="the author's .pem.pub")
     sp.add_argument("--label", help="who it is (shown by `keys list`)")
     sp.set_defaults(func=cmd_keys_add_author)

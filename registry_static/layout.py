@@ -59,13 +59,13 @@ def normalize_scope(scope: str) -> str:
     if s != UNSCOPED and not names.is_valid_scope(s):
         raise RegistryError(
             f"{scope!r} is not a scope (lowercase letters, digits and '-', e.g. @acme; "
-            f"'{UNSCOPED}' means unscoped packages)"
+            f"'{UNSCOPED}' is the namespace of plugins without an @scope)"
         )
     return s
 
 
 def scope_label(scope: str) -> str:
-    return "unscoped packages" if scope == UNSCOPED else f"@{scope}"
+    return f"the unscoped namespace '{UNSCOPED}' (plugins without an @scope)" if scope == UNSCOPED else f"@{scope}"
 
 
 def role_name(scope: str) -> str:

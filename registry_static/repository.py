@@ -579,9 +579,11 @@ class Repository:
             keys[kid] = self._author_keys[kid]
         if not keys:
             arg = scope if scope == UNSCOPED else "@" + scope
+            kid = next(iter(signing.parse_envelope(sig).key_ids), "")
             raise PublishError(
-                f"{scope_label(scope)} has no authors yet: add the author's public key with "
-                f"`extism-registry keys add-author {self.dir} {arg} AUTHOR.pub`"
+                f"{name}: {scope_label(scope)} has no author keys yet, so nobody may publish into it; allow "
+                f"the key that signed it ({kid[:16]}…) with `extism-registry keys add-author {self.dir} {arg} "
+                "AUTHOR.pem.pub` (the .pub beside the signing key, e.g. ~/.config/extism-platform/signing.key.pub)"
             )
         try:
             # hashes and statement first (no key), then the one signature that names an allowed key
@@ -745,7 +747,11 @@ class Repository:
         `authors` are (public key PEM, label) pairs allowed to publish. Returns the role name."""
         scope = normalize_scope(scope)
         if self.has_scope(scope):
-            raise RegistryError(f"{scope_label(scope)} already exists in {self.dir}")
+            arg = scope if scope == UNSCOPED else "@" + scope
+            raise RegistryError(
+                f"{scope_label(scope)} already exists in {self.dir}; allow more authors with "
+                f"`extism-registry keys add-author {self.dir} {arg} AUTHOR.pem.pub`"
+            )
         rname = role_name(scope)
         with self.transaction() as txn:
             self._signer_for("targets", f"delegate {scope_label(scope)}")  # fail before creating a key

@@ -68,6 +68,7 @@ EXAMPLES = {
     "publish": """examples:
   extism-registry init ./registry                  # once: a registry directory (+ ./registry.keys)
   extism-registry keys add-scope ./registry @acme --author ~/.config/extism-platform/signing.key.pub
+  extism-registry keys add-author ./registry _ ~/.config/extism-platform/signing.key.pub   # unscoped names
   extism-plugin build && extism-plugin publish --registry ./registry --site
   extism-plugin publish --registry git+ssh://git@git.example/acme/plugins.git --keys ~/secure/registry.keys
   extism-plugin publish --registry oci://registry.example:5000/plugins   # tag = version, signed artifact

@@ -478,3 +478,38 @@ def test_an_oci_plugin_with_dependencies_says_where_to_install_it_from(
     (app / "extism.yaml").write_text(f'plugins:\n  "@acme/weather": "{target}/acme/weather:1.3.0"\n')
     p = cli(env, "install", "--project", str(app / "extism.yaml"))
     one_line_error(p, "depends on @acme/units", "install it from one")
+
+
+# ------------------------------------------------------------------ the unscoped namespace `_`
+
+
+def test_unscoped_namespace_messages_name_the_command(
+    tmp_path: Path, built: dict[str, Artifacts], env: dict[str, str]
+) -> None:
+    """A fresh registry: publishing an unscoped plugin says which command allows its key; `add-scope _`
+    points at `add-author`; both helps say what `_` is."""
+    repo = Repository.init(tmp_path / "registry", tmp_path / "keys")
+    p = cli(
+        env,
+        "publish",
+        str(project_of(built["greeter@0.1.0"])),
+        "--registry",
+        str(repo.dir),
+        "--keys",
+        str(tmp_path / "keys"),
+    )
+    one_line_error(
+        p,
+        "greeter: the unscoped namespace '_' (plugins without an @scope) has no author keys yet",
+        f"`extism-registry keys add-author {repo.dir} _ AUTHOR.pem.pub`",
+    )
+    assert "packages has" not in p.stderr
+    p = cli(
+        env, "keys", "add-scope", str(repo.dir), "_", "--keys", str(tmp_path / "keys"), module="registry_static.cli"
+    )
+    one_line_error(p, "already exists", f"keys add-author {repo.dir} _ AUTHOR.pem.pub")
+    for cmd in ("add-scope", "add-author"):
+        h = cli(env, "keys", cmd, "--help", module="registry_static.cli").stdout
+        assert "keys add-author DIR _" in " ".join(h.split()) or "'_'" in h, h
+    readme = (ROOT / "README.md").read_text()
+    assert "keys add-author ./registry _ " in readme and "keys add-scope ./registry @acme --author" in readme
