@@ -188,6 +188,7 @@ def push_plugin(prefix_ref: str, wasm_path: Path, *, keys: Iterable[Ed25519Publi
     ref = OciRef(target.host, plugin_repository(target.repository, verified.name), version_tag(verified.version))
     reg = _client(ref)
     container = reg.get_container(ref.container)
+    reg.auth.load_configs(container)  # logins of `oras login` / `docker login` (~/.docker/config.json)
     existing = _manifest_or_none(reg, ref)
     if existing is not None:
         raise PublishError(
@@ -301,6 +302,7 @@ def pull_plugin(text: str, *, keys: list[Ed25519PublicKey] | None = None) -> Oci
     if ref.reference is None:
         raise RegistryError(f"{ref}: name a version: {ref}:1.2.0 or {ref}@sha256:DIGEST")
     reg = _client(ref)
+    reg.auth.load_configs(reg.get_container(ref.container))
     try:
         raw = _manifest_bytes(reg, ref)
     except FileNotFoundError:
