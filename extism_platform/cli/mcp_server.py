@@ -39,6 +39,21 @@ grants (default deny; the plugin must also ask for it in plugin.yaml):
 TOKEN_ENV = "EXTISM_MCP_TOKEN"
 
 
+def _registry_token(args: argparse.Namespace) -> str | None:
+    """The token `--registry-token-env VAR` names; an unset or empty VAR is an error naming it (a
+    private registry would otherwise answer 401 with no hint of which variable was meant)."""
+    var = args.registry_token_env
+    if not var:
+        return None
+    token = os.environ.get(var)
+    if not token:
+        raise ExtismPlatformError(
+            f"--registry-token-env {var}: ${var} is not set (export {var}=<token for {args.registry}>, "
+            "or drop the flag to use `extism-plugin login`'s stored token)"
+        )
+    return token
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="extism-mcp-server",
@@ -335,7 +350,7 @@ def build_host(args: argparse.Namespace) -> Any:
         host.add_all(sources.from_oci(oci, keys=keys))
     pins = registry_pins(args)
     if pins:
-        token = os.environ.get(args.registry_token_env) if args.registry_token_env else None
+        token = _registry_token(args)
         host.add_all(
             sources.from_registry(
                 args.registry,
@@ -404,7 +419,7 @@ def build_discovery(args: argparse.Namespace) -> Any:
 
     user = user_config(args)
     allow = [*args.allow, *(user.allow if user is not None else ())]
-    token = os.environ.get(args.registry_token_env) if args.registry_token_env else None
+    token = _registry_token(args)
     return discovery_from_args(
         args.registry,
         allow=allow,

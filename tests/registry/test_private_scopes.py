@@ -368,3 +368,21 @@ def test_attack_a_stored_token_never_follows_a_redirect_to_another_origin(
     assert seen_registry and all(auth == f"Bearer {ACME_TOKEN}" for _, auth in seen_registry)
     assert seen_elsewhere and all(auth is None for _, auth in seen_elsewhere)
     assert ACME_TOKEN not in str(err.value)
+
+
+def test_mcp_server_names_an_unset_registry_token_variable(private: Private, tmp_path: Path) -> None:
+    """`extism-mcp-server --registry URL --registry-token-env VAR` with VAR unset: one line naming VAR,
+    not a bare 401 from the registry."""
+    env = {k: v for k, v in os.environ.items() if k != "ACME_MCP_TOKEN"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    r = subprocess.run(
+        [sys.executable, "-m", "extism_platform.cli.mcp_server", "--registry", private.url]
+        + ["--plugin", "@acme/weather", "--registry-token-env", "ACME_MCP_TOKEN", "--list"],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode != 0
+    assert "$ACME_MCP_TOKEN is not set" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
