@@ -104,6 +104,10 @@ class FetchError(RegistryError):
     """A file could not be downloaded (network, HTTP status, permissions)."""
 
 
+class OfflineError(NotFoundError):
+    """`--offline`: something the command needs is not in the cache; the message names it."""
+
+
 class ProjectError(RegistryError):
     """extism.yaml is missing or malformed; the message names the file and the field."""
 

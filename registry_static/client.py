@@ -13,6 +13,8 @@ plugin.json sha256} is checked last. Only then are the blobs written to the cont
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from plugin_format.errors import (
     FetchError,
     IntegrityError,
     NotFoundError,
+    OfflineError,
     RegistryError,
     ScanError,
     SemverError,
@@ -50,9 +53,13 @@ from registry_static.fetcher import (
 )
 from registry_static.index import IndexFile, VersionEntry
 from registry_static.layout import advisories_path, blob_path, index_path, split_name
+from registry_static.offline import CachedMetadata
 from registry_static.redact import redact_url, split_credentials
 
 ROOT_MAX = 512_000
+
+#: `progress(what, size)` → a context manager yielding `advance(n_bytes)`: a download's progress bar
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 
 
 def default_cache_dir() -> Path:
@@ -201,7 +208,10 @@ class RegistryClient:
     optionally pinned by `root_sha256`. Later root rotations are followed and verified by TUF.
     Credentials in `url` (`https://user:PASSWORD@host/`) are split off: `self.url` never has them, they
     go to the registry's origin as an Authorization header (a token wins). `request_deadline` and
-    `client_deadline` bound one whole download and everything this client downloads (seconds)."""
+    `client_deadline` bound one whole download and everything this client downloads (seconds).
+    `offline`: never touch the network; index files come from the cached TUF state (verified again,
+    `offline.py`) and blobs from the cache, else `OfflineError` names what is missing. `progress`:
+    called around each blob download (a progress bar on a terminal)."""
 
     def __init__(
         self,
@@ -217,7 +227,12 @@ class RegistryClient:
         authorization: str | None = None,
         token_env: str | None = None,
         scan: bool = True,
+        offline: bool = False,
+        progress: Progress | None = None,
     ) -> None:
+        self.offline = offline
+        self.progress = progress
+        self._cached_meta: CachedMetadata | None = None
         self.url, in_url = split_credentials(normalize_url(url))
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         choice = resolve_token(self.url, explicit=token, token_env=token_env)
@@ -297,8 +312,20 @@ class RegistryClient:
     def refresh(self) -> None:
         """Forget what this client read; the next call re-reads timestamp and snapshot."""
         self._updater = None
+        self._cached_meta = None
         self._indexes.clear()
         self._advisories.clear()
+
+    def cached_metadata(self) -> CachedMetadata:
+        """The cached, re-verified TUF state (what `offline=True` reads)."""
+        if self._cached_meta is None:
+            self._cached_meta = CachedMetadata(self.state_dir, self.url)
+        return self._cached_meta
+
+    @property
+    def stale(self) -> bool:
+        """Offline only: the cached metadata has expired (it still verifies; the registry was not asked)."""
+        return self.offline and self.cached_metadata().stale
 
     def index(self, name: str) -> IndexFile:
         """The package's index file, verified by TUF (downloaded only when the cached copy is stale)."""
@@ -308,23 +335,33 @@ class RegistryClient:
             target = index_path(name)
         except RegistryError as exc:
             raise NotFoundError(str(exc)) from None
-        data = self._target(target)
+        try:
+            data = self._target(target)
+        except OfflineError as exc:
+            raise OfflineError(f"{name}: {exc}") from None
         if data is None:
-            raise NotFoundError(f"registry {self.url}: no plugin named {name!r}")
+            raise NotFoundError(f"registry {self.url}{' (offline)' if self.offline else ''}: no plugin named {name!r}")
         idx = IndexFile.from_bytes(data, f"{self.url}{target}", name)
         self._indexes[name] = idx
         return idx
 
     def _target(self, target: str) -> bytes | None:
         """A TUF target's bytes, verified (from the local TUF cache when still current); None if the
-        signed metadata lists no such target."""
+        signed metadata lists no such target. Offline: from the cached, re-verified TUF state only."""
+        local = self.state_dir / "index" / quote(target, safe="")
+        if self.offline:
+            try:
+                return self.cached_metadata().target(target, local)
+            except OfflineError:
+                raise
+            except NotFoundError:
+                return None
         up = self.updater()
         try:
             info = up.get_targetinfo(target)
             if info is None:
                 return None
-            local = str(self.state_dir / "index" / quote(target, safe=""))
-            path = up.find_cached_target(info, local) or up.download_target(info, local)
+            path = up.find_cached_target(info, str(local)) or up.download_target(info, str(local))
             return Path(path).read_bytes()
         except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
             raise self._explain(exc) from None
@@ -350,6 +387,8 @@ class RegistryClient:
         """Every package name the registry lists, from the verified TUF roles (top-level targets →
         each delegated scope role → its `index/<scope>/<name>.json` targets), sorted. No index file
         is downloaded; the site's `search.json` (unsigned) is not used."""
+        if self.offline:
+            return _names(self.cached_metadata().target_paths())
         up = self.updater()
         try:
             # python-tuf has no public "list targets": load each role through the same verified path
@@ -358,25 +397,17 @@ class RegistryClient:
             roles = (
                 [r.name for r in top.delegations.roles.values()] if top.delegations and top.delegations.roles else []
             )
-            out = []
+            paths = []
             for role in roles:
                 try:
-                    role_targets = up._load_targets(role, "targets").targets  # noqa: SLF001
+                    paths += list(up._load_targets(role, "targets").targets)  # noqa: SLF001
                 except tuf_exc.DownloadHTTPError as exc:
                     if exc.status_code in (401, 403):
                         continue  # a private scope this client may not read: not listed
                     raise
-                for path in role_targets:
-                    parts = path.split("/")
-                    if len(parts) != 3 or parts[0] != "index" or not parts[2].endswith(".json"):
-                        continue
-                    bare = parts[2][: -len(".json")]
-                    if bare.startswith("_"):
-                        continue  # the scope policy file
-                    out.append(bare if parts[1] == "_" else f"@{parts[1]}/{bare}")
         except (tuf_exc.RepositoryError, tuf_exc.DownloadError) as exc:
             raise self._explain(exc) from None
-        return sorted(set(out))
+        return _names(paths)
 
     def versions(self, name: str) -> list[VersionInfo]:
         """Every published version of `name` (yanked ones included, marked), lowest first."""
@@ -483,9 +514,22 @@ class RegistryClient:
             if len(data) == size and sha256_hex(data) == sha256:
                 return data
             cached.unlink(missing_ok=True)  # a damaged cache entry is refetched, never used
+        if self.offline:
+            raise OfflineError(
+                f"offline: {what} (sha256 {sha256[:16]}…, {size:,} bytes) is not in the cache {self.cache_dir}; "
+                "run the command once without --offline"
+            )
         url = self.url + blob_path(sha256)
         try:
-            data = self.fetcher.download_bytes(url, size)
+            if self.progress is None:
+                data = self.fetcher.download_bytes(url, size)
+            else:
+                with self.progress(what, size) as advance:
+                    self.fetcher.listener = advance
+                    try:
+                        data = self.fetcher.download_bytes(url, size)
+                    finally:
+                        self.fetcher.listener = None
         except tuf_exc.DownloadLengthMismatchError:
             raise IntegrityError(
                 f"{url} ({what}): larger than the {size} bytes the signed index file records (tampered blob)"
@@ -502,3 +546,17 @@ class RegistryClient:
         from registry_static.cache import store_blob  # cache imports this module
 
         return store_blob(data, self.cache_dir)
+
+
+def _names(target_paths: list[str]) -> list[str]:
+    """Package names from TUF target paths `index/<scope>/<name>.json` (scope `_`: unscoped)."""
+    out = []
+    for path in target_paths:
+        parts = path.split("/")
+        if len(parts) != 3 or parts[0] != "index" or not parts[2].endswith(".json"):
+            continue
+        bare = parts[2][: -len(".json")]
+        if bare.startswith("_"):
+            continue  # the scope policy file
+        out.append(bare if parts[1] == "_" else f"@{parts[1]}/{bare}")
+    return sorted(set(out))

@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
@@ -144,6 +144,7 @@ class RegistryFetcher(FetcherInterface):
         self.client_deadline = client_deadline
         self._client_end = time.monotonic() + client_deadline
         self.stats = FetchStats()
+        self.listener: Callable[[int], None] | None = None  # told each chunk's size (a progress bar)
         self._pool: urllib3.PoolManager | None = None
 
     def _count(self, url: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -151,6 +152,8 @@ class RegistryFetcher(FetcherInterface):
         self.stats.urls.append(url)
         for chunk in chunks:
             self.stats.bytes += len(chunk)
+            if self.listener is not None:
+                self.listener(len(chunk))
             yield chunk
 
     def _fetch(self, url: str) -> Iterator[bytes]:

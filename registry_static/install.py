@@ -12,6 +12,11 @@
    the install with the difference, unless extism.yaml's `grants:` already cover it or
    `accept_permissions=True` (`--accept-permissions`). `update` goes through the same `install()`.
    Advisories about the chosen versions are read (signed, like the index) and become warnings.
+With `offline=True` nothing is downloaded: index files come from the cached, re-verified TUF state
+and blobs from the cache, or the install fails naming what is missing. `frozen=True` needs no
+registry either when the cache is warm: if a registry cannot be reached, its plugins are taken from
+the cache, verified against the lock and the cached signed metadata (as `cargo --frozen`).
+
 5. Only then `Installation.write()` stores the author keys in the cache and writes extism.lock
    atomically — and not at all when nothing changed. Any failure before leaves extism.lock untouched.
 """
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_format.artifact import sha256_hex
-from plugin_format.errors import IntegrityError, LockError, PermissionChangeError, ProjectError
+from plugin_format.errors import FetchError, IntegrityError, LockError, PermissionChangeError, ProjectError
 from plugin_format.permissions import (
     PermissionDiff,
     PermissionSet,
@@ -36,7 +41,7 @@ from plugin_format.permissions import (
 from plugin_format.permissions import diff as permission_diff
 from registry_static import cache
 from registry_static.advisories import Advisory, fix_command, warning_text
-from registry_static.client import FetchedPlugin, RegistryClient, VersionInfo, default_cache_dir
+from registry_static.client import FetchedPlugin, Progress, RegistryClient, VersionInfo, default_cache_dir
 from registry_static.lockfile import LockedPlugin, Lockfile, differences, read_lock, write_lock
 from registry_static.project import Project, RegistryRef
 from registry_static.resolver import Candidate, Resolver
@@ -57,6 +62,69 @@ class RegistrySource:
         ref = self.routes.get(name) or self.project.registry_for(name, self.routes.get(wanted_by or ""))
         self.routes[name] = ref
         return [Candidate(name, v.semver, v.dependencies, v.yanked, v) for v in self.client(ref).versions(name)]
+
+
+class ProjectClients:
+    """One verifying client per registry URL, with the token, root pin and credentials extism.yaml gives
+    that registry (a URL only the lock names gets none). `clients(url)` → `RegistryClient`; `offline`
+    clients read only the cache."""
+
+    def __init__(
+        self,
+        project: Project,
+        cache_root: Path | None = None,
+        *,
+        offline: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.project = project
+        self.cache_root = self.cache_dir = Path(cache_root) if cache_root else default_cache_dir()
+        self.offline = offline
+        self.progress = progress
+        self.refs = {r.url: r for r in project.registries.values()}
+        self.clients: dict[str, RegistryClient] = {}
+
+    def __call__(self, url: str, *, offline: bool | None = None) -> RegistryClient:
+        offline = self.offline if offline is None else offline
+        current = self.clients.get(url)
+        if current is None or current.offline != offline:
+            ref = self.refs.get(url)
+            self.clients[url] = RegistryClient(
+                url,
+                self.cache_dir,
+                token_env=ref.token_env if ref else None,
+                root_sha256=ref.root_sha256 if ref else None,
+                authorization=ref.authorization if ref else None,
+                offline=offline,
+                progress=self.progress,
+            )
+        return self.clients[url]
+
+    def for_ref(self, ref: RegistryRef) -> RegistryClient:
+        return self(ref.url)
+
+    @property
+    def blobs_downloaded(self) -> int:
+        return sum(1 for c in self.clients.values() for u in c.stats.urls if "/blobs/" in u)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One plugin whose locked version an install changes (`old`/`new` None: added/removed)."""
+
+    name: str
+    old: str | None
+    new: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "old": self.old, "new": self.new}
+
+    def __str__(self) -> str:
+        if self.old is None:
+            return f"{self.name} {self.new} (added)"
+        if self.new is None:
+            return f"{self.name} {self.old} (removed)"
+        return f"{self.name} {self.old} → {self.new}"
 
 
 @dataclass(frozen=True)
@@ -98,10 +166,18 @@ class Installation:
     blobs_downloaded: int = 0
     warnings: list[str] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
+    offline: bool = False
 
     @property
     def changed(self) -> bool:
         return self.lock.to_bytes() != self.previous
+
+    def changes(self) -> list[Change]:
+        """What moved against the previous extism.lock (old → new), by name."""
+        before = Lockfile.from_bytes(self.previous, str(self.project.lock_path)) if self.previous else Lockfile({})
+        old = {n: p.version for n, p in before.plugins.items()}
+        new = {n: p.version for n, p in self.lock.plugins.items()}
+        return [Change(n, old.get(n), new.get(n)) for n in sorted(set(old) | set(new)) if old.get(n) != new.get(n)]
 
     def write(self) -> bool:
         """Store the author keys in the cache, then extism.lock (atomically, only if it changed)."""
@@ -115,32 +191,12 @@ class Installation:
             "lock": str(self.project.lock_path),
             "changed": self.changed,
             "frozen": self.frozen,
+            "offline": self.offline,
             "blobs_downloaded": self.blobs_downloaded,
+            "changes": [c.to_dict() for c in self.changes()],
             "plugins": [p.to_dict() for p in self.plugins],
             "warnings": list(self.warnings),
         }
-
-
-class ProjectClients:
-    """One verifying client per registry URL, with the token, root pin and credentials extism.yaml gives
-    that registry (a URL only the lock names gets none). `clients(url)` → `RegistryClient`."""
-
-    def __init__(self, project: Project, cache_root: Path) -> None:
-        self.cache_root = cache_root
-        self.clients: dict[str, RegistryClient] = {}
-        self._refs = {r.url: r for r in project.registries.values()}
-
-    def __call__(self, url: str) -> RegistryClient:
-        if url not in self.clients:
-            ref = self._refs.get(url)
-            self.clients[url] = RegistryClient(
-                url,
-                self.cache_root,
-                token_env=ref.token_env if ref else None,
-                root_sha256=ref.root_sha256 if ref else None,
-                authorization=ref.authorization if ref else None,
-            )
-        return self.clients[url]
 
 
 def install(
@@ -151,18 +207,21 @@ def install(
     cache_dir: Path | None = None,
     accept_permissions: bool = False,
     trusted_keys: list[Any] | None = None,
+    offline: bool = False,
+    progress: Progress | None = None,
 ) -> Installation:
     """Resolve (or read the lock), fetch and verify every plugin; nothing is written (call `.write()`).
+    `offline`: only the cache (see the module docstring); `progress`: a download progress bar.
 
     Raises `PermissionChangeError` (nothing written) when a plugin's new version asks for more than
     the locked one and neither extism.yaml's grants nor `accept_permissions` allow it. `trusted_keys`:
     the author keys an OCI artifact's signature must verify against (default: the keys this machine
     knows, `$EXTISM_TRUSTED_KEYS` and the own signing key's; a static registry's come from its
     TUF-signed scope policy)."""
-    cache_root = Path(cache_dir) if cache_dir else default_cache_dir()
+    client_for = ProjectClients(project, cache_dir, offline=offline, progress=progress)
+    cache_root = client_for.cache_root
     lock_path = project.lock_path
     old = read_lock(lock_path)
-    client_for = ProjectClients(project, cache_root)
     clients = client_for.clients
 
     if frozen:
@@ -189,7 +248,7 @@ def install(
                 explicit = project.registries[project.plugins[name].registry].url if name in project.plugins else None
                 if name not in upgrade and entry.registry == (explicit or entry.registry):
                     locked[name] = entry.version
-        source = RegistrySource(project, lambda ref: client_for(ref.url))
+        source = RegistrySource(project, client_for.for_ref)
         resolver = Resolver(source, locked=locked, root=project.path.name)
         chosen = resolver.resolve({n: w.spec for n, w in project.plugins.items() if w.oci is None})
         plan = [(n, str(c.version), source.routes[n].url) for n, c in chosen.items()]
@@ -198,13 +257,22 @@ def install(
     plugins: list[Installed] = []
     keys: dict[str, str] = {}
     warnings: list[str] = []
+    unreachable: dict[str, str] = {}
     for name, version, url in sorted(plan):
         client: RegistryClient | None = None
         if url.startswith("oci://"):
             fetched, pem, registry = fetch_oci(name, url, cache_root, trusted_keys)
         else:
-            client = client_for(url)
-            fetched = client.fetch(name, version)
+            client = client_for(url, offline=True if url in unreachable else None)
+            try:
+                fetched = client.fetch(name, version)
+            except FetchError as exc:
+                if not frozen or client.offline:
+                    raise
+                # --frozen needs no registry: the lock pins every hash, and the cache holds what it pinned
+                unreachable.setdefault(url, str(exc))
+                client = client_for(url, offline=True)
+                fetched = client.fetch(name, version)
             pem = client.index(name).keys[fetched.info.key_id]
             registry = client.url
         info = fetched.info
@@ -245,7 +313,15 @@ def install(
         for adv in p.advisories:
             command = fix_command(p.locked.name, adv, requirements(project, chosen, p.locked.name))
             warnings.append(warning_text(p.locked.name, p.locked.version, adv, command))
-    downloaded = sum(1 for c in clients.values() for u in c.stats.urls if "/blobs/" in u)
+    for why in unreachable.values():
+        warnings.append(f"{why}; installed what {lock_path.name} pins from the cache instead (verified)")
+    for c in clients.values():
+        if c.offline and c.stale:
+            warnings.append(
+                f"registry {c.url}: the cached metadata has expired (used as is, offline: run the "
+                "command online to see newer versions, yanks and deprecations)"
+            )
+    downloaded = client_for.blobs_downloaded
     return Installation(
         project,
         Lockfile({p.locked.name: p.locked for p in plugins}),
@@ -256,6 +332,7 @@ def install(
         downloaded,
         warnings,
         keys,
+        offline,
     )
 
 
