@@ -71,3 +71,82 @@ def read_key(key_id: str, cache_dir: Path | None = None) -> Ed25519PublicKey:
     if signing.key_id(key) != key_id:
         raise IntegrityError(f"{path}: holds key {signing.key_id(key)[:16]}…, not {key_id[:16]}… (modified on disk)")
     return key
+
+
+# ---- `extism-plugin cache ls|verify|clean` -----------------------------------------------------------
+
+#: What the package manager keeps in the platform cache. The same directory also holds toolchains and
+#: build caches of other commands: `clean` removes these folders only.
+PACKAGE_DIRS = ("blobs", "keys", "registries")
+
+
+def _blob_files(root: Path) -> list[Path]:
+    d = root / "blobs" / "sha256"
+    return sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")) if d.is_dir() else []
+
+
+def _key_files(root: Path) -> list[Path]:
+    d = root / "keys"
+    return sorted(d.glob("*.pem")) if d.is_dir() else []
+
+
+def cache_listing(cache_dir: Path | None = None) -> dict[str, object]:
+    """Blobs (sha256, size), author keys and the registries whose TUF state is cached."""
+    root = _root(cache_dir)
+    blobs = [{"sha256": p.name, "size": p.stat().st_size} for p in _blob_files(root)]
+    registries = []
+    regs = root / "registries"
+    for d in sorted(regs.iterdir()) if regs.is_dir() else []:
+        url_file = d / "url"
+        index = d / "index"
+        registries.append(
+            {
+                "url": url_file.read_text().strip() if url_file.is_file() else None,
+                "dir": str(d),
+                "index_files": len(list(index.iterdir())) if index.is_dir() else 0,
+            }
+        )
+    return {
+        "cache": str(root),
+        "blobs": blobs,
+        "blob_bytes": sum(int(b["size"]) for b in blobs),
+        "keys": [p.stem for p in _key_files(root)],
+        "registries": registries,
+    }
+
+
+def verify_cache(cache_dir: Path | None = None) -> dict[str, object]:
+    """Re-hash every blob and check every key against its id; `problems` lists each file that fails."""
+    root = _root(cache_dir)
+    problems: list[dict[str, str]] = []
+    blobs = _blob_files(root)
+    for p in blobs:
+        if sha256_hex(p.read_bytes()) != p.name:
+            problems.append({"path": str(p), "problem": "content does not match the sha256 it is named by"})
+    keys = _key_files(root)
+    for p in keys:
+        try:
+            read_key(p.stem, root)
+        except Exception as exc:  # noqa: BLE001 - any unreadable key file is a problem to report
+            problems.append({"path": str(p), "problem": str(exc)})
+    return {"cache": str(root), "blobs": len(blobs), "keys": len(keys), "problems": problems}
+
+
+def clean_cache(cache_dir: Path | None = None, *, corrupt_only: bool = False) -> dict[str, object]:
+    """Remove the package manager's cached files (all, or with `corrupt_only` those `verify_cache`
+    flags). Toolchains and other commands' caches in the same directory are left alone."""
+    import shutil
+
+    root = _root(cache_dir)
+    if corrupt_only:
+        bad = [Path(p["path"]) for p in verify_cache(root)["problems"]]  # type: ignore[index]
+        for p in bad:
+            p.unlink(missing_ok=True)
+        return {"cache": str(root), "removed": [str(p) for p in bad]}
+    removed = []
+    for name in PACKAGE_DIRS:
+        d = root / name
+        if d.exists():
+            shutil.rmtree(d)
+            removed.append(str(d))
+    return {"cache": str(root), "removed": removed}

@@ -234,7 +234,7 @@ def load_project(path: Path) -> Project:
     return parse_project(Path(path), text)
 
 
-# ---- editing: `extism-plugin add` ------------------------------------------------------------------
+# ---- editing: `extism-plugin add` / `remove` / `update --latest` ----------------------------------
 
 
 def _key_of(line: str) -> str | None:
@@ -246,18 +246,33 @@ def with_plugin(project: Project, name: str, spec: str, registry: str | None = N
     """extism.yaml's text with `plugins.<name>` set to `spec`, everything else (comments, order, other
     sections) kept byte for byte. Refuses layouts it cannot edit safely (flow-style `plugins: {…}`)."""
     value = f'"{spec}"' if registry is None else f'{{version: "{spec}", registry: {registry}}}'
-    entry = f'"{name}": {value}'
+    want = spec if registry is None else {"version": spec, "registry": registry}
+    return _edit_plugins(project, name, f'"{name}": {value}', want)
+
+
+def without_plugin(project: Project, name: str) -> str:
+    """extism.yaml's text without `plugins.<name>` (its comment lines and every other line kept)."""
+    if name not in project.plugins:
+        raise ProjectError(f"{project.path.name}: plugins: has no {name}")
+    return _edit_plugins(project, name, None, None)
+
+
+def _edit_plugins(project: Project, name: str, entry: str | None, want: Any) -> str:
+    """Set (`entry`, a `"name": value` line) or remove (None) one entry of the `plugins:` block."""
+    shown = entry or f"remove {name}"
     lines = project.text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     start = next((i for i, ln in enumerate(lines) if _key_of(ln) == "plugins" and not ln[0].isspace()), None)
     if start is None:
+        if entry is None:
+            raise ProjectError(f"{project.path.name}: has no plugins: section")
         new = [*lines, f"plugins:\n  {entry}\n"]
     else:
         rest = lines[start].split(":", 1)[1].split("#", 1)[0].strip()
         if rest not in ("", "{}", "null", "~"):
             raise ProjectError(
-                f"{project.path.name}: plugins: written in flow style; add {entry} by hand (or use a block mapping)"
+                f"{project.path.name}: plugins: written in flow style; {shown} by hand (or use a block mapping)"
             )
         end = start + 1
         while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
@@ -278,9 +293,10 @@ def with_plugin(project: Project, name: str, spec: str, registry: str | None = N
             i += 1
             while i < len(block) and (not block[i].strip() or len(block[i]) - len(block[i].lstrip()) > len(indent)):
                 i += 1  # the old entry's continuation lines (a block mapping value)
-            out.append(f"{indent}{entry}\n")
+            if entry is not None:
+                out.append(f"{indent}{entry}\n")
             replaced = True
-        if not replaced:
+        if not replaced and entry is not None:
             last = max((k for k, ln in enumerate(out) if ln.strip() and not ln.lstrip().startswith("#")), default=-1)
             out.insert(last + 1, f"{indent}{entry}\n")
         new = [*lines[:start], head, *out, *lines[end:]]
@@ -290,11 +306,10 @@ def with_plugin(project: Project, name: str, spec: str, registry: str | None = N
     before, after = load_yaml(project.text, where) or {}, load_yaml(text, where) or {}
     after_plugins = dict(after.get("plugins") or {})
     got = after_plugins.pop(name, None)
-    want = spec if registry is None else {"version": spec, "registry": registry}
     before_plugins = {k: v for k, v in (before.get("plugins") or {}).items() if k != name}
     others_same = {k: v for k, v in before.items() if k != "plugins"} == {
         k: v for k, v in after.items() if k != "plugins"
     }
     if got != want or after_plugins != before_plugins or not others_same:
-        raise ProjectError(f"{project.path.name}: could not edit plugins: safely; add {entry} by hand")
+        raise ProjectError(f"{project.path.name}: could not edit plugins: safely; {shown} by hand")
     return text

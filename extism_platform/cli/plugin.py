@@ -1,4 +1,5 @@
-"""`extism-plugin` — the plugin author's command line: init, build, test, call, inspect, verify, keygen."""
+"""`extism-plugin` — the plugin author's command line: init, build, test, call, inspect, verify, keygen;
+the package manager's commands (install, add, remove, update, …) are in `packages.py`."""
 
 from __future__ import annotations
 
@@ -73,19 +74,6 @@ EXAMPLES = {
   extism-plugin publish --registry git+ssh://git@git.example/acme/plugins.git --keys ~/secure/registry.keys
   extism-plugin publish --registry oci://registry.example:5000/plugins   # tag = version, signed artifact
   extism-plugin publish      # the default registry: pyproject.toml, else ~/.config/extism-platform/config.yaml
-""",
-    "install": """examples:
-  extism-plugin install                          # resolve extism.yaml, fetch + verify, write extism.lock
-  extism-plugin install --frozen                 # CI: exactly what extism.lock pins, or fail
-  extism-plugin install --upgrade @acme/weather  # let one plugin move to its newest matching version
-  extism-plugin install --project deploy/extism.yaml --upgrade --json
-  extism-plugin install --upgrade @acme/weather --accept-permissions   # it asks for more: accept, as shown
-  extism-plugin install --state-dir /srv/mcp/state  # plugins' lifecycle hooks migrate that kv store
-""",
-    "add": """examples:
-  extism-plugin add @acme/weather                # newest version, written as "^1.2.0"
-  extism-plugin add '@acme/weather@~1.1' --registry acme
-  extism-plugin add greeter@0.1 --project deploy/extism.yaml
 """,
     "docs": """examples:
   extism-plugin docs                               # build/docs/index.html from plugin.yaml + README.md
@@ -500,83 +488,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- install / add ---------------------------------------------------------------------------------
-
-
-def add_accept_permissions(p: argparse.ArgumentParser) -> None:
-    """`--accept-permissions`, for every command that may move a plugin to another version."""
-    p.add_argument(
-        "--accept-permissions",
-        action="store_true",
-        help="go ahead when a new version asks for more permissions than extism.lock records (shown first)",
-    )
-
-
-def _installed(args: argparse.Namespace, result: Any, wrote: bool, extra: str = "", hooks: Any = ()) -> int:
-    for warning in result.warnings:
-        print(f"extism-plugin: warning: {warning}", file=sys.stderr)
-    width = max((len(p.locked.name) for p in result.plugins), default=0)
-    lines = [
-        f"{p.locked.name:<{width}}  {p.locked.version:<10} {p.locked.registry}" + ("" if p.direct else "  (dependency)")
-        for p in result.plugins
-    ]
-    lines += [f"hook {h.plugin} {h.hook} ({h.export}) ok" for h in hooks]
-    lock = result.project.lock_path
-    lines.append(extra + (f"{lock} written ({len(result.plugins)} plugins)" if wrote else f"{lock} up to date"))
-    doc = {**result.to_dict(), "written": wrote, "hooks": [h.to_dict() for h in hooks]}
-    _emit(args, doc, "\n".join(lines))
-    return 0
-
-
-def _commit_install(args: argparse.Namespace, result: Any) -> tuple[bool, Any]:
-    """Run the plugins' lifecycle hooks (sandboxed, see extism_platform/hooks.py), then write
-    extism.lock; a failing hook raises before anything is written."""
-    from extism_platform.hooks import run_install_hooks
-
-    hooks = run_install_hooks(result, state_dir=args.state_dir)
-    return result.write(), hooks
-
-
-def _upgrade_set(values: list[str] | None) -> set[str]:
-    return set(values or ())
-
-
-def cmd_install(args: argparse.Namespace) -> int:
-    from extism_platform.grants import grants_from_project
-    from registry_static.install import install
-    from registry_static.project import load_project
-
-    project = load_project(Path(args.project))
-    grants_from_project(project.grants, project.path.name)  # a bad grant fails now, not when serving
-    result = install(
-        project, frozen=args.frozen, upgrade=_upgrade_set(args.upgrade), accept_permissions=args.accept_permissions
-    )
-    wrote, hooks = _commit_install(args, result)
-    return _installed(args, result, wrote, hooks=hooks)
-
-
-def cmd_add(args: argparse.Namespace) -> int:
-    from extism_platform.host.sources import parse_spec
-    from plugin_format.files import atomic_write
-    from registry_static.install import install
-    from registry_static.project import load_project, parse_project, with_plugin
-
-    project = load_project(Path(args.project))
-    name, spec = parse_spec(args.plugin)
-    if args.registry and args.registry not in project.registries:
-        raise ExtismPlatformError(f"--registry {args.registry}: {project.path.name} defines no such registry")
-    # Install from the edited text first: extism.yaml and extism.lock are written only if all of it works.
-    text = with_plugin(project, name, spec, args.registry)
-    result = install(parse_project(project.path, text), upgrade={name}, accept_permissions=args.accept_permissions)
-    if args.plugin.rfind("@") <= 0:  # no range given: pin the newest version's major line, as npm does
-        spec = "^" + next(p.locked.version for p in result.plugins if p.locked.name == name)
-        text = with_plugin(project, name, spec, args.registry)
-        result.project = parse_project(project.path, text)
-    wrote, hooks = _commit_install(args, result)  # a failing hook leaves extism.yaml as it was, too
-    atomic_write(project.path, text.encode())
-    return _installed(args, result, wrote, extra=f"{project.path}: plugins.{name} = {spec}\n", hooks=hooks)
-
-
 def cmd_keygen(args: argparse.Namespace) -> int:
     passphrase = None
     if args.passphrase_env:
@@ -633,16 +544,6 @@ def _with_option(p: argparse.ArgumentParser) -> None:
         "and .sig; repeatable)",
     )
     p.add_argument("--allow-unsigned", action="store_true", help="link --with builds that carry no signature")
-
-
-def _state_dir_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        metavar="DIR",
-        help="the kv store (and audit key) lifecycle hooks run on, as extism-mcp-server --state-dir "
-        "(default: the platform's state directory)",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -739,26 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact", help="any of <name>-<version>.wasm / .plugin.json / .sig")
     p.add_argument("--key", action="append", default=[], metavar="PUB", help="trusted public key (repeatable)")
 
-    p = _sub(sub, "install", "install extism.yaml's plugins: resolve, fetch, verify, write extism.lock", cmd_install)
-    p.add_argument("--project", default="extism.yaml", metavar="extism.yaml", help="default: ./extism.yaml")
-    p.add_argument("--frozen", action="store_true", help="install exactly what extism.lock pins; fail if it is stale")
-    _state_dir_option(p)
-    p.add_argument(
-        "--upgrade",
-        action="append",
-        nargs="?",
-        const="*",
-        metavar="NAME",
-        help="ignore extism.lock's version for NAME (repeatable), or for every plugin without NAME",
-    )
-    add_accept_permissions(p)
+    from extism_platform.cli.packages import register_package_commands
 
-    p = _sub(sub, "add", "add a plugin to extism.yaml (keeping the rest of the file) and install", cmd_add)
-    p.add_argument("plugin", metavar="NAME[@RANGE]", help="e.g. @acme/weather or '@acme/weather@^1.2'")
-    p.add_argument("--project", default="extism.yaml", metavar="extism.yaml", help="default: ./extism.yaml")
-    p.add_argument("--registry", metavar="NAME", help="take it from this entry of registries (default: default)")
-    add_accept_permissions(p)
-    _state_dir_option(p)
+    register_package_commands(sub, _sub)  # install, add, remove, update, outdated, list, tree, why, …
 
     p = _sub(sub, "keygen", "create an Ed25519 signing key pair", cmd_keygen)
     p.add_argument("--out", help=f"private key path (default: {default_signing_key()})")
