@@ -291,10 +291,14 @@ def _edit_plugins(project: Project, name: str, entry: str | None, want: Any) -> 
                 i += 1
                 continue
             i += 1
+            one_line = True
             while i < len(block) and (not block[i].strip() or len(block[i]) - len(block[i].lstrip()) > len(indent)):
                 i += 1  # the old entry's continuation lines (a block mapping value)
+                one_line = False
             if entry is not None:
-                out.append(f"{indent}{entry}\n")
+                # a one-line entry keeps its trailing comment (`"@a/x": "^1"   # why we pin it`)
+                comment = re.search(r"\s+#[^\"']*$", ln.rstrip("\n")) if one_line else None
+                out.append(f"{indent}{entry}{comment.group(0) if comment else ''}\n")
             replaced = True
         if not replaced and entry is not None:
             last = max((k for k, ln in enumerate(out) if ln.strip() and not ln.lstrip().startswith("#")), default=-1)

@@ -71,7 +71,7 @@ def remove(
     new_lock = Lockfile({n: p for n, p in plugins.items() if n in keep})
     needs = dependents(new_lock)
     kept = [
-        (d, [f"{p.name}@{p.version}" for p, _ in needs.get(d, [])])
+        (d, [project.path.name] * (d in new_project.plugins) + [f"{p.name}@{p.version}" for p, _ in needs.get(d, [])])
         for d in sorted(plugins[name].dependencies if name in plugins else ())
         if d in keep
     ]

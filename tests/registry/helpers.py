@@ -12,6 +12,22 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+
+from plugin_format import signing
+from plugin_format.artifact import canonical_json, sha256_hex
+from registry_static.repository import ArtifactBytes
+
+
+def signed_artifact(
+    template: dict[str, Any], wasm: bytes, name: str, version: str, key: Any, **fields: Any
+) -> ArtifactBytes:
+    """A really signed artifact without a compiler: `template` (a built plugin.json) renamed to
+    `name`@`version` (plus `fields`, e.g. dependencies), signed with `key` as `extism-plugin build` does."""
+    doc = {**template, "name": name, "version": version, "description": f"Plugin {name}", **fields}
+    pj = canonical_json(doc)
+    stmt = signing.statement(name, version, sha256_hex(wasm), sha256_hex(pj))
+    return ArtifactBytes(wasm, pj, canonical_json(signing.sign_statement(stmt, key)), None, f"{name}@{version}")
 
 
 def free_port() -> int:

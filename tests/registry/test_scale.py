@@ -9,23 +9,15 @@ from pathlib import Path
 import pytest
 
 from hatch_extism.build import Artifacts
-from plugin_format import signing
-from plugin_format.artifact import canonical_json, sha256_hex
 from registry_static.client import RegistryClient
-from registry_static.repository import ArtifactBytes, Repository
+from registry_static.repository import Repository
 from registry_static.server import BackgroundServer
 from tests.conftest import ROOT
 
 from .conftest import Authors
+from .helpers import signed_artifact
 
 SCOPES, PER_SCOPE = 100, 100
-
-
-def _artifact(template: dict, wasm: bytes, name: str, version: str, key: object) -> ArtifactBytes:
-    pj = canonical_json({**template, "name": name, "version": version, "description": f"Plugin {name}"})
-    stmt = signing.statement(name, version, sha256_hex(wasm), sha256_hex(pj))
-    sig = canonical_json(signing.sign_statement(stmt, key))
-    return ArtifactBytes(wasm, pj, sig, None, name)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +32,7 @@ def big(tmp_path_factory: pytest.TempPathFactory, authors: Authors, built: dict[
     for s in range(SCOPES):
         repo.add_scope(f"@org{s:03d}", [(pem, "alice")])
     items = [
-        _artifact(template, wasm, f"@org{s:03d}/plugin-{p:03d}", "1.0.0", key)
+        signed_artifact(template, wasm, f"@org{s:03d}/plugin-{p:03d}", "1.0.0", key)
         for s in range(SCOPES)
         for p in range(PER_SCOPE)
     ]
@@ -60,7 +52,7 @@ def test_one_package_from_10000_touches_a_few_small_files(big: dict, tmp_path: P
     repo = Repository(big["dir"], big["keys"])  # durable writes (fsync) for the measured publish
     assert len(repo.packages("org042")) == PER_SCOPE
     t0 = time.perf_counter()
-    repo.publish_bytes([_artifact(big["template"], big["wasm"], "@org042/plugin-007", "1.1.0", big["key"])])
+    repo.publish_bytes([signed_artifact(big["template"], big["wasm"], "@org042/plugin-007", "1.1.0", big["key"])])
     publish_s = time.perf_counter() - t0
     with BackgroundServer(big["dir"]) as url:
         client = RegistryClient(url, tmp_path / "cache")
