@@ -11,9 +11,25 @@ Ranges, npm/Cargo flavoured:
 | `~1.2.3`, `~1.2` | >=1.2.3, <1.3.0 (`~1` → <2.0.0)         |
 | `>=1,<2`         | comparators joined by `,` or spaces are ANDed |
 | `^1 \\|\\| ^2`   | alternatives joined by `||` are ORed    |
+| `1.2 - 2.3`      | >=1.2.0, <2.4.0 (`1.2.3 - 2.3.4`: <=2.3.4) |
 
 Pre-releases (`2.0.0-rc.1`) match only a range whose comparators name a pre-release of the same
-major.minor.patch (as npm does), so `^1.2` never silently selects `1.3.0-beta`.
+major.minor.patch (as npm does), so `^1.2` and `>1.2` never silently select `1.3.0-beta`; the `-0`
+our computed bounds carry (`<2.0.0-0`) does not count as naming one. `Range.parse(spec,
+include_prerelease=True)` is npm's `includePrerelease` option: pre-releases then match like releases.
+Digits are ASCII only, here and in plugin.schema.json (`VERSION_PATTERN` is the schema's pattern).
+
+These rules are checked against npm's own `semver` package (strict mode: `valid`, `validRange`,
+`satisfies` with and without `includePrerelease`, `maxSatisfying`, `inc`) by a differential test on
+a generated corpus (tests/test_semver.py). The deliberate differences, all of them:
+
+- a version is exactly `MAJOR.MINOR.PATCH[-PRE][+BUILD]`: npm's strict mode also takes `v1.2.3` and
+  surrounding spaces; plugin.yaml and index files hold one spelling;
+- `str(Version)` keeps build metadata (`1.2.3+build.5`), where npm's `valid()` drops it;
+- numeric parts have no 2^53 cap (npm's is JavaScript's safe integer);
+- `,` also separates comparators (`>=1,<2`, Cargo style), which npm refuses;
+- an empty alternative around `||` (`1.2.3 ||`) is refused; npm reads it as `*`, so a typo would
+  match everything.
 """
 
 from __future__ import annotations
@@ -34,7 +50,7 @@ VERSION_PATTERN = (
 )
 _VERSION_RE = re.compile(VERSION_PATTERN)
 _PARTIAL_RE = re.compile(
-    r"^(?P<op>\^|~|>=|<=|>|<|=)?\s*v?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*]))?(?:\.(?P<patch>\d+|[xX*]))?"
+    r"^(?P<op>\^|~|>=|<=|>|<|=)?\s*v?(?P<major>[0-9]+|[xX*])(?:\.(?P<minor>[0-9]+|[xX*]))?(?:\.(?P<patch>[0-9]+|[xX*]))?"
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?\Z"
 )
 
@@ -98,6 +114,9 @@ class Version:
 class Comparator:
     op: str  # one of >=, >, <=, <, =
     version: Version
+    #: the pre-release was written by the user (`>=2.0.0-rc.1`), not the `-0` a bound gets so that it
+    #: also covers pre-releases (`<2.0.0-0`): only a written one lets pre-releases of its core through
+    written_pre: bool = True
 
     def test(self, v: Version) -> bool:
         if self.op == "=":
@@ -119,7 +138,12 @@ def _lowest_pre(v: Version) -> Version:
     return Version(v.major, v.minor, v.patch, ("0",))
 
 
-def _expand(token: str, spec: str) -> list[Comparator]:
+def _bound(op: str, v: Version) -> Comparator:
+    """A comparator on a computed bound (`-0` added by us, not written by the user)."""
+    return Comparator(op, v, written_pre=False)
+
+
+def _expand(token: str, spec: str, include_prerelease: bool = False, hyphen_low: bool = False) -> list[Comparator]:
     m = _PARTIAL_RE.match(token)
     if not m:
         raise SemverError(
@@ -136,8 +160,12 @@ def _expand(token: str, spec: str) -> list[Comparator]:
     if pre and any(wild):
         raise SemverError(f"range {spec!r}: a pre-release needs a full version ({token!r})")
     lo = Version(nums[0], nums[1], nums[2], pre)
+    if include_prerelease and not pre and op in ("", "=", "^", ">=") and (wild[2] or hyphen_low):
+        lo = _lowest_pre(lo)  # as npm: a filled-in lower bound then starts at its first pre-release (not for ~)
+        if op in ("", "=") and not wild[2]:
+            op = ">="
     if wild[0]:
-        return [] if op in ("", "=", ">=", "<=", "^", "~") else [Comparator("<", Version(0, 0, 0, ("0",)))]
+        return [] if op in ("", "=", ">=", "<=", "^", "~") else [_bound("<", Version(0, 0, 0, ("0",)))]
     n_fixed = 3 - sum(wild)
 
     def bump(level: int) -> Version:
@@ -150,21 +178,25 @@ def _expand(token: str, spec: str) -> list[Comparator]:
     if op in ("", "="):
         if n_fixed == 3:
             return [Comparator("=", lo)]
-        return [Comparator(">=", lo), Comparator("<", bump(n_fixed - 1))]
+        return [Comparator(">=", lo), _bound("<", bump(n_fixed - 1))]
     if op == "^":
         # The first non-zero fixed part may not change.
         level = next((i for i in range(n_fixed) if nums[i] != 0), n_fixed - 1)
-        return [Comparator(">=", lo), Comparator("<", bump(level))]
+        return [Comparator(">=", lo), _bound("<", bump(level))]
     if op == "~":
-        return [Comparator(">=", lo), Comparator("<", bump(0 if n_fixed == 1 else 1))]
+        return [Comparator(">=", lo), _bound("<", bump(0 if n_fixed == 1 else 1))]
     if op == ">=":
         return [Comparator(">=", lo)]
     if op == "<":
-        return [Comparator("<", lo if n_fixed == 3 else _lowest_pre(lo))]
+        return [Comparator("<", lo) if n_fixed == 3 else _bound("<", _lowest_pre(lo))]
     if op == ">":
-        return [Comparator(">", lo) if n_fixed == 3 else Comparator(">=", bump(n_fixed - 1))]
+        # `>1.2` is `>=1.3.0-0`: its -0 is ours, so `1.3.0-beta` stays out (unless pre-releases are opted in)
+        return [Comparator(">", lo) if n_fixed == 3 else _bound(">=", bump(n_fixed - 1))]
     # "<="
-    return [Comparator("<=", lo) if n_fixed == 3 else Comparator("<", bump(n_fixed - 1))]
+    return [Comparator("<=", lo) if n_fixed == 3 else _bound("<", bump(n_fixed - 1))]
+
+
+_HYPHEN = re.compile(r"^(\S+)\s+-\s+(\S+)$")
 
 
 @dataclass(frozen=True)
@@ -173,22 +205,31 @@ class Range:
 
     spec: str
     alternatives: tuple[tuple[Comparator, ...], ...]
+    #: npm's `includePrerelease`: pre-releases match like releases (`^1.2` then takes `1.5.0-rc.1`)
+    include_prerelease: bool = False
 
     @classmethod
-    def parse(cls, spec: str) -> Range:
-        """Parse a range spec (see the module docstring); raise `SemverError` naming the bad part."""
+    def parse(cls, spec: str, *, include_prerelease: bool = False) -> Range:
+        """Parse a range spec (see the module docstring); raise `SemverError` naming the bad part.
+        `include_prerelease` opts in to pre-releases everywhere in the range (npm's option)."""
         text = str(spec).strip()
         alts = []
         for alt in text.split("||"):
+            hyphen = _HYPHEN.match(alt.strip())
+            if hyphen:  # `1.2 - 2.3` is `>=1.2.0 <2.4.0-0`; `1.2.3 - 2.3.4` is `>=1.2.3 <=2.3.4`
+                low, high = hyphen.groups()
+                lows = _expand(">=" + low, text, include_prerelease, hyphen_low=True)
+                alts.append((*lows, *_expand("<=" + high, text)))
+                continue
             alt = re.sub(r"(>=|<=|>|<|=|\^|~)\s+", r"\1", alt.strip())
             tokens = [t for t in re.split(r"[,\s]+", alt) if t]
             if not tokens and "||" in text:
                 raise SemverError(f"range {spec!r}: empty alternative around '||'")
             comps: list[Comparator] = []
             for tok in tokens:
-                comps.extend(_expand(tok, text))
+                comps.extend(_expand(tok, text, include_prerelease))
             alts.append(tuple(comps))
-        return cls(text, tuple(alts))
+        return cls(text, tuple(alts), include_prerelease)
 
     def matches(self, version: Version | str) -> bool:
         """True when `version` satisfies the range (pre-releases only when the range names one)."""
@@ -196,7 +237,11 @@ class Range:
         for comps in self.alternatives:
             if not all(c.test(v) for c in comps):
                 continue
-            if v.is_prerelease and not any(c.version.is_prerelease and c.version.core == v.core for c in comps):
+            if (
+                v.is_prerelease
+                and not self.include_prerelease
+                and not any(c.written_pre and c.version.is_prerelease and c.version.core == v.core for c in comps)
+            ):
                 continue
             return True
         return False
@@ -262,6 +307,8 @@ def bump(version: Version, kind: str, preid: str | None = None) -> Version:
     if kind == "patch":
         return Version(major, minor, patch) if pre else Version(major, minor, patch + 1)
     if kind == "release":
+        if not pre:  # as npm: nothing to release
+            raise SemverError(f"{version}: not a pre-release, so `release` has nothing to drop")
         return Version(major, minor, patch)
     if kind == "premajor":
         return _with_pre((major + 1, 0, 0), preid)
