@@ -137,6 +137,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "benchmarks.host")
     # ours vs a bare Python mcp server vs hyper-mcp built from source ($HYPER_MCP_SRC or a clone)
     session.run("python", "-m", "benchmarks.servers")
+    session.run("python", "-m", "benchmarks.resolver")  # 10,000 packages × 10 versions (generated once)
 
 
 @nox.session(python=PYTHON)
