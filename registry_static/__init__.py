@@ -11,6 +11,10 @@ Public API (see FORMAT.md for the on-disk format):
   `registry_static.server.make_server` / `BackgroundServer`.
 - Consumer side (see LOCKFILE.md): `project.load_project` (extism.yaml), `resolver.Resolver`,
   `lockfile.Lockfile` / `read_lock` / `differences`, `install.install` (→ `Installation.write()`),
-  `cache.read_blob` / `read_key`.
+  `cache.read_blob` / `read_key`; `install(..., offline=True)` reads only the cache (`offline.CachedMetadata`
+  re-verifies the cached TUF state).
+- Package-manager queries and edits over the lock + client: `outdated.outdated` / `update`,
+  `remove.remove`, `tree.list_plugins` / `tree` / `why`, `search.search` / `info`,
+  `cache.cache_listing` / `verify_cache` / `clean_cache`.
 - `extism-registry` command line: `registry_static.cli:main`.
 """
