@@ -43,7 +43,7 @@ SCOPES, PER_SCOPE = 100, 100
 VERSIONS = ["0.1.0", "0.2.0", "1.0.0", "1.1.0", "1.2.0", "1.2.1", "2.0.0", "2.1.0", "2.2.0", "2.2.1"]
 CORE = 50
 SEED = 11
-PARAMS = {"scopes": SCOPES, "per_scope": PER_SCOPE, "versions": VERSIONS, "core": CORE, "seed": SEED, "v": 1}
+PARAMS = {"scopes": SCOPES, "per_scope": PER_SCOPE, "versions": VERSIONS, "core": CORE, "seed": SEED, "v": 2}
 WASM = b"\x00asm\x01\x00\x00\x00"  # a valid (empty) module: resolution never reads it
 
 
@@ -60,7 +60,7 @@ def dependencies(i: int, version: str, rng: random.Random) -> dict[str, str]:
         j = rng.randrange(0, min(i, CORE)) if rng.random() < 0.3 else rng.randrange(max(0, i - 200), i)
         major = version.split(".")[0]
         # new lines ask for the dependency's 2.x, old ones for 1.x (or 0.2): realistic drift, some conflicts
-        deps[name_of(j)] = {"2": "^2.1", "1": "^1.1", "0": "^0.2"}[major] if rng.random() < 0.9 else "^1"
+        deps[name_of(j)] = {"2": "^2.1", "1": "^1.1", "0": "^0.2"}[major] if rng.random() < 0.98 else "^1"
     return deps
 
 
@@ -129,8 +129,9 @@ def root_sets() -> dict[str, dict[str, str]]:
     n = SCOPES * PER_SCOPE
     pick = lambda k: {name_of(i): "^2" for i in rng.sample(range(n // 2, n), k)}  # noqa: E731
     return {
-        "1 core package": {name_of(3): "^2"},
-        "1 leaf package": {name_of(n - 1): "^2"},
+        "1 core package": {name_of(CORE - 1): "^2"},
+        "1 leaf package": {name_of(n - 2): "^2"},
+        "3 packages": pick(3),
         "10 packages": pick(10),
         "50 packages": pick(50),
         "10 packages, old lines (^1)": {k: "^1" for k in pick(10)},
