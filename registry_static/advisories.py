@@ -26,7 +26,6 @@ ignore them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -34,7 +33,7 @@ from typing import Any
 
 from plugin_format.errors import RegistryError, SemverError, TrustError
 from plugin_format.semver import Range, Version
-from registry_static.layout import ADVISORIES_SCHEMA, UNSCOPED, compact_json
+from registry_static.layout import ADVISORIES_SCHEMA, UNSCOPED, compact_json, read_schema_doc
 
 SEVERITIES = ("low", "moderate", "high", "critical")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
@@ -159,12 +158,7 @@ class AdvisoryFile:
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str, expect_scope: str | None = None) -> AdvisoryFile:
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            raise TrustError(f"{where}: not JSON") from None
-        if not isinstance(doc, dict) or doc.get("schema") != ADVISORIES_SCHEMA:
-            raise TrustError(f"{where}: not an advisories file (schema should be {ADVISORIES_SCHEMA!r})")
+        doc = read_schema_doc(data, where, ADVISORIES_SCHEMA, "an advisories file")
         if expect_scope is not None and doc.get("scope") != expect_scope:
             raise TrustError(f"{where}: describes scope {doc.get('scope')!r}, not {expect_scope!r}")
         items = doc.get("advisories")

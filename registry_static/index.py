@@ -6,14 +6,13 @@ verified their length and sha256; the author keys inside them then verify each a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from plugin_format.errors import SemverError, TrustError
 from plugin_format.permissions import PermissionSet
 from plugin_format.semver import Version
-from registry_static.layout import INDEX_SCHEMA, SCOPE_SCHEMA, compact_json
+from registry_static.layout import INDEX_SCHEMA, SCOPE_SCHEMA, compact_json, read_schema_doc
 
 
 @dataclass(frozen=True)
@@ -151,12 +150,7 @@ class IndexFile:
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str, expect_name: str | None = None) -> IndexFile:
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            raise TrustError(f"{where}: not JSON") from None
-        if not isinstance(doc, dict) or doc.get("schema") != INDEX_SCHEMA:
-            raise TrustError(f"{where}: not an index file (schema should be {INDEX_SCHEMA!r})")
+        doc = read_schema_doc(data, where, INDEX_SCHEMA, "an index file")
         if expect_name is not None and doc.get("name") != expect_name:
             raise TrustError(f"{where}: describes {doc.get('name')!r}, not {expect_name!r}")
         keys = doc.get("keys") or {}
@@ -181,12 +175,7 @@ class ScopePolicy:
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> ScopePolicy:
-        try:
-            doc = json.loads(data)
-        except ValueError:
-            raise TrustError(f"{where}: not JSON") from None
-        if not isinstance(doc, dict) or doc.get("schema") != SCOPE_SCHEMA:
-            raise TrustError(f"{where}: not a scope policy file (schema should be {SCOPE_SCHEMA!r})")
+        doc = read_schema_doc(data, where, SCOPE_SCHEMA, "a scope policy file")
         authors = doc.get("authors") or {}
         if not isinstance(authors, dict):
             raise TrustError(f"{where}.authors: expected an object")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_format import names
-from plugin_format.errors import RegistryError
+from plugin_format.errors import RegistryError, TrustError
 from plugin_format.files import atomic_write
 
 UNSCOPED = "_"  # the directory (and pseudo-scope) of packages without a scope
@@ -112,6 +112,18 @@ def folded(name: str) -> str:
 def compact_json(doc: Any) -> bytes:
     """Stable, small bytes: sorted keys, no whitespace, UTF-8."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def read_schema_doc(data: bytes, where: str, schema: str, what: str) -> dict[str, Any]:
+    """A registry JSON document of `schema` (an index file, a scope policy, an advisories file), or a
+    TrustError naming `where` and what it should have been."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise TrustError(f"{where}: not JSON") from None
+    if not isinstance(doc, dict) or doc.get("schema") != schema:
+        raise TrustError(f"{where}: not {what} (schema should be {schema!r})")
+    return doc
 
 
 def write_new(path: Path, data: bytes, *, fsync: bool = True) -> None:
