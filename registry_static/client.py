@@ -155,9 +155,16 @@ class FetchedPlugin:
         return self.info.sha256
 
 
+_INTERNAL = (RecursionError, MemoryError, AssertionError, AttributeError, NameError, TypeError)
+
+
 def _explain(exc: BaseException, url: str, last_url: str = "", token_hint: str = "") -> RegistryError:
     """One actionable message per failure class of the TUF client, naming the file at fault
-    (`token_hint`: what to do about a 401/403, from `credentials.resolve_token`)."""
+    (`token_hint`: what to do about a 401/403, from `credentials.resolve_token`). python-tuf reports
+    anything raised while fetching as a DownloadError; a fault of this process (exhausted stack or
+    memory, a bug) is re-raised as itself, never reported as a download failure."""
+    if isinstance(exc, tuf_exc.DownloadError) and isinstance(exc.__cause__, _INTERNAL):
+        raise exc.__cause__
     msg = str(exc) or type(exc).__name__
     if last_url.startswith(url) and not isinstance(exc, tuf_exc.DownloadHTTPError):
         msg = f"{last_url[len(url) :]}: {msg}"

@@ -137,3 +137,79 @@ def test_invalid_ranges_are_named() -> None:
         solve({"a": {"1.0.0": {}}}, {"a": "one"})
     with pytest.raises(ResolveError, match=r"a 1\.0\.0 needs b \?\?, an invalid range"):
         solve({"a": {"1.0.0": {"b": "??"}}, "b": {}}, {"a": "*"})
+
+
+def test_a_deep_chain_resolves_without_recursion() -> None:
+    # 2,000 plugins, each needing the next: the search keeps its own stack, so depth is bounded by memory
+    n = 2000
+    pkgs = {f"p{i:04d}": {"1.0.0": {f"p{i + 1:04d}": "^1"} if i + 1 < n else {}} for i in range(n)}
+    resolver = Resolver(MemorySource(pkgs))
+    got = resolver.resolve({"p0000": "^1"})
+    assert len(got) == n and all(str(c.version) == "1.0.0" for c in got.values())
+    assert resolver.steps == n
+
+
+def conflict_behind_uninvolved_choices(fixable: bool) -> dict:
+    """app 1.1.0 needs eight independent plugins (5 versions each) and, decided last, zz-late, which
+    needs zz-core ^2 while app 1.1.0 itself asks for zz-core ^1. Plain backtracking retries every
+    combination of the eight (5^8) before it reconsiders app; the conflict involves only app."""
+    many = {f"a{k}": {f"1.{v}.0": {} for v in range(5)} for k in range(1, 9)}
+    newest = {**{name: "^1" for name in many}, "zz-core": "^1", "zz-late": "^1"}
+    older = {} if fixable else newest
+    return {
+        "app": {"1.0.0": older, "1.1.0": newest},
+        **many,
+        "zz-core": {"1.0.0": {}, "2.0.0": {}},
+        "zz-late": {"1.0.0": {"zz-core": "^2"}},
+    }
+
+
+def test_backjumps_over_choices_that_took_no_part_in_a_conflict() -> None:
+    resolver = Resolver(MemorySource(conflict_behind_uninvolved_choices(fixable=True)))
+    got = resolver.resolve({"app": "^1"})
+    assert {n: str(c.version) for n, c in got.items()} == {"app": "1.0.0"}
+    # app 1.1.0, its 8 + 2 dependencies, then app 1.0.0 (chronological backtracking: > 20,000 attempts)
+    assert resolver.steps == 12
+
+
+def test_an_unsolvable_conflict_behind_uninvolved_choices_is_explained_quickly() -> None:
+    resolver = Resolver(MemorySource(conflict_behind_uninvolved_choices(fixable=False)))
+    with pytest.raises(ResolveError) as exc:
+        resolver.resolve({"app": "^1"})
+    lines = str(exc.value).splitlines()
+    assert lines[0] == "cannot resolve extism.yaml: conflicting requirements for zz-core"
+    assert lines[1:4] == [
+        "  extism.yaml wants app ^1",
+        "    app 1.1.0 needs zz-core ^1",
+        "    app 1.1.0 needs zz-late ^1",
+    ]
+    assert lines[4:] == [
+        "      zz-late 1.0.0 needs zz-core ^2",
+        "  no version of zz-core matches ^1 and ^2 (available: 1.0.0, 2.0.0)",
+        "  also tried app 1.0.0: it conflicts too",
+    ]
+    assert resolver.steps == 22  # app 1.1.0's subtree once, then app 1.0.0's (before: gave up at 20,000)
+
+
+def test_the_step_limit_is_still_a_last_resort_with_a_clear_message() -> None:
+    resolver = Resolver(MemorySource(conflict_behind_uninvolved_choices(fixable=True)), max_steps=5)
+    with pytest.raises(ResolveError, match=r"gave up after 5 attempts \(narrow the ranges in extism.yaml\)"):
+        resolver.resolve({"app": "^1"})
+
+
+def test_an_internal_error_while_fetching_is_never_a_download_failure() -> None:
+    # python-tuf wraps whatever its fetch raises as "Failed to download …": that once hid a RecursionError
+    from tuf.api import exceptions as tuf_exc
+
+    from registry_static.client import _explain
+
+    def wrapped(cause: BaseException) -> tuf_exc.DownloadError:
+        try:
+            raise tuf_exc.DownloadError("Failed to download http://127.0.0.1:1/x.json") from cause
+        except tuf_exc.DownloadError as exc:
+            return exc
+
+    with pytest.raises(RecursionError):
+        _explain(wrapped(RecursionError("maximum recursion depth exceeded")), "http://127.0.0.1:1/")
+    network = _explain(wrapped(ConnectionRefusedError("refused")), "http://127.0.0.1:1/")
+    assert "Failed to download" in str(network) and "refused" in str(network)
