@@ -5,7 +5,10 @@ the candidates are the versions that satisfy every requirement collected so far,
 pinned by extism.lock first: no surprise upgrades), never a yanked one unless the lock pins it. Choosing a
 version adds its dependencies as requirements; when one of them cannot be met (no version fits them all,
 or an earlier choice excludes it) the next candidate is tried, and when a plugin runs out of candidates
-the search backs up to the previous decision.
+the search backs up straight to the most recent decision the conflict involves (conflict-directed
+backjumping), remembering the combination as one never to try again (see `_Search`). The search keeps
+its own stack, so a dependency chain may be as deep as memory allows. `MAX_STEPS` attempts are the last
+resort.
 
 When nothing works, the error explains the first conflict met, as the chains of requirements that lead
 to it, one step per line:
