@@ -6,7 +6,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -38,16 +40,17 @@ class Browser:
 
     def __init__(self, exe: str, timeout: float = 20.0) -> None:
         self.timeout = timeout
-        self.profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
+        self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
         self.proc = subprocess.Popen(
-            [exe, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
+            [exe, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: close() ends the helpers it forks too
         )
         self._ids = itertools.count(1)
         self._stack = contextlib.ExitStack()
         try:
-            port_file = Path(self.profile.name) / "DevToolsActivePort"
+            port_file = Path(self.profile) / "DevToolsActivePort"
             deadline = time.monotonic() + timeout
             while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
                 if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -131,10 +134,28 @@ class Browser:
         try:
             self._stack.close()
         finally:
-            self.proc.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._signal_group(signal.SIGKILL)
                 self.proc.wait(timeout=10)
-            self.profile.cleanup()
+            # chromium's forked helpers (zygote, crash handler) may outlive the browser by a moment and
+            # still write into the profile: end the whole group, then remove the profile, retrying
+            self._signal_group(signal.SIGKILL)
+            for attempt in range(50):
+                try:
+                    shutil.rmtree(self.profile)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
