@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ EXAMPLES = """examples:
   extism-mcp-server --project extism.yaml                  # extism.lock's plugins from the cache, its grants
   extism-mcp-server --installed --only 'acme_*' --list --json                       # the tools, then exit
   extism-mcp-server --dist dist/ --http 127.0.0.1:8765 --workers 4 --kv redis://127.0.0.1:6379/0
+  extism-mcp-server --dist dist/ --http 10.0.0.1:8765 --replica a --kv redis://10.0.0.9:6379/0   # replicas
+                                    # behind any balancer: 2025 sessions follow their replica (no stickiness)
 grants (default deny; the plugin must also ask for it in plugin.yaml):
   --grant PLUGIN:host=H | path=DIR[:rw] | config.KEY=VALUE | host_function=kv | memory_mib=N | timeout_ms=N
   --grant PLUGIN:http_response_headers=true   (it reads its HTTP responses' headers)
@@ -192,6 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --http: N server processes behind the one port (every core for CPU-bound tools; "
         "2025-era sessions are routed to the worker that holds them)",
+    )
+    run.add_argument(
+        "--replica",
+        metavar="ID",
+        help="with --http: this replica's id (a-z, 0-9, -), one of several behind a load balancer; 2025-era "
+        "sessions carry it and are forwarded to it from the others (a Redis kv store doubles as the directory)",
+    )
+    run.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="with --replica: where the other replicas reach this one's MCP endpoint "
+        "(default http://HOST:PORT/mcp of --http, unless HOST is a wildcard)",
+    )
+    run.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="ID=URL",
+        help="with --replica: another replica's MCP endpoint (repeatable; instead of, or beside, Redis registrations)",
     )
     run.add_argument(
         "--resolve",
@@ -470,6 +492,53 @@ def _print_tools(server: Any, as_json: bool) -> None:
         )
 
 
+def _replica_options(args: argparse.Namespace) -> dict[str, str] | None:
+    """`--replica` / `--advertise` / `--peer` checked before anything loads; the static peers, or
+    None when this server is not a replica."""
+    from extism_platform.mcp import replicas  # noqa: PLC0415
+
+    if args.replica is None:
+        if args.advertise or args.peer:
+            raise ExtismPlatformError("--advertise and --peer need --replica ID (the name of this replica)")
+        return None
+    if not args.http:
+        raise ExtismPlatformError("--replica ID needs --http HOST:PORT (replicas sit behind an HTTP load balancer)")
+    replicas.check_replica_id(args.replica)
+    if args.advertise:
+        replicas.check_endpoint(args.advertise, "--advertise")
+    peers = replicas.parse_peers(args.peer)
+    if args.replica in peers:
+        raise ExtismPlatformError(f"--peer {args.replica}=…: that is this replica's own id (--replica)")
+    return peers
+
+
+def _replica_directory(args: argparse.Namespace, peers: dict[str, str], host: Any, bind: str, port: int) -> Any:
+    """The directory of the other replicas: the static peers, and Redis when the kv store is there
+    (this replica registers its endpoint in it, renewed while it serves)."""
+    from extism_platform.host.kv import RedisKVStore  # noqa: PLC0415
+    from extism_platform.mcp.replicas import ReplicaDirectory  # noqa: PLC0415
+
+    store = host.kv if isinstance(host.kv, RedisKVStore) else None
+    directory = ReplicaDirectory(args.replica, peers, store)
+    if store is None:
+        if not peers:
+            logging.getLogger("extism_platform").warning(
+                "--replica %s: no --peer and no Redis kv store, so sessions of other replicas cannot be forwarded",
+                args.replica,
+            )
+        return directory
+    advertise = args.advertise
+    if advertise is None:
+        if bind in ("0.0.0.0", "::", "[::]", ""):
+            raise ExtismPlatformError(
+                f"--replica {args.replica} --http {args.http}: give --advertise URL, the address the other "
+                "replicas reach this one at (a wildcard bind address is not one)"
+            )
+        advertise = f"http://{'[' + bind + ']' if ':' in bind else bind}:{port}/mcp"
+    directory.register(advertise)
+    return directory
+
+
 def _supervise(args: argparse.Namespace) -> int:
     """`--workers N` (N > 1): start N worker processes behind the one port (`mcp.workers`)."""
     from extism_platform.mcp.workers import supervise  # noqa: PLC0415
@@ -490,6 +559,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ExtismPlatformError(f"--workers {args.workers}: give at least 1")
+    replicas = _replica_options(args)
     slot = None
     if args.workers > 1:
         from extism_platform.mcp.workers import WorkerSlot  # noqa: PLC0415
@@ -535,11 +605,19 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        if slot is None:
-            anyio.run(lambda: server.serve_http(bind, port, token=token, allowed_origins=args.allow_origin))
-        else:
+        wrap: Any = None
+        if slot is not None or replicas is not None:
             from extism_platform.mcp.workers import SessionRouter  # noqa: PLC0415
 
+            index, peers = (slot.index, slot.peers) if slot is not None else (0, {})
+            directory = None
+            if replicas is not None:
+                directory = _replica_directory(args, replicas, host, bind, slot.port if slot is not None else port)
+            wrap = partial(SessionRouter, index=index, peers=peers, replica=args.replica, directory=directory)
+
+        if slot is None:
+            anyio.run(lambda: server.serve_http(bind, port, token=token, allowed_origins=args.allow_origin, wrap=wrap))
+        else:
             sockets = slot.sockets(bind)
             anyio.run(
                 lambda: server.serve_http(
@@ -548,7 +626,7 @@ def run(args: argparse.Namespace) -> int:
                     token=token,
                     allowed_origins=args.allow_origin,
                     sockets=sockets,
-                    wrap=lambda app: SessionRouter(app, slot.index, slot.peers),
+                    wrap=wrap,
                     started=slot.announce_ready,
                 )
             )

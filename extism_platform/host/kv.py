@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -157,6 +158,14 @@ class RedisKVStore:
 
     def delete(self, plugin: str, key: bytes) -> None:
         self._do(self._client.hdel, REDIS_PREFIX + plugin, key)
+
+    def get_raw(self, key: str) -> bytes | None:
+        """A key outside every plugin's namespace (the replica directory's); errors as for the kv calls."""
+        value = self._do(self._client.get, key)
+        return bytes(value) if value is not None else None
+
+    def set_raw(self, key: str, value: str, ttl_s: int) -> None:
+        self._do(partial(self._client.set, ex=ttl_s), key, value)
 
     def close(self) -> None:
         self._client.close()

@@ -17,7 +17,9 @@ How it is put together:
 - A 2025-11-25 session lives in the worker that created it. `SessionRouter` makes that worker's
   session ids `w<index>.<the SDK's id>` on the way out; a request carrying another worker's id is
   forwarded to that worker's private port and its response streamed back (SSE included). So no
-  session map is shared and a client needs no sticky load balancer.
+  session map is shared and a client needs no sticky load balancer. With `--replica ID` the ids
+  also name the replica (`ID.w<index>.…`) and another replica's are forwarded to it
+  (`mcp.replicas`).
 - A worker that dies is replaced (same index and private socket; a connection queued there waits
   for the replacement). Its sessions die with it: their requests get the SDK's 404 for an unknown
   session, which tells a 2025 client to initialize again. A worker that exits before it was ready
@@ -38,7 +40,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from extism_platform.mcp.replicas import ReplicaDirectory
 
 log = logging.getLogger("extism_platform.mcp.workers")
 
@@ -47,7 +53,9 @@ SESSION_HEADER = b"mcp-session-id"
 #: which worker answered (and, on a forwarded answer, which one forwarded it): for operators and tests
 WORKER_HEADER = b"x-extism-worker"
 FORWARDED_HEADER = b"x-extism-forwarded-by"
-_OWNED = re.compile(rb"^w(\d{1,4})\.(.+)\Z")
+_OWNED = re.compile(rb"^(?:([a-z0-9][a-z0-9-]{0,31})\.)?w(\d{1,4})\.(.+)\Z")
+#: on a request one replica forwards to another: never forwarded again
+REPLICA_HOP_HEADER = b"x-extism-replica-hop"
 #: response headers a forwarding hop must not copy (HTTP/1.1 hop-by-hop; the ASGI server frames the body)
 _HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade", b"proxy-connection"}
 #: response headers the ASGI server writes itself
@@ -107,13 +115,23 @@ class WorkerSlot:
 
 
 class SessionRouter:
-    """ASGI wrapper of one worker's app: its session ids carry its index; another worker's are
-    forwarded to that worker (see the module docstring)."""
+    """ASGI wrapper of one worker's app: its session ids carry its index (and, with `--replica`,
+    the replica's id); another worker's are forwarded to that worker, another replica's to that
+    replica (see the module docstring and `mcp.replicas`)."""
 
-    def __init__(self, app: Any, index: int, peers: dict[int, int]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        index: int,
+        peers: dict[int, int],
+        *,
+        replica: str | None = None,
+        directory: ReplicaDirectory | None = None,
+    ) -> None:
         self.app, self.index, self.peers = app, index, peers
-        self.prefix = f"w{index}.".encode()
-        self.tag = str(index).encode()
+        self.replica, self.directory = replica, directory
+        self.prefix = (f"{replica}." if replica else "").encode() + f"w{index}.".encode()
+        self.tag = (f"{replica}/" if replica else "").encode() + str(index).encode()
         self._client: Any = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -124,12 +142,20 @@ class SessionRouter:
         for i, (name, value) in enumerate(headers):
             if name == SESSION_HEADER:
                 owned = _OWNED.match(value)
-                if owned and int(owned[1]) != self.index and int(owned[1]) in self.peers:
-                    await self._forward(int(owned[1]), scope, receive, send)
+                if owned is None:
+                    break
+                replica = owned[1].decode() if owned[1] else None
+                if replica != self.replica:
+                    if replica is not None and self.replica is not None:
+                        await self._to_replica(replica, scope, receive, send)
+                        return
+                    break  # not one of ours at all: the SDK answers 404 for an unknown session
+                if int(owned[2]) != self.index and int(owned[2]) in self.peers:
+                    url = f"http://127.0.0.1:{self.peers[int(owned[2])]}"
+                    await self._forward(url, f"worker {int(owned[2])}", scope, receive, send, [])
                     return
-                if owned:  # ours: the SDK knows it by its own id
-                    headers[i] = (name, owned[2])
-                    scope = {**scope, "headers": headers}
+                headers[i] = (name, owned[3])  # ours: the SDK knows it by its own id
+                scope = {**scope, "headers": headers}
                 break
 
         async def tagged(message: dict[str, Any]) -> None:
@@ -148,9 +174,47 @@ class SessionRouter:
 
         await self.app(scope, receive, tagged)
 
-    async def _forward(self, owner: int, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Send the request to worker `owner`'s private port and stream its answer back; the
-        upstream request is dropped when the client disconnects (an SSE stream would linger)."""
+    async def _to_replica(self, replica: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """A session of replica `replica`: forward once, to the endpoint the directory gives."""
+        import anyio  # noqa: PLC0415
+
+        hopped = any(n == REPLICA_HOP_HEADER for n, _ in scope.get("headers") or [])
+        url = None
+        if not hopped and self.directory is not None:
+            url = await anyio.to_thread.run_sync(self.directory.lookup, replica)
+        if url is None:
+            why = "was forwarded here but is not held here" if hopped else "is not in this replica's directory"
+            await _session_gone(send, 404, f"replica {replica}, which holds this session, {why}; initialize again")
+            return
+        parts = urlsplit(url)
+        forwarded = await self._forward(
+            f"{parts.scheme}://{parts.netloc}",
+            f"replica {replica}",
+            scope,
+            receive,
+            send,
+            [(REPLICA_HOP_HEADER, (self.replica or "").encode())],
+            keep_host=False,
+            unreachable=404,  # the session is lost with its replica: the client initializes again
+        )
+        if not forwarded and self.directory is not None:
+            self.directory.forget(replica)
+
+    async def _forward(
+        self,
+        base: str,
+        owner: str,
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+        extra: list[tuple[bytes, bytes]],
+        *,
+        keep_host: bool = True,
+        unreachable: int = 503,
+    ) -> bool:
+        """Send the request to `base` (a worker's private port, another replica) and stream its
+        answer back; the upstream request is dropped when the client disconnects (an SSE stream
+        would linger). False when `base` could not be reached (the client got a 503/404)."""
         import anyio  # noqa: PLC0415
         import httpx2  # noqa: PLC0415 - the mcp SDK's HTTP client
 
@@ -160,39 +224,28 @@ class SessionRouter:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return True
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string") or b""
-        url = f"http://127.0.0.1:{self.peers[owner]}{path.decode('latin-1')}" + (
-            f"?{query.decode('latin-1')}" if query else ""
-        )
+        url = base + path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
         headers = [(n, v) for n, v in scope.get("headers") or [] if n.lower() not in _HOP and n.lower() != b"host"]
         host = dict(scope.get("headers") or []).get(b"host")
-        if host is not None:
-            headers.append((b"host", host))  # the SDK checks Host: keep the client's
+        if host is not None and keep_host:
+            headers.append((b"host", host))  # the SDK checks Host on loopback: keep the client's
+        headers += extra
         request = self._client.build_request(scope["method"], url, headers=headers, content=body)
         try:
             response = await self._client.send(request, stream=True)
         except httpx2.TransportError as exc:
-            text = (
-                f"worker {owner}, which holds this session, cannot be reached ({type(exc).__name__}); initialize again"
+            await _session_gone(
+                send,
+                unreachable,
+                f"{owner}, which holds this session, cannot be reached ({type(exc).__name__}); initialize again",
             )
-            payload = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32001, "message": text}}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})
-            return
+            return False
         try:
             async with anyio.create_task_group() as tg:
 
@@ -218,6 +271,19 @@ class SessionRouter:
                 tg.cancel_scope.cancel()
         finally:
             await response.aclose()
+        return True
+
+
+async def _session_gone(send: Any, status: int, text: str) -> None:
+    payload = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32001, "message": text}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 # ---- the supervisor ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import http.client
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -228,3 +229,35 @@ class RoundRobinProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+
+NO_REDIS = "redis-server is not installed (`nox -s tests` installs Debian's redis-server when run as root)"
+
+
+@contextlib.contextmanager
+def redis_server(tmp: Path, password: str | None = None) -> Iterator[int]:
+    """Debian's redis-server on 127.0.0.1 (no persistence), for one test; yields its port."""
+    import pytest  # noqa: PLC0415
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip(NO_REDIS)
+    port = free_port()  # redis cannot bind port 0
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
+    if password:
+        args += ["--requirepass", password]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"redis-server did not start on {port}")
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

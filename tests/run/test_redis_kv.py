@@ -4,11 +4,9 @@ never reaches logs, errors or tool results. Debian's redis-server, started here 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,43 +18,14 @@ from extism_platform.host.runtime import Host
 from plugin_format.errors import PluginCallError, RunError
 from tests.conftest import run_cli
 from tests.run.conftest import PROBE, call_json
-from tests.run.mcp_http import RoundRobinProxy, free_port, mcp_server, modern_call
+from tests.run.mcp_http import RoundRobinProxy, mcp_server, modern_call, redis_server
 
 PASSWORD = "pw-Zq8Xr4-never-shown"
-NO_REDIS = "redis-server is not installed (`nox -s tests` installs Debian's redis-server when run as root)"
-
-
-@contextlib.contextmanager
-def _redis(tmp: Path, password: str | None = None) -> Iterator[int]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip(NO_REDIS)
-    port = free_port()  # redis cannot bind port 0
-    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
-    if password:
-        args += ["--requirepass", password]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import socket
-
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on {port}")
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture()
 def redis_port(tmp_path: Path) -> Iterator[int]:
-    with _redis(tmp_path) as port:
+    with redis_server(tmp_path) as port:
         yield port
 
 
@@ -68,7 +37,7 @@ def kv_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/kv.sqlite3"
         return
-    with _redis(tmp_path) as port:
+    with redis_server(tmp_path) as port:
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -194,7 +163,7 @@ def test_two_replicas_share_the_kv_store(built: dict, redis_port: int, tmp_path:
 
 
 def test_redis_password_never_leaks(built: dict, tmp_path: Path) -> None:
-    with _redis(tmp_path, password=PASSWORD) as port:
+    with redis_server(tmp_path, password=PASSWORD) as port:
         # a wrong password: one line naming the redacted URL
         bad = f"redis://:not-{PASSWORD}@127.0.0.1:{port}/0"
         r = run_cli(
