@@ -181,6 +181,12 @@ def mcp_server(
             proc.wait(timeout=10)
 
 
+def replica_args(dist: Path, root: Path, *extra: str) -> list[str]:
+    """One replica's options: the plugins in `dist`, its own state dir and audit log under `root`."""
+    root.mkdir(parents=True, exist_ok=True)
+    return ["--dist", str(dist), "--state-dir", str(root / "state"), "--audit-log", str(root / "audit.jsonl"), *extra]
+
+
 @dataclass
 class RoundRobinProxy:
     """A TCP proxy on 127.0.0.1 that sends each new connection to the next backend in turn (what a

@@ -18,7 +18,7 @@ from extism_platform.host.runtime import Host
 from plugin_format.errors import PluginCallError, RunError
 from tests.conftest import run_cli
 from tests.run.conftest import PROBE, call_json
-from tests.run.mcp_http import RoundRobinProxy, mcp_server, modern_call, redis_server
+from tests.run.mcp_http import RoundRobinProxy, mcp_server, modern_call, redis_server, replica_args
 
 PASSWORD = "pw-Zq8Xr4-never-shown"
 
@@ -103,18 +103,6 @@ def test_plugin_namespace_on_redis_is_its_verified_identity(redis_port: int, mak
 # ---- two replicas behind a round-robin proxy ----------------------------------------------------
 
 
-def _replica_args(built: dict, root: Path, kv: list[str]) -> list[str]:
-    return [
-        "--dist",
-        str(built["dist"]),
-        *kv,
-        "--state-dir",
-        str(root / "state"),
-        "--audit-log",
-        str(root / "audit.jsonl"),
-    ]
-
-
 def _verify(root: Path) -> None:
     r = run_cli(
         "-m",
@@ -138,9 +126,9 @@ def test_two_replicas_share_the_kv_store(built: dict, redis_port: int, tmp_path:
     # Replica A takes the store from extism.yaml (kv: and its grant), replica B from --kv.
     (a / "extism.yaml").write_text(f'kv: "{url}"\ngrants:\n  "{PROBE}": {{host_functions: [kv]}}\n')
     with (
-        mcp_server(_replica_args(built, a, ["--config", str(a / "extism.yaml")]), a / "stderr.log") as (port_a, _),
+        mcp_server(replica_args(built["dist"], a, "--config", str(a / "extism.yaml")), a / "stderr.log") as (port_a, _),
         mcp_server(
-            _replica_args(built, b, ["--kv", url, "--grant", f"{PROBE}:host_function=kv"]), b / "stderr.log"
+            replica_args(built["dist"], b, "--kv", url, "--grant", f"{PROBE}:host_function=kv"), b / "stderr.log"
         ) as (port_b, _),
         RoundRobinProxy([port_a, port_b]) as proxy,
     ):
@@ -186,7 +174,7 @@ def test_redis_password_never_leaks(built: dict, tmp_path: Path) -> None:
         # the right one: serves; then Redis goes away mid-serving and the tool error says so, without it
         good = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
         log = tmp_path / "stderr.log"
-        args = [*_replica_args(built, tmp_path, ["--kv", good, "--grant", f"{PROBE}:host_function=kv"]), "--verbose"]
+        args = replica_args(built["dist"], tmp_path, "--kv", good, "--grant", f"{PROBE}:host_function=kv", "--verbose")
         with mcp_server(args, log) as (server_port, _):
             ok = modern_call(server_port, "examples_probe-remember", {"key": "k", "value": "v"})
             assert not ok.body["result"].get("isError"), ok

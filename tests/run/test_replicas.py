@@ -25,25 +25,11 @@ from tests.run.mcp_http import (
     modern_call,
     post,
     redis_server,
+    replica_args,
     structured,
 )
 
 ECHO = "examples_probe-echo"
-
-
-def _args(built: dict, root: Path, replica: str, *extra: str) -> list[str]:
-    root.mkdir(parents=True, exist_ok=True)
-    return [
-        "--dist",
-        str(built["dist"]),
-        "--state-dir",
-        str(root / "state"),
-        "--audit-log",
-        str(root / "audit.jsonl"),
-        "--replica",
-        replica,
-        *extra,
-    ]
 
 
 def _calls(root: Path) -> list[str]:
@@ -60,29 +46,32 @@ def _session_calls(port: int, sid: str, n: int) -> list[Any]:
 @contextlib.contextmanager
 def _pair(built: dict, tmp: Path, extra_a: list[str], extra_b: list[str], ports: tuple[int, int]) -> Iterator[Any]:
     a, b = tmp / "a", tmp / "b"
+    args_a = replica_args(built["dist"], a, "--replica", "a", *extra_a)
+    args_b = replica_args(built["dist"], b, "--replica", "b", *extra_b)
     with (
-        mcp_server(_args(built, a, "a", *extra_a), tmp / "a.log", port=ports[0]) as (port_a, proc_a),
-        mcp_server(_args(built, b, "b", *extra_b), tmp / "b.log", port=ports[1]) as (port_b, proc_b),
+        mcp_server(args_a, tmp / "a.log", port=ports[0]) as (port_a, proc_a),
+        mcp_server(args_b, tmp / "b.log", port=ports[1]) as (port_b, proc_b),
         RoundRobinProxy([port_a, port_b]) as proxy,
     ):
         yield proxy, (a, proc_a), (b, proc_b)
 
 
-def test_a_2025_session_follows_its_replica_through_a_round_robin_balancer(built: dict, tmp_path: Path) -> None:
+def _static_pair(built: dict, tmp: Path, a_knows: str = "b", b_knows: str = "a") -> Any:
+    """Replicas a and b on ports chosen first, each told where `a_knows` / `b_knows` is: the other
+    replica by default."""
     pa, pb = free_port(), free_port()
-    with _pair(
-        built,
-        tmp_path,
-        ["--peer", f"b=http://127.0.0.1:{pb}/mcp"],
-        ["--peer", f"a=http://127.0.0.1:{pa}/mcp"],
-        (pa, pb),
-    ) as (proxy, (a, _), (b, _)):
+    url = {"a": f"http://127.0.0.1:{pb}/mcp", "b": f"http://127.0.0.1:{pa}/mcp"}
+    return _pair(built, tmp, ["--peer", f"{a_knows}={url['a']}"], ["--peer", f"{b_knows}={url['b']}"], (pa, pb))
+
+
+def test_a_2025_session_follows_its_replica_through_a_round_robin_balancer(built: dict, tmp_path: Path) -> None:
+    with _static_pair(built, tmp_path) as (proxy, (a, _), (b, _)):
         sid = legacy_session(proxy.port)  # initialize → a, notifications/initialized → b, forwarded to a
         assert sid.startswith("a.w0."), sid
         replies = _session_calls(proxy.port, sid, 4)
         forwarded = [r.headers.get("x-extism-forwarded-by") for r in replies]
         assert forwarded.count("b/0") == 2 and forwarded.count(None) == 2, forwarded
-        assert proxy.picked == {pa: 3, pb: 3}
+        assert proxy.picked == {port: 3 for port in proxy.backends}
     # every call ran in the replica that holds the session; the other only relayed
     assert _calls(a) == ["echo"] * 4
     assert _calls(b) == []
@@ -111,14 +100,8 @@ def test_replicas_find_each_other_through_the_redis_kv_store(built: dict, tmp_pa
 
 
 def test_a_session_whose_replica_is_gone_is_told_to_initialize_again(built: dict, tmp_path: Path) -> None:
-    pa, pb = free_port(), free_port()
-    with _pair(
-        built,
-        tmp_path,
-        ["--peer", f"b=http://127.0.0.1:{pb}/mcp"],
-        ["--peer", f"a=http://127.0.0.1:{pa}/mcp"],
-        (pa, pb),
-    ) as (_proxy, (_a, proc_a), _b):
+    with _static_pair(built, tmp_path) as (proxy, (_a, proc_a), _b):
+        pa, pb = proxy.backends
         init = {
             "jsonrpc": "2.0",
             "id": 1,
@@ -138,15 +121,9 @@ def test_a_session_whose_replica_is_gone_is_told_to_initialize_again(built: dict
 
 
 def test_a_forwarded_request_is_never_forwarded_again(built: dict, tmp_path: Path) -> None:
-    # two directories that disagree (b thinks c is at a; a thinks c is at b) must not loop
-    pa, pb = free_port(), free_port()
-    with _pair(
-        built,
-        tmp_path,
-        ["--peer", f"c=http://127.0.0.1:{pb}/mcp"],
-        ["--peer", f"c=http://127.0.0.1:{pa}/mcp"],
-        (pa, pb),
-    ):
+    # two directories that disagree (a thinks c is at b; b thinks c is at a) must not loop
+    with _static_pair(built, tmp_path, a_knows="c", b_knows="c") as (proxy, _a, _b):
+        pb = proxy.backends[1]
         reply = legacy_call(pb, "c.w0.0123456789abcdef", ECHO, {"text": "x"})
         assert reply.status == 404, reply
         assert "forwarded here but is not held here" in reply.body["error"]["message"], reply
