@@ -12,6 +12,7 @@ Nothing here is trusted by location: every read is checked against the hash that
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -90,7 +91,7 @@ def _key_files(root: Path) -> list[Path]:
     return sorted(d.glob("*.pem")) if d.is_dir() else []
 
 
-def cache_listing(cache_dir: Path | None = None) -> dict[str, object]:
+def cache_listing(cache_dir: Path | None = None) -> dict[str, Any]:
     """Blobs (sha256, size), author keys and the registries whose TUF state is cached."""
     root = _root(cache_dir)
     blobs = [{"sha256": p.name, "size": p.stat().st_size} for p in _blob_files(root)]
@@ -115,7 +116,7 @@ def cache_listing(cache_dir: Path | None = None) -> dict[str, object]:
     }
 
 
-def verify_cache(cache_dir: Path | None = None) -> dict[str, object]:
+def verify_cache(cache_dir: Path | None = None) -> dict[str, Any]:
     """Re-hash every blob and check every key against its id; `problems` lists each file that fails."""
     root = _root(cache_dir)
     problems: list[dict[str, str]] = []
@@ -132,7 +133,7 @@ def verify_cache(cache_dir: Path | None = None) -> dict[str, object]:
     return {"cache": str(root), "blobs": len(blobs), "keys": len(keys), "problems": problems}
 
 
-def clean_cache(cache_dir: Path | None = None, *, corrupt_only: bool = False) -> dict[str, object]:
+def clean_cache(cache_dir: Path | None = None, *, corrupt_only: bool = False) -> dict[str, Any]:
     """Remove the package manager's cached files (all, or with `corrupt_only` those `verify_cache`
     flags). Toolchains and other commands' caches in the same directory are left alone."""
     import shutil
