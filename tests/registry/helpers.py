@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from typing import Any
 from plugin_format import signing
 from plugin_format.artifact import canonical_json, sha256_hex
 from registry_static.repository import ArtifactBytes
+from tests.conftest import stop_process
 
 
 def signed_artifact(
@@ -28,12 +28,6 @@ def signed_artifact(
     pj = canonical_json(doc)
     stmt = signing.statement(name, version, sha256_hex(wasm), sha256_hex(pj))
     return ArtifactBytes(wasm, pj, canonical_json(signing.sign_statement(stmt, key)), None, f"{name}@{version}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 15.0) -> None:
@@ -57,12 +51,7 @@ def process_server(*args: str, port: int, cwd: Path | None = None) -> Iterator[s
         wait_http(url + "metadata/1.root.json")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
         if proc.stderr:
             proc.stderr.close()
 

@@ -10,10 +10,10 @@ import pytest
 from plugin_format.errors import FetchError, NotFoundError, RegistryError, TrustError
 from registry_static.client import RegistryClient
 from registry_static.server import BackgroundServer
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
 from .conftest import Reg, cached_blobs
-from .helpers import free_port, process_server, recorder
+from .helpers import process_server, recorder
 
 
 def _fetch_and_check(url: str, cache: Path) -> RegistryClient:

@@ -27,10 +27,10 @@ from registry_static.access import AccessPolicy, parse_tokens, token_digest
 from registry_static.client import RegistryClient
 from registry_static.repository import Repository
 from registry_static.site import build_site
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_port, run_cli
 
 from .conftest import Reg
-from .helpers import free_port, process_server, recorder
+from .helpers import process_server, recorder
 
 ACME_TOKEN = "acme-" + secrets.token_hex(16)
 BETA_TOKEN = "beta-" + secrets.token_hex(16)

@@ -27,10 +27,10 @@ from registry_static.git_publish import publish_to_git
 from registry_static.repository import Repository
 from registry_static.server import BackgroundServer
 from registry_static.targets import parse_target
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, free_port, run_cli, stop_process
 
 from .conftest import Authors, Reg
-from .helpers import free_port, wait_http
+from .helpers import wait_http
 
 PLUGIN_CLI = "extism_platform.cli.plugin"
 SERVER_CLI = "extism_platform.cli.mcp_server"
@@ -213,8 +213,7 @@ def git_daemon(base: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 @pytest.fixture
@@ -360,8 +359,7 @@ def oci_registry(tmp_path: Path) -> Iterator[OciRegistry]:
         wait_http(f"http://127.0.0.1:{port}/v2/")
         yield OciRegistry(f"127.0.0.1:{port}", storage)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
         if proc.stderr:
             proc.stderr.close()
 

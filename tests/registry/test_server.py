@@ -11,10 +11,10 @@ import urllib.request
 import pytest
 
 from registry_static.server import BackgroundServer, make_server
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 from .conftest import Reg
-from .helpers import free_port, wait_http
+from .helpers import wait_http
 
 
 def _get(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, dict[str, str], bytes]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port, stop_process
 
 SERVER = ["-m", "extism_platform.cli.mcp_server"]
 MODERN = "2026-07-28"
@@ -119,12 +119,6 @@ def structured(reply: Reply) -> Any:
     return result.get("structuredContent")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_port(port: int, proc: subprocess.Popen[Any], log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -158,8 +152,8 @@ def mcp_server(
 ) -> Iterator[tuple[int, subprocess.Popen[Any]]]:
     """`extism-mcp-server ARGS --http 127.0.0.1:PORT`, its stderr in `log`; yields (port, process)."""
     port = port or free_port()
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    full_env.pop("EXTISM_MCP_TOKEN", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "EXTISM_MCP_TOKEN"}  # loopback: no token unless given
+    full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
     with open(log, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, *SERVER, *args, "--http", f"127.0.0.1:{port}"],
@@ -172,13 +166,7 @@ def mcp_server(
         wait_port(port, proc, log)
         yield port, proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc, timeout=15)
 
 
 def replica_args(dist: Path, root: Path, *extra: str) -> list[str]:
@@ -265,5 +253,4 @@ def redis_server(tmp: Path, password: str | None = None) -> Iterator[int]:
                 time.sleep(0.05)
         yield port
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)

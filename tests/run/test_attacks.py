@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import tracemalloc
@@ -37,6 +34,7 @@ from plugin_format.private_keys import private_key_kind
 from plugin_format.signing import statement, unsigned_envelope
 from tests.conftest import ROOT, run_cli
 from tests.run.conftest import PROBE, call_json, resign
+from tests.run.mcp_http import mcp_server
 
 PROBE_STEM = "examples-probe-0.1.0"
 SERVER = ["-m", "extism_platform.cli.mcp_server"]
@@ -84,38 +82,11 @@ def _mutated(built: dict[str, Path], tmp_path: Path, name: str, mutate: Callable
     return resign(built, PROBE_STEM, tmp_path / name, mutate, **kw)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def _http_server(args: list[str]) -> Iterator[tuple[str, subprocess.Popen]]:
+def _http_server(args: list[str], log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """extism-mcp-server --http on 127.0.0.1 (no token: loopback); yields (URL, process)."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("EXTISM_MCP_TOKEN", None)
-    proc = subprocess.Popen(
-        [sys.executable, *SERVER, *args, "--http", f"127.0.0.1:{port}"], env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("server did not start within 30 s")
-                time.sleep(0.05)
+    with mcp_server(args, log) as (port, proc):
         yield f"http://127.0.0.1:{port}/mcp", proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
 
 
 async def _calls(url: str, calls: list[tuple[str, dict[str, Any]]]) -> list[types.CallToolResult]:
@@ -187,7 +158,7 @@ def test_attack_start_function_loop_server_stops_on_sigterm(built: dict, tmp_pat
     dist = _mutated(built, tmp_path, "loop", lambda d: d.update(name="@attack/start-loop"), wasm=_start_loop_wasm())
     args = ["--dist", str(built["dist"]), "--dist", str(dist), "--audit-log", str(tmp_path / "audit.jsonl")]
     args += ["--state-dir", str(tmp_path / "state")]
-    with _http_server(args) as (url, proc):
+    with _http_server(args, tmp_path / "stderr.log") as (url, proc):
 
         async def main() -> list[types.CallToolResult]:
             with anyio.fail_after(20):
@@ -305,7 +276,7 @@ def test_attack_one_denial_cancels_other_calls(built: dict, tmp_path: Path) -> N
     audit = tmp_path / "audit.jsonl"
     args = ["--dist", str(built["dist"]), "--grant", f"{PROBE}:host=127.0.0.1:*", "--audit-log", str(audit)]
     args += ["--state-dir", str(tmp_path / "state")]
-    with _loopback(slow) as base, _http_server(args) as (url, _):
+    with _loopback(slow) as base, _http_server(args, tmp_path / "stderr.log") as (url, _):
         calls = [
             ("examples_probe-fetch", {"url": "https://evil.example/x"} if i % 10 == 5 else {"url": f"{base}/n{i}"})
             for i in range(200)

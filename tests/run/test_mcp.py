@@ -4,11 +4,7 @@ HTTP with a bearer token; tool naming; errors as isError; the CLI's one-line err
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +15,7 @@ import pytest
 from extism_platform.demo import WeatherAPI
 from extism_platform.mcp.server import tool_name
 from tests.conftest import ROOT, run_cli
+from tests.run.mcp_http import mcp_server
 
 SERVER = ["-m", "extism_platform.cli.mcp_server"]
 
@@ -105,39 +102,11 @@ def test_stdio_with_the_python_client(built: dict, weather_api: WeatherAPI, tmp_
     _check(anyio.run(main))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def http_server(built: dict, weather_api: WeatherAPI, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "EXTISM_MCP_TOKEN": "s3cret"}
-    proc = subprocess.Popen(
-        [sys.executable, *SERVER, *_args(built, weather_api, tmp_path), "--http", f"127.0.0.1:{port}"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    args = _args(built, weather_api, tmp_path)
+    with mcp_server(args, tmp_path / "stderr.log", env={"EXTISM_MCP_TOKEN": "s3cret"}) as (port, _):
         yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -9,11 +9,8 @@ import json
 import logging
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +28,8 @@ from extism_platform.host.watch import Watched
 from extism_platform.mcp.server import ExtismMCPServer
 from tests.conftest import ROOT, run_cli
 from tests.run.conftest import PROBE, WEATHER, call_json, resign
-from tests.run.test_mcp import SERVER, _free_port
+from tests.run.mcp_http import mcp_server
+from tests.run.test_mcp import SERVER
 
 PROBE_STEM = "examples-probe-0.1.0"
 WEATHER_STEM = "examples-weather-1.0.0"
@@ -178,34 +176,10 @@ def test_watch_stdio(built: dict, tmp_path: Path, mode: str) -> None:
 def watched_http(built: dict, tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     dist = tmp_path / "dist"
     _copy(built["dist"], PROBE_STEM, dist)
-    port = _free_port()
     stderr = tmp_path / "stderr.txt"
-    with stderr.open("w") as errlog:
-        proc = subprocess.Popen(
-            [sys.executable, *SERVER, *_args(built, dist, tmp_path), "--http", f"127.0.0.1:{port}"],
-            env={**os.environ, "PYTHONPATH": str(ROOT), "EXTISM_MCP_TOKEN": ""},
-            stderr=errlog,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
+    with mcp_server(_args(built, dist, tmp_path), stderr) as (port, _):
         assert "(watching for changes)" in anyio.run(_wait_for_text, stderr, "serving")
-        deadline = time.monotonic() + BOUND
-        while True:
-            assert proc.poll() is None, stderr.read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not start listening"
-                time.sleep(0.05)
         yield f"http://127.0.0.1:{port}/mcp", dist, stderr
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
