@@ -33,6 +33,7 @@ import ipaddress
 import json
 import re
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,10 +130,42 @@ def plugin_repository(prefix: str, name: str) -> str:
     return "/".join(p for p in (prefix.strip("/"), scope, bare) if p)
 
 
-def _client(ref: OciRef) -> Any:
-    import oras.provider  # lazy: only OCI sources need it
+#: seconds to connect, and to wait for each read; `requests` (under oras) has no default, so a
+#: registry that accepts and never answers would hang the command
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5.0, 60.0
+#: tries of one request when the registry cannot be reached or answers 5xx, and the waits between
+#: them (oras's own retry sleeps 2 + 3**n seconds five times: over two minutes against a registry
+#: that is down, with no word said)
+RETRY_WAITS_S = (0.5, 1.5)
+_RETRY_STATUS = frozenset({500, 502, 503, 504})
 
-    return oras.provider.Registry(hostname=ref.host, insecure=ref.insecure)
+
+def _client(ref: OciRef) -> Any:
+    import functools  # noqa: PLC0415
+
+    import oras.provider  # lazy: only OCI sources need it
+    import requests  # noqa: PLC0415 - oras's HTTP client
+
+    class Registry(oras.provider.Registry):  # type: ignore[misc]
+        """oras's client with timeouts on every request and a short, bounded retry."""
+
+        def do_request(self, *args: Any, **kwargs: Any) -> Any:
+            once = oras.provider.Registry.do_request.__wrapped__  # without oras's retry decorator
+            for wait in (*RETRY_WAITS_S, None):
+                try:
+                    response = once(self, *args, **kwargs)
+                except (requests.ConnectionError, requests.Timeout):
+                    if wait is None:
+                        raise
+                else:
+                    if response.status_code not in _RETRY_STATUS or wait is None:
+                        return response
+                time.sleep(wait)
+            raise AssertionError("unreachable")  # the last try returns or raises
+
+    client = Registry(hostname=ref.host, insecure=ref.insecure)
+    client.session.request = functools.partial(client.session.request, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+    return client
 
 
 def _fail(ref: OciRef, what: str, exc: BaseException) -> RegistryError:

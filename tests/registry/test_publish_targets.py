@@ -11,10 +11,12 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -511,3 +513,44 @@ def test_unscoped_namespace_messages_name_the_command(
         assert "keys add-author DIR _" in " ".join(h.split()) or "'_'" in h, h
     readme = (ROOT / "README.md").read_text()
     assert "keys add-author ./registry _ " in readme and "keys add-scope ./registry @acme --author" in readme
+
+
+# ---- an OCI registry that is down or failing: a bounded wait, one line naming it ---------------------
+
+
+def _install_oci(env: dict[str, str], tmp_path: Path, reference: str) -> subprocess.CompletedProcess[str]:
+    app = tmp_path / "app"
+    app.mkdir(exist_ok=True)
+    (app / "extism.yaml").write_text(f'plugins:\n  "greeter": "{reference}"\n')
+    # oras's own retry slept 2 + 3**n seconds five times (over two minutes): 60 s is a bound, not a timing
+    return run_cli("-m", PLUGIN_CLI, "install", "--project", str(app / "extism.yaml"), env=env, timeout=60)
+
+
+def test_an_oci_registry_that_is_down_fails_at_once_naming_it(env: dict[str, str], tmp_path: Path) -> None:
+    reference = f"oci://127.0.0.1:{free_port()}/plugins/greeter:0.1.0"  # nothing listens there
+    one_line_error(_install_oci(env, tmp_path, reference), "127.0.0.1", "greeter")
+    assert not (tmp_path / "app" / "extism.lock").exists()
+
+
+def test_an_oci_registry_answering_503_is_retried_briefly(env: dict[str, str], tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        reference = f"oci://127.0.0.1:{srv.server_address[1]}/plugins/greeter:0.1.0"
+        one_line_error(_install_oci(env, tmp_path, reference), "greeter")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert 1 < len(seen) <= 3, seen  # tried again, a bounded number of times
