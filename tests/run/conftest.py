@@ -3,8 +3,12 @@ real signatures), a loopback weather API, and helpers to make tampered or hand-m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from extism_platform.host.runtime import Host
 from extism_platform.host.sources import from_dist
 from plugin_format.artifact import canonical_json, sha256_hex
 from plugin_format.signing import TRUSTED_KEYS_ENV, load_private_key, sign_statement, statement
+from tests.run.mcp_http import free_port
 
 PROBE = "@examples/probe"
 WEATHER = "@examples/weather"
@@ -144,3 +149,36 @@ def publish_registry(root: Path, scope: str, author_pub: Path, wasms: list[Path]
     repo.add_scope(scope, [(author_pub.read_text(), "author")])
     repo.publish(sorted(wasms))
     return (root / "registry").as_uri()
+
+
+NO_REDIS = "redis-server is not installed (`nox -s tests` installs Debian's redis-server when run as root)"
+
+
+@contextlib.contextmanager
+def redis_server(tmp: Path, password: str | None = None) -> Iterator[int]:
+    """Debian's redis-server on 127.0.0.1 (a free port, no persistence, `tmp` as its directory); its port.
+    Skips the test when redis-server is not installed."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip(NO_REDIS)
+    port = free_port()  # redis cannot bind port 0
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
+    if password:
+        args += ["--requirepass", password]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import socket
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"redis-server did not start on {port}")
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

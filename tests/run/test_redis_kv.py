@@ -4,59 +4,28 @@ never reaches logs, errors or tool results. Debian's redis-server, started here 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from extism_platform.audit import read_records
-from extism_platform.host.kv import MAX_KEY_BYTES, MAX_VALUE_BYTES, KVStore, RedisKVStore, open_kv
+from extism_platform.host.kv import MAX_KEY_BYTES, MAX_VALUE_BYTES, KVConflictError, KVStore, RedisKVStore, open_kv
 from extism_platform.host.runtime import Host
 from plugin_format.errors import PluginCallError, RunError
 from tests.conftest import run_cli
-from tests.run.conftest import PROBE, call_json
-from tests.run.mcp_http import RoundRobinProxy, free_port, mcp_server, modern_call
+from tests.run.conftest import PROBE, call_json, redis_server
+from tests.run.mcp_http import RoundRobinProxy, mcp_server, modern_call
 
 PASSWORD = "pw-Zq8Xr4-never-shown"
-NO_REDIS = "redis-server is not installed (`nox -s tests` installs Debian's redis-server when run as root)"
-
-
-@contextlib.contextmanager
-def _redis(tmp: Path, password: str | None = None) -> Iterator[int]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip(NO_REDIS)
-    port = free_port()  # redis cannot bind port 0
-    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)]
-    if password:
-        args += ["--requirepass", password]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import socket
-
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on {port}")
-                time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture()
 def redis_port(tmp_path: Path) -> Iterator[int]:
-    with _redis(tmp_path) as port:
+    with redis_server(tmp_path) as port:
         yield port
 
 
@@ -68,7 +37,7 @@ def kv_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/kv.sqlite3"
         return
-    with _redis(tmp_path) as port:
+    with redis_server(tmp_path) as port:
         yield f"redis://127.0.0.1:{port}/0"
 
 
@@ -99,6 +68,27 @@ def test_kv_semantics_are_the_same_on_both_backends(kv_url: str) -> None:
         kv.delete("ns-a", b"k")
         kv.delete("ns-a", b"never-there")  # deleting an absent key is fine
         assert kv.get("ns-a", b"k") is None and kv.get("ns-a:b", b"c") == b"one"
+    finally:
+        kv.close()
+
+
+def test_apply_is_all_or_none_and_checks_expected_values_on_both_backends(kv_url: str) -> None:
+    """`apply`: the package manager's commit of a hook's writes with its install record. A batch
+    lands whole; an expected value that another writer changed meanwhile refuses the whole batch."""
+    kv = open_kv(kv_url, None)
+    try:
+        kv.set("ns", b"seen", b"v1")
+        kv.set("ns", b"gone", b"x")
+        kv.apply([("ns", b"a", b"1"), ("ns", b"gone", None), ("other", b"b", b"2")], [("ns", b"seen", b"v1")])
+        assert (kv.get("ns", b"a"), kv.get("ns", b"gone"), kv.get("other", b"b")) == (b"1", None, b"2")
+        kv.apply([("ns", b"new", b"n")], [("ns", b"absent", None)])  # expected absent, and it is
+        assert kv.get("ns", b"new") == b"n"
+        kv.set("ns", b"seen", b"v2")  # another command, after this one read v1
+        with pytest.raises(KVConflictError, match="was changed by another command meanwhile"):
+            kv.apply([("ns", b"a", b"lost"), ("ns", b"c", b"3")], [("ns", b"seen", b"v1")])
+        with pytest.raises(KVConflictError):
+            kv.apply([("ns", b"c", b"3")], [("ns", b"a", None)])  # expected absent, but it is there
+        assert (kv.get("ns", b"a"), kv.get("ns", b"c")) == (b"1", None)  # nothing of either batch
     finally:
         kv.close()
 
@@ -194,7 +184,7 @@ def test_two_replicas_share_the_kv_store(built: dict, redis_port: int, tmp_path:
 
 
 def test_redis_password_never_leaks(built: dict, tmp_path: Path) -> None:
-    with _redis(tmp_path, password=PASSWORD) as port:
+    with redis_server(tmp_path, password=PASSWORD) as port:
         # a wrong password: one line naming the redacted URL
         bad = f"redis://:not-{PASSWORD}@127.0.0.1:{port}/0"
         r = run_cli(
