@@ -170,7 +170,8 @@ class HookRun:
 @dataclass
 class Plan:
     """The changes a command makes to a kv store, planned from its install records (`read`: every
-    record consulted, namespace → raw value or None, which must be unchanged when committing)."""
+    record consulted, namespace → raw value or None; a changed plugin's must be unchanged when
+    committing)."""
 
     changes: list[Transition]
     read: dict[str, bytes | None]
@@ -280,7 +281,7 @@ def run_lifecycle(
 ) -> list[HookRun]:
     """Run the hook of every change whose plugin declares one, in name order, on the Host; commit
     their kv writes and the changes' install records to `kv` in one transaction, only if all
-    succeed and the records `plan` read are unchanged. Raises `HookError` (nothing committed) on
+    succeed and the changed plugins' records are still what `plan` read. Raises `HookError` (nothing committed) on
     the first failure; `what` names what is left in place, for its message."""
     if not plan.changes:
         return []
@@ -311,7 +312,9 @@ def run_lifecycle(
             staged.set(RECORDS, change.namespace.encode(), rec)
     faults.point("hooks-ran")  # crash tests only: the hooks ran, nothing is committed
     try:
-        staged.commit(expect=[(RECORDS, ns.encode(), raw) for ns, raw in sorted(plan.read.items())])
+        # each changed plugin's record must be as planned from; an unchanged one may move meanwhile (the
+        # other command's record is then right, and the next command plans from it)
+        staged.commit(expect=[(RECORDS, c.namespace.encode(), plan.read[c.namespace]) for c in plan.changes])
     except KVConflictError:
         store = getattr(kv, "describe", "")
         raise HookError(
