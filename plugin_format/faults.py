@@ -4,7 +4,10 @@
 (counted from 1, when the new file is complete on disk but not yet renamed into place): what a power cut
 or `kill -9` at that write point leaves behind. The tests walk N = 1, 2, … over `publish`, `install`
 and lock writing until the command finishes, and check that the next command repairs or uses what is
-left. Unset (always, outside those tests) the hook is a dictionary lookup.
+left. `EXTISM_PLATFORM_CRASH_AT=NAME` kills it at the named point instead (`point(NAME)`), where a
+step that is no file write ends: `hooks-ran` (lifecycle hooks ran, their kv writes not yet committed)
+and `hooks-committed` (committed, extism.lock not yet written), in `extism_platform.hooks`. Unset
+(always, outside those tests) each hook is a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 import signal
 
 CRASH_ENV = "EXTISM_PLATFORM_CRASH_AT"
+#: the named points (`point`), for the tests and this docstring to agree on
+POINTS = ("hooks-ran", "hooks-committed")
 _writes = 0  # atomic writes seen while CRASH_ENV is set
 
 
@@ -20,8 +25,14 @@ def write_point() -> None:
     """Called by `atomic_write` just before its rename; kills the process at the chosen write."""
     global _writes
     at = os.environ.get(CRASH_ENV)
-    if not at:
+    if not at or not at.isdigit():
         return
     _writes += 1
     if _writes == int(at):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def point(name: str) -> None:
+    """A named crash point (one of `POINTS`): kills the process when CRASH_ENV names it."""
+    if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -209,7 +209,8 @@ class RegistryClient:
     `url`: https://…, http://…, file:///… or a plain directory path. `cache_dir`: the content-addressed
     cache (default `default_cache_dir()`). `token`: bearer token sent only to the registry's own origin
     (default: `$<token_env>`, then `$EXTISM_REGISTRY_TOKEN_<HOST>`, then the `extism-plugin login` store:
-    see `registry_static.credentials`). `scan`: check each fetched module against its plugin.json
+    see `registry_static.credentials`; `token_env_label` names where `token_env` was set, for the 401
+    hint). `scan`: check each fetched module against its plugin.json
     (`plugin_format.scan`) before the cache learns it. `root`: the registry's trusted `1.root.json` (or newer)
     bytes; without it the first contact trusts the served `metadata/1.root.json` (trust on first use),
     optionally pinned by `root_sha256`. Later root rotations are followed and verified by TUF.
@@ -233,6 +234,7 @@ class RegistryClient:
         client_deadline: float = CLIENT_DEADLINE,
         authorization: str | None = None,
         token_env: str | None = None,
+        token_env_label: str = "extism.yaml token_env",
         scan: bool = True,
         offline: bool = False,
         progress: Progress | None = None,
@@ -242,7 +244,7 @@ class RegistryClient:
         self._cached_meta: CachedMetadata | None = None
         self.url, in_url = split_credentials(normalize_url(url))
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        choice = resolve_token(self.url, explicit=token, token_env=token_env)
+        choice = resolve_token(self.url, explicit=token, token_env=token_env, token_env_label=token_env_label)
         self.token_source = choice.source  # for messages: where the token came from, never the token
         self._token_hint = choice.missing
         self.scan = scan

@@ -3,7 +3,8 @@
 Where a token comes from, first found wins:
 
 1. an explicit token (`--token`, a `RegistryClient(token=…)` argument);
-2. `$NAME` when extism.yaml names it (`registries: {acme: {url: …, token_env: NAME}}`);
+2. `$NAME` when extism.yaml names it (`registries: {acme: {url: …, token_env: NAME}}`), or
+   `extism-mcp-server --registry-token-env NAME`;
 3. `$EXTISM_REGISTRY_TOKEN_<HOST>` (the host's dots and dashes as `_`, upper case);
 4. the login store: `<config dir>/credentials.json` (`$EXTISM_PLATFORM_CONFIG`, else
    `~/.config/extism-platform`), mode 0600, written atomically by `extism-plugin login`. Its entries
@@ -105,8 +106,16 @@ def logged_in(path: Path | None = None) -> list[str]:
     return sorted(_read_store(path or store_path())["registries"])
 
 
-def resolve_token(url: str, *, explicit: str | None = None, token_env: str | None = None) -> TokenChoice:
-    """The token to send to the registry at `url` (see the module docstring for the order)."""
+def resolve_token(
+    url: str,
+    *,
+    explicit: str | None = None,
+    token_env: str | None = None,
+    token_env_label: str = "extism.yaml token_env",
+) -> TokenChoice:
+    """The token to send to the registry at `url` (see the module docstring for the order).
+    `token_env_label` says where the name `token_env` was given, for the messages (e.g.
+    `--registry-token-env VAR`)."""
     if urlsplit(url).scheme == "file":
         return TokenChoice(explicit)  # nothing is sent to a directory
     host_env = token_env_name(url)
@@ -116,8 +125,8 @@ def resolve_token(url: str, *, explicit: str | None = None, token_env: str | Non
     if token_env:
         value = os.environ.get(token_env)
         if value:
-            return TokenChoice(value, f"${token_env} (extism.yaml token_env)", f"check ${token_env}")
-        unset = f"${token_env} (extism.yaml token_env) is not set; "
+            return TokenChoice(value, f"${token_env} ({token_env_label})", f"check ${token_env}")
+        unset = f"${token_env} ({token_env_label}) is not set; "
     value = os.environ.get(host_env)
     if value:
         return TokenChoice(value, f"${host_env}", f"{unset}check ${host_env}")

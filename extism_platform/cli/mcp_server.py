@@ -42,19 +42,11 @@ grants (default deny; the plugin must also ask for it in plugin.yaml):
 TOKEN_ENV = "EXTISM_MCP_TOKEN"
 
 
-def _registry_token(args: argparse.Namespace) -> str | None:
-    """The token `--registry-token-env VAR` names; an unset or empty VAR is an error naming it (a
-    private registry would otherwise answer 401 with no hint of which variable was meant)."""
+def _registry_token_env(args: argparse.Namespace) -> dict[str, Any]:
+    """`--registry-token-env VAR` for the registry client (`registry_static.credentials`): $VAR first,
+    then its usual fallbacks; an unset VAR is named in the registry's 401 hint, as this flag."""
     var = args.registry_token_env
-    if not var:
-        return None
-    token = os.environ.get(var)
-    if not token:
-        raise ExtismPlatformError(
-            f"--registry-token-env {var}: ${var} is not set (export {var}=<token for {args.registry}>, "
-            "or drop the flag to use `extism-plugin login`'s stored token)"
-        )
-    return token
+    return {"token_env": var, "token_env_label": f"--registry-token-env {var}"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -372,12 +364,11 @@ def build_host(args: argparse.Namespace) -> Any:
         host.add_all(sources.from_oci(oci, keys=keys))
     pins = registry_pins(args)
     if pins:
-        token = _registry_token(args)
         host.add_all(
             sources.from_registry(
                 args.registry,
                 [f"{n}@{r}" for n, r in pins.items()],
-                token=token,
+                **_registry_token_env(args),
                 keys=keys,
                 allow_unsigned=args.allow_unsigned,
             )
@@ -441,12 +432,11 @@ def build_discovery(args: argparse.Namespace) -> Any:
 
     user = user_config(args)
     allow = [*args.allow, *(user.allow if user is not None else ())]
-    token = _registry_token(args)
     return discovery_from_args(
         args.registry,
         allow=allow,
         pinned=registry_pins(args),
-        token=token,
+        **_registry_token_env(args),
         keys=_keys(args),
         allow_unsigned=args.allow_unsigned,
     )

@@ -153,9 +153,7 @@ def _commit_install(args: argparse.Namespace, result: Any) -> tuple[bool, Any]:
     return result.write(), hooks
 
 
-def _installed(
-    args: argparse.Namespace, result: Any, wrote: bool, extra: str = "", doc: Any = None, hooks: Any = ()
-) -> int:
+def _installed(args: argparse.Namespace, result: Any, wrote: bool, hooks: Any, extra: str = "", doc: Any = None) -> int:
     _warn(result.warnings)
     width = max((len(p.locked.name) for p in result.plugins), default=0)
     lines = [
@@ -165,10 +163,10 @@ def _installed(
     changes = result.changes()
     if changes and result.previous is not None:
         lines += ["changes:", *(f"  {c}" for c in changes)]
-    lines += [f"hook {h.plugin} {h.hook} ({h.export}) ok" for h in hooks]
+    lines += hooks.lines()
     lock = result.project.lock_path
     lines.append(extra + (f"{lock} written ({len(result.plugins)} plugins)" if wrote else f"{lock} up to date"))
-    out = {**result.to_dict(), "written": wrote, "hooks": [h.to_dict() for h in hooks], **(doc or {})}
+    out = {**result.to_dict(), "written": wrote, **hooks.to_dict(), **(doc or {})}
     _emit(args, out, "\n".join(lines))
     return 0
 
@@ -189,7 +187,7 @@ def cmd_install(args: argparse.Namespace) -> int:
             accept_permissions=args.accept_permissions,
         )
     wrote, hooks = _commit_install(args, result)
-    return _installed(args, result, wrote, hooks=hooks)
+    return _installed(args, result, wrote, hooks)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -217,7 +215,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         )
         change = {"name": name, "action": "kept", "old": old.spec, "new": old.spec}
         wrote, hooks = _commit_install(args, result)
-        return _installed(args, result, wrote, extra=note, doc={"range": change}, hooks=hooks)
+        return _installed(args, result, wrote, hooks, extra=note, doc={"range": change})
     # Install from the edited text first: extism.yaml and extism.lock are written only if all of it works.
     text = with_plugin(project, name, spec, args.registry)
     with _progress(args) as progress:
@@ -241,7 +239,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     else:
         note, action = f"{where}: {old.spec} → {spec}\n", "changed"
     change = {"name": name, "action": action, "old": old.spec if old else None, "new": spec}
-    return _installed(args, result, wrote, extra=note, doc={"range": change}, hooks=hooks)
+    return _installed(args, result, wrote, hooks, extra=note, doc={"range": change})
 
 
 # ---- remove / update / outdated ------------------------------------------------------------------------
@@ -255,13 +253,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
     project = _project(args)
     old = read_lock(project.lock_path)
     removal = remove(project, old, args.name)
-    hooks = run_lock_change(project, old, removal.lock, state_dir=args.state_dir)  # on_uninstall; fails first
+    # on_uninstall of what leaves (the plugins that stay are not touched); fails before anything is written
+    leaving = {p.name for p in removal.removed}
+    hooks = run_lock_change(project, old, removal.lock, only=leaving, state_dir=args.state_dir)
     removal.write()
     lines = [f"removed {p.name} {p.version}" for p in removal.removed]
     lines += [f"kept {n} (needed by {', '.join(by)})" for n, by in removal.kept]
-    lines += [f"hook {h.plugin} {h.hook} ({h.export}) ok" for h in hooks]
+    lines += hooks.lines()
     lines.append(f"{project.path} and {project.lock_path.name} written")
-    _emit(args, {**removal.to_dict(), "hooks": [h.to_dict() for h in hooks]}, "\n".join(lines))
+    _emit(args, {**removal.to_dict(), **hooks.to_dict()}, "\n".join(lines))
     return 0
 
 
@@ -287,9 +287,9 @@ def cmd_update(args: argparse.Namespace) -> int:
     lines = [f"{project.path}: plugins.{c.name}: {c.old} → {c.new}" for c in result.ranges]
     changes = inst.changes()
     lines += [str(c) for c in changes] or ["everything is already at the newest version its range allows"]
-    lines += [f"hook {h.plugin} {h.hook} ({h.export}) ok" for h in hooks]
+    lines += hooks.lines()
     lines.append(f"{project.lock_path} written" if wrote else f"{project.lock_path} up to date")
-    _emit(args, {**result.to_dict(), "written": wrote, "hooks": [h.to_dict() for h in hooks]}, "\n".join(lines))
+    _emit(args, {**result.to_dict(), "written": wrote, **hooks.to_dict()}, "\n".join(lines))
     return 0
 
 

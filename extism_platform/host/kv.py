@@ -12,7 +12,10 @@ name, or `unsigned/<name>`), so a build that merely claims another plugin's name
 data. What the host functions promise holds on both: `kv_get`/`kv_set`/`kv_delete` are each one
 atomic operation (a reader sees the old value or the new one, never a mix), a key is at most
 `MAX_KEY_BYTES` and a value at most `MAX_VALUE_BYTES` (checked before anything is written), and an
-absent key reads as None. The SQLite file (and its -wal/-shm files, which copy its mode) is created
+absent key reads as None, and `apply` commits a batch of writes in one transaction, all or none, only
+if the keys it is told to expect still hold what the caller read (else `KVConflictError`): the
+package manager commits a lifecycle hook's writes and its install record that way
+(`extism_platform.hooks`). The SQLite file (and its -wal/-shm files, which copy its mode) is created
 0600: plugins' data is nobody else's business on a shared machine. A Redis URL's password never
 appears in an error or log line (`registry_static.redact`)."""
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,12 +40,21 @@ KV_ENV = "EXTISM_KV_URL"
 REDIS_PREFIX = "extism-kv:"
 
 
+#: (plugin namespace, key, value — None: delete / expected absent)
+Write = tuple[str, bytes, bytes | None]
+
+
+class KVConflictError(RunError):
+    """`apply`'s expected values changed before it committed (another command wrote them meanwhile)."""
+
+
 class KV(Protocol):
-    """What the host functions use of a kv backend."""
+    """What the host functions (get/set/delete) and the package manager (apply) use of a kv backend."""
 
     def get(self, plugin: str, key: bytes) -> bytes | None: ...
     def set(self, plugin: str, key: bytes, value: bytes) -> None: ...
     def delete(self, plugin: str, key: bytes) -> None: ...
+    def apply(self, writes: Sequence[Write], expect: Sequence[Write] = ()) -> None: ...
     def close(self) -> None: ...
 
 
@@ -89,12 +102,19 @@ class KVStore:
         with self._lock:
             self._db.execute("DELETE FROM kv WHERE plugin = ? AND key = ?", (plugin, key))
 
-    def apply(self, writes: list[tuple[str, bytes, bytes | None]]) -> None:
+    def apply(self, writes: Sequence[Write], expect: Sequence[Write] = ()) -> None:
         """(plugin, key, value or None to delete) writes in one transaction: all or none, even
-        across a crash."""
+        across a crash; first, under the same write lock, each of `expect` must still hold its value
+        (None: absent), else nothing is written and `KVConflictError` is raised."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                for plugin, key, want in expect:
+                    row = self._db.execute(
+                        "SELECT value FROM kv WHERE plugin = ? AND key = ?", (plugin, key)
+                    ).fetchone()
+                    if (bytes(row[0]) if row else None) != want:
+                        raise KVConflictError(_conflict(self.describe, plugin, key))
                 for plugin, key, value in writes:
                     if value is None:
                         self._db.execute("DELETE FROM kv WHERE plugin = ? AND key = ?", (plugin, key))
@@ -167,8 +187,36 @@ class RedisKVStore:
     def set_raw(self, key: str, value: str, ttl_s: int) -> None:
         self._do(partial(self._client.set, ex=ttl_s), key, value)
 
+    def apply(self, writes: Sequence[Write], expect: Sequence[Write] = ()) -> None:
+        """The writes in one MULTI/EXEC, all or none; the hashes of `expect` are WATCHed and each
+        expected value checked first (a concurrent change makes Redis refuse the EXEC and the check
+        runs again), else `KVConflictError` and nothing written."""
+
+        def transaction(pipe: Any) -> None:
+            for plugin, key, want in expect:
+                got = pipe.hget(REDIS_PREFIX + plugin, key)  # WATCH mode: executed at once
+                if (bytes(got) if got is not None else None) != want:
+                    raise KVConflictError(_conflict(self.describe, plugin, key))
+            pipe.multi()
+            for plugin, key, value in writes:
+                if value is None:
+                    pipe.hdel(REDIS_PREFIX + plugin, key)
+                else:
+                    check_sizes(key, value)
+                    pipe.hset(REDIS_PREFIX + plugin, key, value)
+
+        watched = sorted({REDIS_PREFIX + plugin for plugin, _, _ in expect})
+        self._do(self._client.transaction, transaction, *watched)
+
     def close(self) -> None:
         self._client.close()
+
+
+def _conflict(store: str, plugin: str, key: bytes) -> str:
+    return (
+        f"kv store {store}: {plugin} {key.decode('utf-8', 'replace')} was changed by another command "
+        "meanwhile; nothing was written (run the command again)"
+    )
 
 
 def open_kv(url: str | None, default_path: Path | None) -> KV:
@@ -194,7 +242,7 @@ class StagedKV:
 
     Lifecycle hooks run on one (`extism_platform.hooks`), so a hook that fails half-way through a
     migration leaves the real store exactly as it was; only a command whose every hook succeeded
-    commits. Uses only `get`/`set`/`delete` of the store beneath, so it stages any backend."""
+    commits, in one `apply` of the store beneath."""
 
     def __init__(self, base: KV) -> None:
         self.base = base
@@ -220,21 +268,23 @@ class StagedKV:
     def pending(self) -> int:
         return len(self._staged)
 
-    def commit(self) -> None:
-        """Apply the staged writes to the store beneath in one transaction (`apply`), or one by
-        one on a backend without it."""
-        with self._lock:
-            staged, self._staged = self._staged, {}
-        writes = [(plugin, key, value) for (plugin, key), value in staged.items()]
-        apply = getattr(self.base, "apply", None)
-        if apply is not None:
-            apply(writes)
-            return
+    def apply(self, writes: Sequence[Write], expect: Sequence[Write] = ()) -> None:
+        """Stage the writes (they reach the store beneath with `commit`), if `expect` holds here."""
+        for plugin, key, want in expect:
+            if self.get(plugin, key) != want:
+                raise KVConflictError(_conflict("(staged)", plugin, key))
         for plugin, key, value in writes:
             if value is None:
-                self.base.delete(plugin, key)
+                self.delete(plugin, key)
             else:
-                self.base.set(plugin, key, value)
+                self.set(plugin, key, value)
+
+    def commit(self, expect: Sequence[Write] = ()) -> None:
+        """Apply the staged writes to the store beneath in one transaction (its `apply`), checking
+        `expect` there first (`KVConflictError`: nothing written)."""
+        with self._lock:
+            staged, self._staged = self._staged, {}
+        self.base.apply([(plugin, key, value) for (plugin, key), value in staged.items()], expect)
 
     def discard(self) -> None:
         with self._lock:

@@ -110,6 +110,13 @@ class Artifact:
     deps: tuple[Artifact, ...] = ()
 
 
+def kv_namespace(name: str, key_id: str | None) -> str:
+    """The kv namespace of plugin `name` signed by `key_id`: signer key id + name. An unsigned build
+    (`key_id` None, or one whose signature was not checked against a key) gets a namespace of its
+    own, so claiming another plugin's name does not reach that plugin's data."""
+    return f"key:{key_id}/{name}" if key_id else f"unsigned/{name}"
+
+
 @dataclass(frozen=True)
 class PluginChanges:
     """What `Host.swap` changed, by plugin name."""
@@ -178,13 +185,9 @@ class LoadedPlugin:
 
     @property
     def kv_namespace(self) -> str:
-        """Whose kv data this plugin reads: its verified identity, signer key id + name. An
-        unsigned build (or one whose signature was not checked against a key) gets a namespace of
-        its own, so claiming another plugin's name does not reach that plugin's data."""
+        """Whose kv data this plugin reads: its verified identity (`kv_namespace`)."""
         a = self.artifact
-        if a.signed and a.key_ids:
-            return f"key:{a.key_ids[0]}/{self.name}"
-        return f"unsigned/{self.name}"
+        return kv_namespace(self.name, a.key_ids[0] if a.signed and a.key_ids else None)
 
     @property
     def max_output_bytes(self) -> int | None:

@@ -292,17 +292,19 @@ def from_registry(
     specs: Iterable[str],
     *,
     cache_dir: Path | None = None,
-    token: str | None = None,
+    token_env: str | None = None,
+    token_env_label: str = "token_env",
     keys: list[Ed25519PublicKey] | None = None,
     allow_unsigned: bool = False,
 ) -> list[Artifact]:
     """The highest non-yanked version matching each `NAME@RANGE`, fetched (and verified) by the
-    registry client, cached."""
+    registry client, cached. The token is the client's (`registry_static.credentials`: `$token_env`,
+    named in messages as `token_env_label`, then `$EXTISM_REGISTRY_TOKEN_<HOST>`, then the login store)."""
     from registry_static.client import RegistryClient  # lazy: only this source needs TUF
     from registry_static.redact import redact_url
 
     try:
-        client = RegistryClient(url, cache_dir=cache_dir, token=token)
+        client = RegistryClient(url, cache_dir=cache_dir, token_env=token_env, token_env_label=token_env_label)
     except ExtismPlatformError as exc:
         raise LoadError(f"registry {redact_url(url)}: {exc}") from None
     url = client.url  # without credentials: this URL is shown, audited and listed

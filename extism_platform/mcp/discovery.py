@@ -368,19 +368,26 @@ def discovery_from_args(
     *,
     allow: list[str],
     pinned: dict[str, str],
-    token: str | None,
+    token_env: str | None,
+    token_env_label: str,
     keys: list[Any],
     allow_unsigned: bool,
 ) -> Discovery:
-    """A `Discovery` over the registry at `url`, fetching through the host's registry source."""
+    """A `Discovery` over the registry at `url`, fetching through the host's registry source; the
+    token comes from `$token_env` (named `token_env_label` in messages), else the client's defaults."""
     from extism_platform.host import sources  # noqa: PLC0415
     from registry_static.client import RegistryClient  # noqa: PLC0415
 
-    client = RegistryClient(url, token=token)
+    client = RegistryClient(url, token_env=token_env, token_env_label=token_env_label)
 
     def fetch(name: str, version: str) -> Artifact:
         (artifact,) = sources.from_registry(
-            url, [f"{name}@{version}"], token=token, keys=keys, allow_unsigned=allow_unsigned
+            url,
+            [f"{name}@{version}"],
+            token_env=token_env,
+            token_env_label=token_env_label,
+            keys=keys,
+            allow_unsigned=allow_unsigned,
         )
         return artifact
 

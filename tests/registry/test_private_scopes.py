@@ -370,19 +370,65 @@ def test_attack_a_stored_token_never_follows_a_redirect_to_another_origin(
     assert ACME_TOKEN not in str(err.value)
 
 
-def test_mcp_server_names_an_unset_registry_token_variable(private: Private, tmp_path: Path) -> None:
-    """`extism-mcp-server --registry URL --registry-token-env VAR` with VAR unset: one line naming VAR,
-    not a bare 401 from the registry."""
-    env = {k: v for k, v in os.environ.items() if k != "ACME_MCP_TOKEN"}
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    r = subprocess.run(
-        [sys.executable, "-m", "extism_platform.cli.mcp_server", "--registry", private.url]
-        + ["--plugin", "@acme/weather", "--registry-token-env", "ACME_MCP_TOKEN", "--list"],
-        env=env,
+def _mcp_list(private: Private, tmp_path: Path, plugin: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`extism-mcp-server --registry URL --plugin PLUGIN --registry-token-env ACME_MCP_TOKEN --list --json`,
+    with no other token to fall back on (no host variable, an empty login store)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("ACME_MCP_TOKEN", "EXTISM_REGISTRY_TOKEN_127_0_0_1")}
+    base |= {"EXTISM_PLATFORM_CONFIG": str(tmp_path / "config"), "EXTISM_PLATFORM_CACHE": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "extism_platform.cli.mcp_server", "--registry", private.url, "--plugin", plugin]
+        + ["--registry-token-env", "ACME_MCP_TOKEN", "--list", "--json"],
+        env={**base, **env},
         text=True,
         capture_output=True,
         timeout=120,
     )
+
+
+def test_mcp_server_names_an_unset_registry_token_variable(private: Private, tmp_path: Path) -> None:
+    """`--registry-token-env VAR` with VAR unset: the private scope's 401 is one line whose hint names
+    the flag and VAR (the registry client's own token lookup, as for extism.yaml `token_env`)."""
+    r = _mcp_list(private, tmp_path, "@acme/weather")
     assert r.returncode != 0
-    assert "$ACME_MCP_TOKEN is not set" in r.stderr and "Traceback" not in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    assert "HTTP 401: this registry needs a token" in r.stderr, r.stderr
+    assert "$ACME_MCP_TOKEN (--registry-token-env ACME_MCP_TOKEN) is not set" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_mcp_server_registry_token_variable_unset_still_reads_a_public_scope(private: Private, tmp_path: Path) -> None:
+    """An unset VAR is no error in itself: a public scope of the same registry serves without a token."""
+    r = _mcp_list(private, tmp_path, "greeter")
+    assert r.returncode == 0, r.stderr
+    assert [p["name"] for p in json.loads(r.stdout)["plugins"]] == ["greeter"], r.stdout
+
+
+def test_mcp_server_reads_the_registry_token_from_the_variable(private: Private, tmp_path: Path) -> None:
+    r = _mcp_list(private, tmp_path, "@acme/weather", ACME_MCP_TOKEN=ACME_TOKEN)
+    assert r.returncode == 0, r.stderr
+    assert [p["name"] for p in json.loads(r.stdout)["plugins"]] == ["@acme/weather"], r.stdout
+    assert ACME_TOKEN not in r.stdout + r.stderr
+
+
+def test_discovery_names_an_unset_registry_token_variable(
+    private: Private, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discovery mode (`--registry` alone) fetches with the same lookup: enabling a private plugin
+    without the token fails naming the flag."""
+    from extism_platform.mcp.discovery import discovery_from_args
+    from plugin_format.errors import LoadError
+
+    monkeypatch.setenv("EXTISM_PLATFORM_CONFIG", str(tmp_path / "config"))
+    monkeypatch.setenv("EXTISM_PLATFORM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("EXTISM_REGISTRY_TOKEN_127_0_0_1", raising=False)
+    monkeypatch.delenv("ACME_MCP_TOKEN", raising=False)
+    found = discovery_from_args(
+        private.url,
+        allow=["*"],
+        pinned={},
+        token_env="ACME_MCP_TOKEN",
+        token_env_label="--registry-token-env ACME_MCP_TOKEN",
+        keys=[],
+        allow_unsigned=False,
+    )
+    with pytest.raises(LoadError, match=r"401.*\$ACME_MCP_TOKEN \(--registry-token-env ACME_MCP_TOKEN\) is not set"):
+        found.fetch("@acme/weather", "1.2.0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,6 @@ def build_project(project: Path, out: Path, key: Path | None, *, rewrite: Callab
     """Copy a plugin project into `out/<name>` (builds never write into the checkout), optionally
     rewrite its plugin.yaml text, build it with the real compiler into `out/dist`, signed with
     `key`; the .wasm path."""
-    import shutil
 
     from hatch_extism.build import build_artifacts
     from plugin_format.manifest import load_manifest

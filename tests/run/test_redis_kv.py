@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from extism_platform.audit import read_records
-from extism_platform.host.kv import MAX_KEY_BYTES, MAX_VALUE_BYTES, KVStore, RedisKVStore, open_kv
+from extism_platform.host.kv import MAX_KEY_BYTES, MAX_VALUE_BYTES, KVConflictError, KVStore, RedisKVStore, open_kv
 from extism_platform.host.runtime import Host
 from plugin_format.errors import PluginCallError, RunError
 from tests.conftest import run_cli
@@ -68,6 +68,27 @@ def test_kv_semantics_are_the_same_on_both_backends(kv_url: str) -> None:
         kv.delete("ns-a", b"k")
         kv.delete("ns-a", b"never-there")  # deleting an absent key is fine
         assert kv.get("ns-a", b"k") is None and kv.get("ns-a:b", b"c") == b"one"
+    finally:
+        kv.close()
+
+
+def test_apply_is_all_or_none_and_checks_expected_values_on_both_backends(kv_url: str) -> None:
+    """`apply`: the package manager's commit of a hook's writes with its install record. A batch
+    lands whole; an expected value that another writer changed meanwhile refuses the whole batch."""
+    kv = open_kv(kv_url, None)
+    try:
+        kv.set("ns", b"seen", b"v1")
+        kv.set("ns", b"gone", b"x")
+        kv.apply([("ns", b"a", b"1"), ("ns", b"gone", None), ("other", b"b", b"2")], [("ns", b"seen", b"v1")])
+        assert (kv.get("ns", b"a"), kv.get("ns", b"gone"), kv.get("other", b"b")) == (b"1", None, b"2")
+        kv.apply([("ns", b"new", b"n")], [("ns", b"absent", None)])  # expected absent, and it is
+        assert kv.get("ns", b"new") == b"n"
+        kv.set("ns", b"seen", b"v2")  # another command, after this one read v1
+        with pytest.raises(KVConflictError, match="was changed by another command meanwhile"):
+            kv.apply([("ns", b"a", b"lost"), ("ns", b"c", b"3")], [("ns", b"seen", b"v1")])
+        with pytest.raises(KVConflictError):
+            kv.apply([("ns", b"c", b"3")], [("ns", b"a", None)])  # expected absent, but it is there
+        assert (kv.get("ns", b"a"), kv.get("ns", b"c")) == (b"1", None)  # nothing of either batch
     finally:
         kv.close()
 
