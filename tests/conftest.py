@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,24 @@ def run_cli(
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=full_env, text=True, capture_output=True, timeout=timeout
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite's kv stores, install records and audit logs go to a directory of its own, never
+    the machine's default state dir (a test that needs its own passes `--state-dir` or sets
+    $EXTISM_PLATFORM_STATE itself). Set in os.environ, so the CLIs the tests start inherit it."""
+    from plugin_format.paths import STATE_ENV
+
+    before = os.environ.get(STATE_ENV)
+    if before:
+        yield
+        return
+    os.environ[STATE_ENV] = str(tmp_path_factory.mktemp("state"))
+    try:
+        yield
+    finally:
+        os.environ.pop(STATE_ENV, None)
 
 
 class ConformanceBuilds:
