@@ -1,7 +1,8 @@
 """Resolver at scale: a synthetic registry of 10,000 packages × 10 versions (100 scopes × 100), with
 dependencies fanning out as in real ecosystems, served on 127.0.0.1 by the registry's own server.
 
-Generated once into build/bench/resolver-registry/ (reused while the parameters are the same) with
+Generated once into the platform cache (`bench/resolver-registry/` under `$EXTISM_PLATFORM_CACHE`, shared by
+every checkout; reused while the parameters are the same) with
 real signatures: one Ed25519 author key signs every artifact statement (DSSE), each scope's TUF
 role is signed once per scope — one `publish_bytes` transaction per scope, as a real bulk publish
 does — and snapshot/timestamp once per transaction. Generation time is reported, never counted.
@@ -29,6 +30,7 @@ from typing import Any
 from plugin_format import signing
 from plugin_format.artifact import sha256_hex
 from plugin_format.files import atomic_write_text
+from plugin_format.paths import cache_dir
 from registry_static.client import RegistryClient
 from registry_static.install import RegistrySource
 from registry_static.project import parse_project
@@ -132,6 +134,7 @@ def root_sets() -> dict[str, dict[str, str]]:
         "1 core package": {name_of(CORE - 1): "^2"},
         "1 leaf package": {name_of(n - 2): "^2"},
         "3 packages": pick(3),
+        "5 packages": pick(5),
         "10 packages": pick(10),
         "50 packages": pick(50),
         "10 packages, old lines (^1)": {k: "^1" for k in pick(10)},
@@ -139,7 +142,7 @@ def root_sets() -> dict[str, dict[str, str]]:
 
 
 def main() -> int:
-    directory = BENCH / "resolver-registry"
+    directory = cache_dir() / "bench" / "resolver-registry"
     print(f"generating {SCOPES * PER_SCOPE:,} packages × {len(VERSIONS)} versions (reused when present) …")
     gen = generate(directory)
     print(f"registry: {gen['versions']:,} versions, {gen['dependency_edges']:,} dependency edges, "
