@@ -19,8 +19,9 @@ the one most recently found needed (depth first: a conflict then shows next to t
 led to it) — taking its extism.lock version if still allowed, else the highest; a yanked version is
 never usable unless the lock pins it. A plugin's versions are fetched when a chosen version needs
 it, never before. When an incompatibility is satisfied (a conflict), its root cause is derived by
-resolution and learned as a new incompatibility, and only the conflict's own decision level is
-undone: the decisions made since, unrelated to it, stay (see `_Solver`). Nothing is recursive (a
+resolution and learned as a new incompatibility; the search backs up only past the level where the
+conflict arose, not down to the level where the learned fact holds: the decisions in between,
+unrelated to it, stay (see `_Solver`). Nothing is recursive (a
 dependency chain may be as deep as memory allows); `MAX_STEPS` (decisions + conflicts) is the last
 resort.
 
@@ -120,8 +121,8 @@ class _Plugin:
                 self.usable.append(c)
         self.mask = (1 << len(self.usable)) - 1
         self.labels: dict[int, str] = {}  # bits → a spec matching exactly those, for the explanation
-        self.matches: dict[tuple[str, bool], int | None] = {}
-        self.deps: dict[tuple[str, int], _Inc] = {}  # (dependency, its bits) → the incompatibility
+        self.matches: dict[tuple[str, bool], int] = {}
+        self.deps: dict[tuple[str, str], _Inc] = {}  # (dependency, range) → its incompatibility
         self.of_version: dict[int, list[_Inc]] = {}
 
     def bits(self, rng: Range) -> int:
@@ -147,22 +148,20 @@ def _label(rng: Range) -> str:
 
 
 class _Inc:
-    """An incompatibility: `terms` {plugin: (positive, bits)} that cannot all hold. External ones say
-    why (`wants`: extism.yaml's requirement, `needs`: a dependency; `dep` = (who, what, spec)); derived
-    ones have the two `causes` they were resolved from, on the plugin `pivot`."""
+    """An incompatibility: `terms` {plugin: (positive, bits)} that cannot all hold. An external one
+    says why in `dep` = (who, what, range): extism.yaml's requirement (who is ROOT) or a dependency;
+    a derived one has the two `causes` it was resolved from, on the plugin `pivot`."""
 
-    __slots__ = ("terms", "kind", "dep", "causes", "pivot", "seen_at", "added")
+    __slots__ = ("terms", "dep", "causes", "pivot", "seen_at", "added")
 
     def __init__(
         self,
         terms: dict[str, tuple[bool, int]],
-        kind: str,
         dep: tuple[str, str, Range] | None = None,
         causes: tuple[_Inc, _Inc] | None = None,
         pivot: str | None = None,
     ) -> None:
         self.terms = terms
-        self.kind = kind
         self.dep = dep
         self.causes = causes
         self.pivot = pivot
@@ -219,7 +218,7 @@ class Resolver:
         while name in self._via and name not in seen:
             seen.add(name)
             parent, version, spec = self._via[name]
-            steps.append(f"{self.root} wants {name} {spec}" if parent == ROOT else f"{parent} {version} needs {name} {spec}")
+            steps.append(f"{parent} {version} needs {name} {spec}" if parent else f"{self.root} wants {name} {spec}")
             name = parent
         return steps[::-1]
 
@@ -248,12 +247,12 @@ class Resolver:
             terms = {ROOT: (True, 1)}
             if bits:
                 terms[name] = (False, bits)
-            incs.append(_Inc(terms, "wants", (ROOT, name, rng)))
+            incs.append(_Inc(terms, (ROOT, name, rng)))
         return _Solver(self, incs).run(ranges)
 
     def _dependencies(self, plugin: _Plugin, i: int) -> list[_Inc]:
         """The incompatibilities of version `i` of `plugin`'s dependencies: each also covers every other
-        version of the plugin with the same dependency (one that matches the same versions)."""
+        version of the plugin with the same dependency (the same range)."""
         done = plugin.of_version.get(i)
         if done is not None:
             return done
@@ -270,32 +269,25 @@ class Resolver:
             self._via.setdefault(dep, (plugin.name, str(cand.version), spec))
             target = self._plugin(dep, plugin.name)
             bits = target.bits(rng)
-            inc = plugin.deps.get((dep, bits))
+            key = (dep, rng.spec)
+            inc = plugin.deps.get(key)
             if inc is None:
                 same = 0
                 for j, other in enumerate(plugin.usable):
                     theirs = other.dependencies.get(dep)
-                    if theirs is not None and self._bits_of(target, theirs) == bits:
+                    if theirs is not None and theirs.strip() == rng.spec:
                         same |= 1 << j
                 terms: dict[str, tuple[bool, int]] = {plugin.name: (True, same)}
                 if dep == plugin.name:  # it needs itself: only its versions outside the range are impossible
                     terms = {dep: (True, same & ~bits)}
                 elif bits:
                     terms[dep] = (False, bits)
-                inc = plugin.deps[(dep, bits)] = _Inc(terms, "needs", (plugin.name, dep, rng))
+                inc = plugin.deps[key] = _Inc(terms, (plugin.name, dep, rng))
             if inc.terms[plugin.name][1]:  # (a plugin that needs itself in a range it is in needs nothing)
                 out.append(inc)
         plugin.of_version[i] = out
         return out
 
-    def _bits_of(self, plugin: _Plugin, spec: str) -> int | None:
-        key = (spec, False)
-        if key not in plugin.matches:
-            try:
-                return plugin.bits(Range.parse(spec))
-            except SemverError:
-                plugin.matches[key] = None  # reported if ever that version is chosen
-        return plugin.matches[key]
 
     def _count(self) -> None:
         self.steps += 1
@@ -310,16 +302,22 @@ class _Solver:
     """One run of PubGrub over the resolver's plugins: the partial solution, the incompatibilities by
     plugin, and the loop (propagate, decide; on a conflict learn its root cause and backtrack).
 
-    Where to backtrack to is where this departs from the published algorithm. PubGrub goes back to
-    the level where the learned incompatibility has one open term, dropping every decision made
-    since; with thousands of plugins most of those are unrelated, and on the benchmark's registry of
-    10,000 it re-made ~800 decisions per conflict (2M decisions for 2,500 conflicts). Here only the
-    satisfier's own level is undone (chronological backtracking, as modern CDCL SAT solvers do), and
-    a derivation is given its true level — the highest level of what it follows from — rather than
-    the current one, so the learned fact survives when the search later backs up further. The
-    partial solution is therefore ordered by (level, seq), seq counting assignments as they are
-    made: whatever justifies an assignment sorts before it, so that order is a valid PubGrub trail
-    and conflict resolution reads it exactly as the algorithm describes.
+    Two choices depart from pub's solver, both measured on the benchmark's registry of 10,000:
+
+    - Where to backtrack to. PubGrub goes back to the level where the learned incompatibility has
+      one open term, dropping every decision made since, most of them unrelated when thousands of
+      plugins are decided: it re-made ~800 decisions per conflict (2M for 2,500 conflicts). Here the
+      search backs up to just below the satisfier's level (chronological backtracking, as CDCL SAT
+      solvers may), and a derivation gets its true level — the highest level of what it follows
+      from — not the current one, so a learned fact survives when the search later backs up
+      further. The partial solution is ordered by (level, seq), seq counting assignments as they
+      are made: whatever justifies an assignment sorts before it, so that order is a valid PubGrub
+      trail and conflict resolution reads it as the algorithm describes.
+    - What to decide next. Pub takes the plugin with the fewest versions left; there, a plugin
+      needed early with four versions left waited behind thousands with three, and its
+      dependencies, fetched only when it was finally decided, contradicted decisions made 4,000
+      levels before. Here a plugin with one version left goes first, then the most recently found
+      needed (depth first), so the dependencies of a choice are settled next to it.
     """
 
     def __init__(self, resolver: Resolver, incs: list[_Inc]) -> None:
@@ -514,14 +512,15 @@ class _Solver:
             if not _subset(sat.pos, sat.bits, *term):
                 left = _meet(sat.pos, sat.bits, not term[0], term[1])  # satisfier \ term
                 terms[sat.name] = (not left[0], left[1])
-            inc = _Inc(terms, "derived", causes=(inc, sat.cause), pivot=sat.name)
+            inc = _Inc(terms, causes=(inc, sat.cause), pivot=sat.name)
             learned = True
 
     # ---- decisions -----------------------------------------------------------------------------
 
     def _decide(self) -> str | None:
-        """Choose a version for the next plugin: the one with the fewest versions left, its locked
-        version if allowed, else the highest. None: every required plugin has one."""
+        """Choose a version for the next plugin (one with a single version left, else the one most
+        recently found needed): its locked version if allowed, else the highest. Not when that version's
+        dependencies already conflict: propagation then rules it out. None: every required plugin has one."""
         while self.queue:
             _, _, count, name = heapq.heappop(self.queue)
             acc = self.acc.get(name)
@@ -533,7 +532,8 @@ class _Solver:
         self.r._count()
         plugin = self.plugins[name]
         bits = self.acc[name][1]
-        pinned = plugin.at.get(self.r.locked.get(name))  # type: ignore[arg-type]
+        lock = self.r.locked.get(name)
+        pinned = plugin.at.get(lock) if lock is not None else None
         i = pinned if pinned is not None and bits >> pinned & 1 else (bits & -bits).bit_length() - 1
         conflict = False
         for inc in self.r._dependencies(plugin, i):
@@ -607,7 +607,8 @@ class _Explainer:
     def _sentence(self, inc: _Inc) -> str:
         pos = [(n, b) for n, (p, b) in inc.terms.items() if p and n != ROOT]
         neg = [(n, b) for n, (p, b) in inc.terms.items() if not p]
-        used = " and ".join(self._subject(n, b) for n, b in pos)
+        describe = self._subject if len(pos) == 1 else self._object  # "every version of x and y" misleads
+        used = " and ".join(describe(n, b) for n, b in pos)
         needed = " or ".join(self._object(n, b) for n, b in neg)
         if ROOT in inc.terms:
             if pos and neg:

@@ -119,15 +119,17 @@ def test_the_resolver_agrees_with_brute_force(block: int) -> None:
             for h in higher:  # "highest first": no higher version would have done with the rest unchanged
                 assert not valid(packages, wanted, {**choice, name: h}), f"{where}: {name} {h} fits, {v} chosen"
         pinned = {n: v for n, v in locked.items() if n in choice}
-        if pinned and valid(packages, wanted, {**choice, **pinned}) and reachable(
-            packages, wanted, {**choice, **pinned}
-        ) == set(choice):
+        if (
+            pinned
+            and valid(packages, wanted, {**choice, **pinned})
+            and reachable(packages, wanted, {**choice, **pinned}) == set(choice)
+        ):
             assert choice == {**choice, **pinned}, f"{where}: the lock fits, yet {choice} moved off it"
         solved += 1
     assert solved > 5 and failed > 5  # both outcomes are exercised in every block
 
 
-class _TooLong(Exception):
+class _TooLongError(Exception):
     pass
 
 
@@ -140,7 +142,7 @@ def exhaustive(packages: dict, yanked: list[str], wanted: Mapping, cap: int) -> 
         nonlocal nodes
         nodes += 1
         if nodes > cap:
-            raise _TooLong
+            raise _TooLongError
         if any(n in choice and not r.matches(choice[n]) for n, r in reqs):
             return False
         todo = next((n for n, _ in reqs if n not in choice), None)
@@ -154,7 +156,7 @@ def exhaustive(packages: dict, yanked: list[str], wanted: Mapping, cap: int) -> 
 
     try:
         return search({}, [(n, as_range(s)) for n, s in wanted.items()])
-    except _TooLong:
+    except _TooLongError:
         return None
 
 
