@@ -288,7 +288,6 @@ class Resolver:
         plugin.of_version[i] = out
         return out
 
-
     def _count(self) -> None:
         self.steps += 1
         if self.steps > self.max_steps:
