@@ -1,14 +1,18 @@
 """Resolver at scale: a synthetic registry of 10,000 packages × 10 versions (100 scopes × 100), with
 dependencies fanning out as in real ecosystems, served on 127.0.0.1 by the registry's own server.
 
-Generated once into build/bench/resolver-registry/ (reused while the parameters are the same) with
-real signatures: one Ed25519 author key signs every artifact statement (DSSE), each scope's TUF
-role is signed once per scope — one `publish_bytes` transaction per scope, as a real bulk publish
-does — and snapshot/timestamp once per transaction. Generation time is reported, never counted.
+Generated once into the platform cache (`bench/resolver-registry/` under `$EXTISM_PLATFORM_CACHE`,
+shared by every checkout; reused while the parameters are the same) with real signatures: one
+Ed25519 author key signs every artifact statement (DSSE), each scope's TUF role is signed once per
+scope — one `publish_bytes` transaction per scope, as a real bulk publish does — and
+snapshot/timestamp once per transaction. Generation time is reported, never counted.
 
 For a few root sets, a fresh client (cold TUF cache) and then a warm one (same cache, new process
 state) resolve through `registry_static.install.RegistrySource` + `Resolver`: the table shows wall
-time, files and bytes fetched, resolver steps and packages chosen. Writes build/bench/resolver.json.
+time, resolver steps (decisions + conflicts), packages chosen, files and bytes fetched, and files
+fetched per package chosen (the ratio lazy fetching keeps near 1; TUF metadata counts too). One set
+has no solution: its row shows the length of the proof the error gives. Writes
+build/bench/resolver.json.
 
 Fan-out: package i's versions depend on 0–4 packages with lower ids (so the graph is a DAG), mostly
 its neighbours and sometimes one of 50 "core" packages everyone uses; older versions ask for older
@@ -29,6 +33,7 @@ from typing import Any
 from plugin_format import signing
 from plugin_format.artifact import sha256_hex
 from plugin_format.files import atomic_write_text
+from plugin_format.paths import cache_dir
 from registry_static.client import RegistryClient
 from registry_static.install import RegistrySource
 from registry_static.project import parse_project
@@ -112,7 +117,7 @@ def resolve_once(url: str, cache: Path, roots: dict[str, str]) -> dict[str, Any]
     try:
         chosen = resolver.resolve(roots)
     except Exception as exc:  # noqa: BLE001 - a benchmark reports a failed resolution, it does not stop
-        chosen, error = {}, str(exc).splitlines()[0]
+        chosen, error = {}, str(exc).splitlines()
     return {
         "ms": round((time.perf_counter() - t0) * 1000, 1),
         "files": client.stats.files,
@@ -120,7 +125,9 @@ def resolve_once(url: str, cache: Path, roots: dict[str, str]) -> dict[str, Any]
         "bytes": client.stats.bytes,
         "steps": resolver.steps,
         "resolved": len(chosen),
-        "error": error,
+        "files_per_resolved": round(client.stats.files / len(chosen), 2) if chosen else None,
+        "error": error[0] if error else None,
+        "proof_lines": len(error) - 1 if error else None,
     }
 
 
@@ -132,14 +139,17 @@ def root_sets() -> dict[str, dict[str, str]]:
         "1 core package": {name_of(CORE - 1): "^2"},
         "1 leaf package": {name_of(n - 2): "^2"},
         "3 packages": pick(3),
+        "5 packages": pick(5),
         "10 packages": pick(10),
         "50 packages": pick(50),
         "10 packages, old lines (^1)": {k: "^1" for k in pick(10)},
+        # a core package's newest line with an old line that needs its 1.x (found by trying pairs)
+        "2 packages, no solution": {name_of(10): "^2.2", name_of(107): "^1.2"},
     }
 
 
 def main() -> int:
-    directory = BENCH / "resolver-registry"
+    directory = cache_dir() / "bench" / "resolver-registry"
     print(f"generating {SCOPES * PER_SCOPE:,} packages × {len(VERSIONS)} versions (reused when present) …")
     gen = generate(directory)
     print(f"registry: {gen['versions']:,} versions, {gen['dependency_edges']:,} dependency edges, "
@@ -151,14 +161,19 @@ def main() -> int:
             cache.mkdir(parents=True)
             rows[label] = {"roots": len(roots), "cold": resolve_once(url, cache, roots)}
             rows[label]["warm"] = resolve_once(url, cache, roots)
-    header = f"{'roots':<30}{'resolved':>9}{'steps':>7}{'cold ms':>9}{'files':>7}{'KB':>8}{'warm ms':>9}{'files':>7}"
+    header = (
+        f"{'roots':<30}{'resolved':>9}{'steps':>7}{'cold ms':>9}{'files':>7}{'per plugin':>11}{'KB':>8}"
+        f"{'warm ms':>9}{'files':>7}"
+    )
     print(header)
     print("-" * len(header))
     for label, r in rows.items():
         c, w = r["cold"], r["warm"]
+        per = f"{c['files_per_resolved']:.2f}" if c["files_per_resolved"] else "-"
         print(
-            f"{label:<30}{c['resolved']:>9}{c['steps']:>7}{c['ms']:>9.1f}{c['files']:>7}{c['bytes'] / 1024:>8.1f}"
-            f"{w['ms']:>9.1f}{w['files']:>7}" + (f"  ({c['error']})" if c["error"] else "")
+            f"{label:<30}{c['resolved']:>9}{c['steps']:>7}{c['ms']:>9.1f}{c['files']:>7}{per:>11}"
+            f"{c['bytes'] / 1024:>8.1f}{w['ms']:>9.1f}{w['files']:>7}"
+            + (f"  ({c['error']}; a proof of {c['proof_lines']} lines)" if c["error"] else "")
         )
     doc = {"registry": {**PARAMS, **gen}, "transport": "http://127.0.0.1 (registry_static.server)", "roots": rows}
     atomic_write_text(OUT, json.dumps(doc, indent=2))

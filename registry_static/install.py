@@ -250,7 +250,7 @@ def install(
                     locked[name] = entry.version
         source = RegistrySource(project, client_for.for_ref)
         resolver = Resolver(source, locked=locked, root=project.path.name)
-        chosen = resolver.resolve({n: w.spec for n, w in project.plugins.items() if w.oci is None})
+        chosen = resolver.resolve({n: w.range for n, w in project.plugins.items() if w.oci is None})
         plan = [(n, str(c.version), source.routes[n].url) for n, c in chosen.items()]
         plan += [(n, "", w.oci) for n, w in project.plugins.items() if w.oci is not None]
 

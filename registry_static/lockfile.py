@@ -179,7 +179,10 @@ def differences(project: Project, lock: Lockfile) -> list[str]:
             problems.extend(oci_differences(project.path.name, lock_name, name, want.oci, entry))
             continue
         if not want.range.matches(entry.version):
-            problems.append(f"{project.path.name} wants {name} {want.spec} but {lock_name} has {entry.version}")
+            hint = ""
+            if Range.parse(want.spec, include_prerelease=True).matches(entry.version):
+                hint = f" (a pre-release: `prerelease: true` on plugins.{name} accepts it)"
+            problems.append(f"{project.path.name} wants {name} {want.spec} but {lock_name} has {entry.version}{hint}")
         url = project.registries[want.registry].url
         if entry.registry != url:
             problems.append(f"{project.path.name} takes {name} from {url} but {lock_name} from {entry.registry}")

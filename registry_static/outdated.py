@@ -98,8 +98,8 @@ def outdated(
     for name, entry in sorted(lock.plugins.items()):
         infos = clients(entry.registry).versions(name)
         asked = _ranges(project, lock, name)
-        ranges = []
-        for _, spec in asked:
+        ranges = [project.plugins[name].range] if name in project.plugins else []  # its pre-release opt-in too
+        for _, spec in asked[len(ranges) :]:
             try:
                 ranges.append(Range.parse(spec))
             except SemverError:

@@ -7,6 +7,7 @@ registries:
 plugins:
   "@acme/weather": "^1.2"
   "@acme/units": {version: "~0.3", registry: acme}
+  "@acme/beta": {version: "^2", prerelease: true}   # pre-releases match too (npm's includePrerelease)
   "@acme/clock": "oci://ghcr.io/acme/clock:1.0.0"  # an OCI artifact (a tag, or @sha256:DIGEST)
 grants:                                         # checked by the run side (extism_platform.grants)
   "@acme/weather": {hosts: [api.weather.example], config: {api_key: "${WEATHER_KEY}"}}
@@ -40,7 +41,7 @@ LOCK_FILE = "extism.lock"
 DEFAULT_REGISTRY = "default"
 TOP_KEYS = ("registries", "plugins", "grants", "allow", "resolve", "kv")
 REGISTRY_KEYS = ("url", "token_env", "root_sha256")
-PLUGIN_KEYS = ("version", "registry")
+PLUGIN_KEYS = ("version", "registry", "prerelease")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class Wanted:
     registry: str  # a key of Project.registries ("" for an OCI artifact)
     #: `oci://host/repo:tag` or `…@sha256:digest`: pulled as it is (no index, no TUF; see registry_static.oci)
     oci: str | None = None
+    #: `prerelease: true`: pre-releases match `range` like releases do (npm's `includePrerelease`); only
+    #: this range: a plugin that depends on it still needs a range naming a pre-release to accept one
+    prerelease: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ def _wanted(name: Any, value: Any, registries: Mapping[str, RegistryRef], where:
     except RegistryError as exc:
         raise ProjectError(f"{where}: {exc}") from None
     registry = DEFAULT_REGISTRY
+    prerelease = False
     if isinstance(value, str) and value.strip().lower().startswith("oci://"):
         from registry_static.oci import OciRef  # lazy: only OCI entries need it
 
@@ -153,9 +158,14 @@ def _wanted(name: Any, value: Any, registries: Mapping[str, RegistryRef], where:
         if unknown:
             raise ProjectError(f"{where}: unknown field(s) {', '.join(unknown)} (allowed: {', '.join(PLUGIN_KEYS)})")
         registry = value.get("registry", DEFAULT_REGISTRY)
+        prerelease = value.get("prerelease", False)
         value = value.get("version", "*")
         if not isinstance(registry, str):
             raise ProjectError(f"{where}.registry: expected the name of an entry of registries")
+        if not isinstance(prerelease, bool):
+            raise ProjectError(
+                f"{where}.prerelease: expected true or false (true: pre-releases such as 2.0.0-rc.1 match the range)"
+            )
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)  # `1` or `1.2` written without quotes
     if value is None:
@@ -163,13 +173,13 @@ def _wanted(name: Any, value: Any, registries: Mapping[str, RegistryRef], where:
     if not isinstance(value, str):
         raise ProjectError(f'{where}: expected a version range such as "^1.2" or {{version: "^1.2", registry: NAME}}')
     try:
-        rng = Range.parse(value)
+        rng = Range.parse(value, include_prerelease=prerelease)
     except SemverError as exc:
         raise ProjectError(f"{where}: {exc}") from None
     if registry not in registries:
         known = ", ".join(registries) or "none"
         raise ProjectError(f"{where}: no registry named {registry!r} in registries (defined: {known})")
-    return Wanted(name, value.strip(), rng, registry)
+    return Wanted(name, value.strip(), rng, registry, prerelease=prerelease)
 
 
 def parse_project(path: Path, text: str) -> Project:
@@ -244,10 +254,20 @@ def _key_of(line: str) -> str | None:
 
 def with_plugin(project: Project, name: str, spec: str, registry: str | None = None) -> str:
     """extism.yaml's text with `plugins.<name>` set to `spec`, everything else (comments, order, other
-    sections) kept byte for byte. Refuses layouts it cannot edit safely (flow-style `plugins: {…}`)."""
-    value = f'"{spec}"' if registry is None else f'{{version: "{spec}", registry: {registry}}}'
-    want = spec if registry is None else {"version": spec, "registry": registry}
-    return _edit_plugins(project, name, f'"{name}": {value}', want)
+    sections) kept byte for byte; an entry's `prerelease: true` stays. Refuses layouts it cannot edit
+    safely (flow-style `plugins: {…}`)."""
+    old = project.plugins.get(name)
+    want: Any = {"version": spec}
+    if registry is not None:
+        want["registry"] = registry
+    if old is not None and old.prerelease:
+        want["prerelease"] = True
+    if len(want) == 1:
+        return _edit_plugins(project, name, f'"{name}": "{spec}"', spec)
+    fields = f'version: "{spec}"' + "".join(
+        f", {k}: {'true' if v is True else v}" for k, v in want.items() if k != "version"
+    )
+    return _edit_plugins(project, name, f'"{name}": {{{fields}}}', want)
 
 
 def without_plugin(project: Project, name: str) -> str:

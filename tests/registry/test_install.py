@@ -113,12 +113,14 @@ def test_conflict_is_explained_and_nothing_is_written(deps_registry: Reg, tmp_pa
     assert_one_line_error(p)
     assert p.stderr.splitlines() == [
         "extism-plugin: error: cannot resolve extism.yaml: conflicting requirements for @acme/units",
+        "  every version of @acme/weather needs @acme/units ^0.3",
+        "  @acme/app 1.1.0 needs @acme/units ^0.4",
+        "  no version of @acme/units matches ^0.3 and ^0.4 (available: 0.3.1, 0.4.0)",
+        "  so @acme/weather (any version) and @acme/app 1.1.0 cannot be chosen together",
+        "  every version of @acme/app needs @acme/weather ^1",
+        "  so @acme/app 1.1.0 cannot be chosen",
         "  extism.yaml wants @acme/app 1.1.0",
-        "    @acme/app 1.1.0 needs @acme/units ^0.4",
-        "    @acme/app 1.1.0 needs @acme/weather ^1",
-        "      @acme/weather 1.2.0 needs @acme/units ^0.3",
-        "  no version of @acme/units matches ^0.4 and ^0.3 (available: 0.3.1, 0.4.0)",
-        "  also tried @acme/weather 1.1.0, 1.0.0: each conflicts too",
+        "  so extism.yaml's requirement @acme/app 1.1.0 cannot be met",
     ]
     assert not proj.with_name("extism.lock").exists()
     assert not (tmp_path / "cache" / "blobs").exists()  # resolution failed before any artifact was fetched
@@ -230,6 +232,7 @@ def test_a_changed_artifact_under_a_locked_version_is_refused(deps_registry: Reg
         ("registries: {default: /r}\nplugins: {'A!': '^1'}", "plugins.A!: 'A!' is not a plugin name"),
         ("registries: {x: /r}\nplugins: {a: '^1'}", "plugins.a: no registry named 'default' in registries"),
         ("plugins: {a: {version: '1', registry: b, pin: 1}}", "plugins.a: unknown field(s) pin"),
+        ("registries: {default: /r}\nplugins: {a: {version: '^1', prerelease: 'yes'}}", "a.prerelease: expected true"),
         ("registries: {default: {url: /r, root_sha256: xy}}", "registries.default.root_sha256: expected"),
         ("plugin: {}", "extism.yaml: unknown field(s) plugin"),
     ],
@@ -258,7 +261,54 @@ def test_project_paths_and_edits(tmp_path: Path) -> None:
     assert project.registry_for("dep", project.registries["acme"]).name == "acme"
     assert "  b: 1.x\n" not in with_plugin(project, "b", "1.x")
     assert with_plugin(project, "b", "1.x").endswith('  a: 1\n  "b": "1.x"\n')
+    beta = parse_project(tmp_path / "extism.yaml", text + "  c: {version: '^2', prerelease: true}\n")
+    assert beta.plugins["c"].prerelease and beta.plugins["c"].range.matches("2.1.0-rc.1")
+    assert not project.plugins["a"].prerelease and not project.plugins["a"].range.matches("1.1.0-rc.1")
+    assert with_plugin(beta, "c", "^3").endswith('  "c": {version: "^3", prerelease: true}\n')  # the opt-in stays
+    assert with_plugin(beta, "c", "^3", "acme").endswith('  "c": {version: "^3", registry: acme, prerelease: true}\n')
     empty = parse_project(tmp_path / "extism.yaml", "registries: {default: ./reg}\nplugins: {}\n")
     assert with_plugin(empty, "c", "^1") == 'registries: {default: ./reg}\nplugins:\n  "c": "^1"\n'
     with pytest.raises(ProjectError, match="flow style"):
         with_plugin(parse_project(tmp_path / "extism.yaml", "registries: /r\nplugins: {a: '1'}"), "c", "^1")
+
+
+def test_prerelease_opt_in_from_extism_yaml_to_the_lock_and_back(reg: Reg, tmp_path: Path) -> None:
+    # the registry has @acme/weather 1.0.0, 1.1.0, 1.2.0 and 2.0.0-rc.1
+    entry = '  "@acme/weather": {version: "^1.2 || ^2", prerelease: true}\n'
+    proj = write_project(tmp_path / "p", reg.dir.as_uri(), {})
+    proj.write_text(proj.read_text() + entry)
+    cache = tmp_path / "cache"
+    p = cli(cache, "install", "--project", str(proj), "--json")
+    assert installed(p) == {"@acme/weather": "2.0.0-rc.1", "@acme/units": "0.3.1"}
+    lock = json.loads(proj.with_name("extism.lock").read_text())
+    assert lock["plugins"]["@acme/weather"]["version"] == "2.0.0-rc.1"  # the exact version is all it needs
+    assert installed(cli(cache, "install", "--project", str(proj), "--frozen", "--json"))["@acme/weather"] == (
+        "2.0.0-rc.1"
+    )
+    p = cli(cache, "--project", str(proj), "--list", "--json", "--no-audit", module="extism_platform.cli.mcp_server")
+    assert p.returncode == 0 and "2.0.0-rc.1" in p.stdout, p.stderr  # served from the lock, linked
+
+    # `add` with a new range keeps the opt-in
+    p = cli(cache, "add", "@acme/weather@>=1.2", "--project", str(proj), "--json")
+    assert installed(p)["@acme/weather"] == "2.0.0-rc.1"
+    assert '"@acme/weather": {version: ">=1.2", prerelease: true}' in proj.read_text()
+
+    # without the field the same range means releases only: --frozen says why, install moves off the rc
+    proj.write_text(proj.read_text().replace(", prerelease: true", ""))
+    p = cli(cache, "install", "--project", str(proj), "--frozen")
+    assert_one_line_error(
+        p,
+        "extism.yaml wants @acme/weather >=1.2 but extism.lock has 2.0.0-rc.1 "
+        "(a pre-release: `prerelease: true` on plugins.@acme/weather accepts it)",
+    )
+    assert installed(cli(cache, "install", "--project", str(proj), "--json"))["@acme/weather"] == "1.2.0"
+
+
+@pytest.mark.parametrize("value", ['"yes"', "1", "[true]"])
+def test_prerelease_must_be_a_boolean(reg: Reg, tmp_path: Path, value: str) -> None:
+    proj = write_project(tmp_path / "p", reg.dir.as_uri(), {})
+    proj.write_text(proj.read_text() + f'  "@acme/weather": {{version: "^1", prerelease: {value}}}\n')
+    p = cli(tmp_path / "cache", "install", "--project", str(proj))
+    assert_one_line_error(p, "extism.yaml: plugins.@acme/weather.prerelease: expected true or false")
+    assert p.stderr.count("\n") == 1
+    assert not proj.with_name("extism.lock").exists()

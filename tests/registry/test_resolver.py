@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plugin_format.errors import ResolveError
+from plugin_format.semver import Range
 from registry_static.resolver import MemorySource, Resolver
 
 
@@ -52,16 +53,35 @@ def test_backtracks_over_an_earlier_choice() -> None:
 
 
 def test_conflict_is_explained_one_step_per_line() -> None:
+    # the proof: facts, then what follows from them ("so …"); both versions of @a/x are covered at once
     pkgs = {"@a/x": {"1.0.0": {"@a/y": "^2"}, "1.2.0": {"@a/y": "^2"}}, "@a/y": {"1.0.0": {}, "2.0.0": {}}}
     lines = explain(pkgs, {"@a/x": "^1", "@a/y": "^1"})
     assert lines == [
         "cannot resolve extism.yaml: conflicting requirements for @a/y",
-        "  extism.yaml wants @a/y ^1",
+        "  @a/x ^1 needs @a/y ^2",
         "  extism.yaml wants @a/x ^1",
-        "    @a/x 1.2.0 needs @a/y ^2",
-        "  no version of @a/y matches ^1 and ^2 (available: 1.0.0, 2.0.0)",
-        "  also tried @a/x 1.0.0: it conflicts too",
+        "  so extism.yaml needs @a/y ^2",
+        "  extism.yaml wants @a/y ^1",
+        "  no version of @a/y matches ^2 and ^1 (available: 1.0.0, 2.0.0)",
     ]
+
+
+def test_versions_with_different_dependencies_are_explained_by_range() -> None:
+    # x 1.2.0 and 1.3.0 need y ^2, x 1.0.0 needs z, which does not exist in a version that fits
+    pkgs = {
+        "x": {"1.0.0": {"z": "^5"}, "1.2.0": {"y": "^2"}, "1.3.0": {"y": "^2"}},
+        "y": {"1.0.0": {}, "2.0.0": {}},
+        "z": {"1.0.0": {}},
+    }
+    lines = explain(pkgs, {"x": "^1", "y": "^1"})
+    assert lines[0] == "cannot resolve extism.yaml: conflicting requirements for y"
+    assert lines[1:5] == [
+        "  x 1.0.0 needs z ^5",
+        "  no version of z matches ^5 (available: 1.0.0)",
+        "  x >=1.2.0 needs y ^2",
+        "  so x ^1 needs y ^2",
+    ]
+    assert lines[-1] == "  no version of y matches ^2 and ^1 (available: 1.0.0, 2.0.0)"
 
 
 def test_deep_chain_conflict_with_an_earlier_choice() -> None:
@@ -71,14 +91,17 @@ def test_deep_chain_conflict_with_an_earlier_choice() -> None:
         "units": {"0.3.1": {}, "0.4.0": {}},
     }
     lines = explain(pkgs, {"app": "1.1.0"})
-    assert lines[0] == "cannot resolve extism.yaml: conflicting requirements for units"
-    assert lines[1:5] == [
+    assert lines == [
+        "cannot resolve extism.yaml: conflicting requirements for units",
+        "  weather ^1 needs units ^0.3",
+        "  app 1.1.0 needs units ^0.4",
+        "  no version of units matches ^0.3 and ^0.4 (available: 0.3.1, 0.4.0)",
+        "  so weather ^1 and app 1.1.0 cannot be chosen together",
+        "  app 1.1.0 needs weather ^1",
+        "  so app 1.1.0 cannot be chosen",
         "  extism.yaml wants app 1.1.0",
-        "    app 1.1.0 needs units ^0.4",
-        "    app 1.1.0 needs weather ^1",
-        "      weather 1.2.0 needs units ^0.3",
+        "  so extism.yaml's requirement app 1.1.0 cannot be met",
     ]
-    assert "no version of units matches ^0.4 and ^0.3 (available: 0.3.1, 0.4.0)" in lines[5]
 
 
 def test_missing_versions_and_packages() -> None:
@@ -115,6 +138,22 @@ def test_prereleases_only_when_the_range_names_one() -> None:
     assert solve(pkgs, {"b": "^1"}) == {"b": "1.0.0", "a": "2.0.0-rc.1"}
 
 
+def test_the_prerelease_opt_in_is_the_range_s_own() -> None:
+    # extism.yaml's `prerelease: true` arrives as a Range parsed with include_prerelease; a dependency's
+    # range on the same plugin keeps npm's default, so both together still exclude the pre-release
+    pkgs = {"a": {"1.0.0": {}, "1.1.0-rc.1": {}}, "b": {"1.0.0": {"a": "^1"}}}
+    opt_in = Range.parse("^1", include_prerelease=True)
+    assert solve(pkgs, {"a": opt_in}) == {"a": "1.1.0-rc.1"}
+    assert solve(pkgs, {"a": "^1"}) == {"a": "1.0.0"}
+    assert solve(pkgs, {"a": opt_in, "b": "^1"}) == {"a": "1.0.0", "b": "1.0.0"}
+    lines = explain({"a": {"1.0.0": {}}}, {"a": Range.parse("^2", include_prerelease=True)})
+    assert lines == [
+        "cannot resolve extism.yaml: no version of a matches ^2 (pre-releases included)",
+        "  extism.yaml wants a ^2 (pre-releases included)",
+        "  no version of a matches ^2 (pre-releases included) (available: 1.0.0)",
+    ]
+
+
 def test_cycles_and_self_consistency() -> None:
     pkgs = {"a": {"1.0.0": {"b": "^1"}}, "b": {"1.0.0": {"a": "^1"}}}
     assert solve(pkgs, {"a": "*"}) == {"a": "1.0.0", "b": "1.0.0"}
@@ -124,10 +163,12 @@ def test_each_index_is_read_once_and_search_is_bounded() -> None:
     pkgs = {"a": {f"1.{i}.0": {"b": "^1"} for i in range(30)}, "b": {f"1.{i}.0": {"c": "^9"} for i in range(30)}}
     pkgs["c"] = {"1.0.0": {}}
     src = MemorySource(pkgs)
+    resolver = Resolver(src, max_steps=100)
     with pytest.raises(ResolveError) as exc:
-        Resolver(src, max_steps=100).resolve({"a": "^1"})
-    assert "no version of c matches ^9" in str(exc.value)
+        resolver.resolve({"a": "^1"})
+    assert str(exc.value).splitlines()[0] == "cannot resolve extism.yaml: no version of c matches ^9"
     assert sorted(src.calls) == ["a", "b", "c"]
+    assert resolver.steps <= 4  # each of the 30 versions of a and of b shares its dependency: one fact each
     pkgs["c"]["9.0.0"] = {}
     assert solve(pkgs, {"a": "^1"})["c"] == "9.0.0"
 
@@ -139,14 +180,69 @@ def test_invalid_ranges_are_named() -> None:
         solve({"a": {"1.0.0": {"b": "??"}}, "b": {}}, {"a": "*"})
 
 
+def chain(n: int, last: dict[str, dict[str, str]]) -> dict:
+    """p0000 → p0001 → … → p<n-1>, each version 1.0.0 and 2.0.0 needing the next in its own major."""
+    pkgs = {f"p{i:04d}": {v: {f"p{i + 1:04d}": f"^{v[0]}"} for v in ("1.0.0", "2.0.0")} for i in range(n - 1)}
+    pkgs[f"p{n - 1:04d}"] = last
+    return pkgs
+
+
 def test_a_deep_chain_resolves_without_recursion() -> None:
-    # 2,000 plugins, each needing the next: the search keeps its own stack, so depth is bounded by memory
-    n = 2000
-    pkgs = {f"p{i:04d}": {"1.0.0": {f"p{i + 1:04d}": "^1"} if i + 1 < n else {}} for i in range(n)}
-    resolver = Resolver(MemorySource(pkgs))
-    got = resolver.resolve({"p0000": "^1"})
-    assert len(got) == n and all(str(c.version) == "1.0.0" for c in got.values())
+    # 5,000 plugins, each needing the next: nothing is recursive, so depth is bounded by memory
+    n = 5000
+    resolver = Resolver(MemorySource(chain(n, {"1.0.0": {}, "2.0.0": {}})))
+    got = resolver.resolve({"p0000": "*"})
+    assert len(got) == n and all(str(c.version) == "2.0.0" for c in got.values())
     assert resolver.steps == n
+
+
+def test_a_deep_chain_backtracks_at_its_far_end() -> None:
+    # the last plugin has no 2.x: every 2.0.0 above it fails, found from the bottom up, one level at a time
+    n = 2000
+    resolver = Resolver(MemorySource(chain(n, {"1.0.0": {}})))
+    got = resolver.resolve({"p0000": "*"})
+    assert len(got) == n and all(str(c.version) == "1.0.0" for c in got.values())
+    assert resolver.steps <= 3 * n
+
+
+def test_a_deep_chain_that_cannot_resolve_is_explained_from_both_ends() -> None:
+    n = 3000
+    with pytest.raises(ResolveError) as exc:
+        Resolver(MemorySource(chain(n, {"3.0.0": {}}))).resolve({"p0000": "*"})
+    lines = str(exc.value).splitlines()
+    assert lines[0].startswith("cannot resolve extism.yaml: no version of p2999 matches ^")
+    assert len(lines) < 130 and any(ln.startswith("  … (") and ln.endswith(" more steps)") for ln in lines)
+    for major in "12":  # the two versions of p2998 each need a p2999 that does not exist
+        assert f"  p2998 ^{major} needs p2999 ^{major}" in lines
+        assert f"  no version of p2999 matches ^{major} (available: 3.0.0)" in lines
+    assert lines[-2:] == ["  extism.yaml wants p0000 *", "  so extism.yaml's requirement p0000 * cannot be met"]
+
+
+def test_a_wide_plugin_keeps_its_unrelated_decisions_when_one_dependency_conflicts() -> None:
+    # hub needs 3,000 plugins (3 versions each) and `a-late`, decided last; a-late 1.1.0 leads to a
+    # conflict of its own (z ^2 against zz's z ^1): only a-late moves, the 3,000 decisions stay
+    n = 3000
+    wide = {f"w{i:04d}": {v: {} for v in ("1.0.0", "1.1.0", "1.2.0")} for i in range(n)}
+    pkgs = {
+        "hub": {"1.0.0": {**{w: "^1" for w in wide}, "a-late": "^1"}},
+        **wide,
+        "a-late": {"1.0.0": {}, "1.1.0": {"z": "^2", "zz": "^1"}},
+        "z": {"1.0.0": {}, "2.0.0": {}},
+        "zz": {"1.0.0": {"z": "^1"}},
+    }
+    resolver = Resolver(MemorySource(pkgs))
+    got = resolver.resolve({"hub": "^1"})
+    assert str(got["a-late"].version) == "1.0.0" and "z" not in got
+    assert all(str(got[w].version) == "1.2.0" for w in wide)
+    assert resolver.steps <= n + 8
+
+
+def test_a_plugin_with_thousands_of_versions_is_decided_in_a_few_steps() -> None:
+    # 2,000 versions; all but the oldest need a version of `dep` that does not exist: one fact covers them
+    pkgs = {"big": {f"1.{i}.0": {"dep": "^2"} if i else {} for i in range(2000)}, "dep": {"1.0.0": {}}}
+    resolver = Resolver(MemorySource(pkgs))
+    assert str(resolver.resolve({"big": "^1"})["big"].version) == "1.0.0"
+    assert resolver.steps <= 4
 
 
 def conflict_behind_uninvolved_choices(fixable: bool) -> dict:
@@ -168,8 +264,9 @@ def test_backjumps_over_choices_that_took_no_part_in_a_conflict() -> None:
     resolver = Resolver(MemorySource(conflict_behind_uninvolved_choices(fixable=True)))
     got = resolver.resolve({"app": "^1"})
     assert {n: str(c.version) for n, c in got.items()} == {"app": "1.0.0"}
-    # app 1.1.0, its 8 + 2 dependencies, then app 1.0.0 (chronological backtracking: > 20,000 attempts)
-    assert resolver.steps == 12
+    # app 1.1.0, zz-late (decided next: its one version), the conflict, app 1.0.0 (plain backtracking
+    # over the eight: > 20,000 attempts; the DFS with backjumping before PubGrub: 12)
+    assert resolver.steps == 5
 
 
 def test_an_unsolvable_conflict_behind_uninvolved_choices_is_explained_quickly() -> None:
@@ -177,23 +274,23 @@ def test_an_unsolvable_conflict_behind_uninvolved_choices_is_explained_quickly()
     with pytest.raises(ResolveError) as exc:
         resolver.resolve({"app": "^1"})
     lines = str(exc.value).splitlines()
-    assert lines[0] == "cannot resolve extism.yaml: conflicting requirements for zz-core"
-    assert lines[1:4] == [
+    assert lines == [
+        "cannot resolve extism.yaml: conflicting requirements for zz-core",
+        "  zz-late ^1 needs zz-core ^2",
+        "  app ^1 needs zz-core ^1",  # both versions of app: one fact, the proof covers them at once
+        "  no version of zz-core matches ^2 and ^1 (available: 1.0.0, 2.0.0)",
+        "  so zz-late ^1 and app ^1 cannot be chosen together",
+        "  app ^1 needs zz-late ^1",
+        "  so app ^1 cannot be chosen",
         "  extism.yaml wants app ^1",
-        "    app 1.1.0 needs zz-core ^1",
-        "    app 1.1.0 needs zz-late ^1",
+        "  so extism.yaml's requirement app ^1 cannot be met",
     ]
-    assert lines[4:] == [
-        "      zz-late 1.0.0 needs zz-core ^2",
-        "  no version of zz-core matches ^1 and ^2 (available: 1.0.0, 2.0.0)",
-        "  also tried app 1.0.0: it conflicts too",
-    ]
-    assert resolver.steps == 22  # app 1.1.0's subtree once, then app 1.0.0's (before: gave up at 20,000)
+    assert resolver.steps == 4  # (the DFS with backjumping before PubGrub: 22; plain backtracking gave up)
 
 
 def test_the_step_limit_is_still_a_last_resort_with_a_clear_message() -> None:
-    resolver = Resolver(MemorySource(conflict_behind_uninvolved_choices(fixable=True)), max_steps=5)
-    with pytest.raises(ResolveError, match=r"gave up after 5 attempts \(narrow the ranges in extism.yaml\)"):
+    resolver = Resolver(MemorySource(conflict_behind_uninvolved_choices(fixable=True)), max_steps=2)
+    with pytest.raises(ResolveError, match=r"gave up after 2 attempts \(narrow the ranges in extism.yaml\)"):
         resolver.resolve({"app": "^1"})
 
 
