@@ -19,7 +19,6 @@ appears in an error or log line (`registry_static.redact`)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,7 +49,10 @@ def check_sizes(key: bytes, value: bytes) -> None:
 
 
 class KVStore:
-    """A persistent key/value store in one SQLite file, partitioned by plugin identity (thread-safe)."""
+    """A persistent key/value store in one SQLite file, partitioned by plugin identity (thread-safe).
+
+    The file is created (0600) at once, so a state directory that cannot be written is reported at
+    start; SQLite itself is opened on the first operation: most servers' plugins never use kv."""
 
     def __init__(self, path: Path | None) -> None:
         """`path=None` keeps the store in memory (tests, `--no-state`)."""
@@ -62,17 +64,31 @@ class KVStore:
                 # Create it 0600 before SQLite opens it (SQLite would use the umask, often 0644).
                 os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
                 os.chmod(path, 0o600)
-            self._db = sqlite3.connect(
-                ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None, timeout=10
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS kv (plugin TEXT NOT NULL, key BLOB NOT NULL, "
-                "value BLOB NOT NULL, PRIMARY KEY (plugin, key))"
-            )
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise RunError(f"kv store {path}: {exc} (choose another directory with --state-dir)") from None
         self._lock = threading.Lock()
+        self._conn: Any = None
+
+    @property
+    def _db(self) -> Any:
+        """The SQLite connection, opened on first use (call with `_lock` held)."""
+        if self._conn is None:
+            import sqlite3  # noqa: PLC0415
+
+            path = self.path
+            try:
+                db = sqlite3.connect(
+                    ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None, timeout=10
+                )
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS kv (plugin TEXT NOT NULL, key BLOB NOT NULL, "
+                    "value BLOB NOT NULL, PRIMARY KEY (plugin, key))"
+                )
+            except sqlite3.Error as exc:
+                raise RunError(f"kv store {path}: {exc} (choose another directory with --state-dir)") from None
+            self._conn = db
+        return self._conn
 
     def get(self, plugin: str, key: bytes) -> bytes | None:
         with self._lock:
@@ -108,7 +124,9 @@ class KVStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class RedisKVStore:

