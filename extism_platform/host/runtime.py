@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from extism_platform.audit import AuditLog
 from extism_platform.grants import Effective, Grant, Hints, effective, grant_for
+from extism_platform.host.cancel import after_reply
 from extism_platform.host.http import HttpSettings
 from extism_platform.host.kv import KV, KVStore
 from plugin_format import names
@@ -372,15 +373,18 @@ class LoadedPlugin:
         return box["instance"]
 
     def give_back(self, instance: extism.Plugin) -> None:
-        """After a clean call: the recycler drops the instance (its state with it) and makes a
-        fresh one on the same compiled module for a later call. Not called after a trap, timeout
+        """After a clean call: the instance is dropped (its state with it) and a fresh one made on
+        the same compiled module for a later call — once the result is handed back, by the call's
+        thread (`host.cancel.after_reply`) or else by the recycler's. Not called after a trap, timeout
         or cancel: that engine goes too (`discard`)."""
         with self._lock:
-            if len(self._ready) + len(self._returned) + len(self._idle) + self._recycling >= POOL_MAX_IDLE:
-                instance = None  # enough pooled: drop this one (below, outside the lock)
-            else:
+            full = len(self._ready) + len(self._returned) + len(self._idle) + self._recycling >= POOL_MAX_IDLE
+            if not full:
                 self._returned.append(instance)
-        _RECYCLER.put(self if instance is not None else None, instance)
+        if full:  # enough pooled: just free it
+            _RECYCLER.put(None, instance)
+        elif not after_reply(self._recycle):  # a call thread recycles once the result is handed back
+            _RECYCLER.put(self, None)
 
     def discard(self, instance: extism.Plugin) -> None:
         """After a trap, timeout, cancel or denial: the instance and its engine are dropped (by the
@@ -388,19 +392,18 @@ class LoadedPlugin:
         _RECYCLER.put(None, instance)
 
     def _recycle(self) -> None:
-        """On the recycler's thread: a used instance (unless a call took it first) → freed, and a
-        fresh, never-called instance on its compiled module pooled (or the bare module, when
-        instantiating runs a start function, which must stay on a watched thread)."""
+        """Off the call's path: a used instance (unless a call took it first) → a fresh, never-called
+        instance on its compiled module, pooled (the bare module instead when instantiating runs a
+        start function, which must stay on a watched thread); then the used one is freed. In that
+        order: the next call waits, if at all, for the fresh instance, never for the free."""
         with self._lock:
             if not self._returned:
                 return
             used = self._returned.pop()
             self._recycling += 1
-        fresh = compiled = None
+        fresh = None
+        compiled = used.compiled_plugin
         try:
-            compiled = used.compiled_plugin
-            used.__del__()  # free the store now, not whenever the garbage collector gets to it
-            del used
             if compiled is not None and self._checked is not None and not self._checked.start:
                 try:
                     fresh = _sdk().extism.Plugin(compiled)
@@ -414,6 +417,7 @@ class LoadedPlugin:
                 elif compiled is not None:
                     self._idle.append(compiled)
                 self._fresh.notify_all()
+            used.__del__()  # free its store now, not whenever the garbage collector gets to it
 
     @property
     def pooled(self) -> int:

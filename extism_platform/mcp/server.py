@@ -28,7 +28,6 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -42,7 +41,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform import __version__
-from extism_platform.host.cancel import CallCancel, run_cancellable
+from extism_platform.host.cancel import CallCancel, CallThreads, run_cancellable
 from extism_platform.host.runtime import Host, LoadedPlugin
 from extism_platform.mcp import schemas
 from plugin_format import names
@@ -60,6 +59,9 @@ watch_log = logging.getLogger("extism_platform.mcp.watch")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}\Z")
 LIST_PLUGINS_TOOL = "extism_plugins"
 SERVER_NAME = "extism-platform"
+#: how long the event loop waits synchronously for a call when nothing else is in flight (a cancel
+#: or another request waits at most this long; a call that ends within it costs no loop round trip)
+SYNC_WAIT_S = 0.002
 MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
 
 
@@ -224,9 +226,10 @@ class ExtismMCPServer:
         self.watched = watched
         self.watch_interval = watch_interval
         self.reloads = 0
-        # asyncio's semaphore and a pool of our own: the lean hot path of run_cancellable
+        # asyncio's semaphore and call threads of our own: the lean hot path of run_cancellable
         self._limiter = asyncio.Semaphore(max_concurrency)
-        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="extism-call")
+        self._threads = CallThreads(max_concurrency)
+        self._in_flight = 0
         self._reload_lock = anyio.Lock()
         self.bus = InMemorySubscriptionBus()
         self._listen = ListenHandler(self.bus)
@@ -363,16 +366,21 @@ class ExtismMCPServer:
             # The output check runs inside the host's call, so the audit record has its true outcome.
             cancel = CallCancel()
             check = (lambda out: _check_output(tool, out, parsed)) if tool.output_validator is not None else None
-            import os as _os
-            if _os.environ.get("XP_INLINE"):
-                result = self.host.call(tool.plugin, tool.export.name, data, context, check, cancel, None)
-            else:
-              result = await run_cancellable(
-                partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, _progress(ctx)),
-                cancel,
-                limiter=self._limiter,
-                executor=self._executor,
-            )
+            progress = _progress(ctx)
+            # The loop may wait for the call synchronously only when nothing else needs it: no
+            # other call in flight, and no progress notification for it to send meanwhile.
+            wait = SYNC_WAIT_S if not self._in_flight and progress is None else 0.0
+            self._in_flight += 1
+            try:
+                result = await run_cancellable(
+                    partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, progress),
+                    cancel,
+                    limiter=self._limiter,
+                    threads=self._threads,
+                    sync_wait_s=wait,
+                )
+            finally:
+                self._in_flight -= 1
         except PluginCallError as exc:
             return _text(str(exc))
         except Exception as exc:  # noqa: BLE001 - a tool error, never a raw JSON-RPC error
