@@ -25,7 +25,6 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from plugin_format.errors import RunError
-from registry_static.redact import redact_text
 
 MAX_KEY_BYTES = 1024
 MAX_VALUE_BYTES = 1 << 20
@@ -140,6 +139,8 @@ class RedisKVStore:
         import redis  # noqa: PLC0415 - only a server that uses Redis pays for the import
 
         self.url = url
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         self.describe = redact_text(url)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         try:
@@ -155,6 +156,8 @@ class RedisKVStore:
             raise RunError(f"kv store {self.describe}: {self._reason(exc)}") from None
 
     def _reason(self, exc: BaseException) -> str:
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         text = redact_text(str(exc))
         password = unquote(urlsplit(self.url).password or "")
         return text.replace(password, "***") if password else text
@@ -191,6 +194,8 @@ def open_kv(url: str | None, default_path: Path | None) -> KV:
     if scheme == "sqlite":
         return KVStore(Path(unquote(urlsplit(url).path)))
     if scheme:
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         raise RunError(
             f"--kv {redact_text(url)}: unknown kv backend {scheme!r} "
             "(use redis://HOST:PORT/DB, rediss://…, sqlite:///PATH or a file path)"

@@ -55,10 +55,10 @@ from plugin_format import names
 from plugin_format.errors import LoadError, PluginCallError
 from plugin_format.host_functions import ENV_MODULE
 from plugin_format.manifest import Export, Permissions, exports_from_list, permissions_from_dict
-from plugin_format.wasm import WASI_MODULES, ModuleInfo, inspect_module
 
 if TYPE_CHECKING:
     from plugin_format.extism_sdk import CompiledPlugin, extism
+    from plugin_format.wasm import ModuleInfo
 
 log = logging.getLogger("extism_platform.host")
 
@@ -281,6 +281,8 @@ class LoadedPlugin:
     def _check_imports(self, wasm: bytes, deps: list[tuple[Artifact, bytes]]) -> bool:
         """Refuse what this host cannot link (in the plugin's module and every linked one); True
         when any of them has a start section."""
+        from plugin_format.wasm import WASI_MODULES, inspect_module  # noqa: PLC0415 - at compile time
+
         modules: list[tuple[str, str | None, ModuleInfo]] = []  # (who, its module name if linked, info)
         for who, linked_as, data in [
             *((f"linked plugin {d.info.name}", names.module_name(d.info.name), w) for d, w in deps),

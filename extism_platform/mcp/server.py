@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import hmac
 import json
 import logging
@@ -80,8 +81,17 @@ class PluginTool:
     name: str
     plugin: LoadedPlugin
     export: Export
-    input_validator: Any
-    output_validator: Any | None
+    #: its output_schema is usable (`schemas.output_usable`): served, and every output checked against it
+    has_output_schema: bool
+
+    @functools.cached_property
+    def input_validator(self) -> Any:
+        """Built on the first call (the schema was found usable at load; `SchemaError` if not)."""
+        return schemas.validator(self.export.input_schema or {"type": "object"})
+
+    @functools.cached_property
+    def output_validator(self) -> Any | None:
+        return schemas.validator(self.export.output_schema or {}) if self.has_output_schema else None
 
     def to_mcp(self) -> types.Tool:
         exp, info = self.export, self.plugin.info
@@ -91,7 +101,7 @@ class PluginTool:
             title=f"{info.name} {exp.name}",
             description=description,
             input_schema=exp.input_schema or {"type": "object"},
-            output_schema=exp.output_schema if self.output_validator is not None else None,
+            output_schema=exp.output_schema if self.has_output_schema else None,
             annotations=schemas.tool_annotations(info.permissions, exp),
         )
 
@@ -119,15 +129,13 @@ def build_tools(
                     "%s: export %s: input_schema is not an object schema; not offered as a tool", plugin.name, exp.name
                 )
                 continue
-            in_validator = schemas.input_validator(plugin.name, exp)  # the dialect its $schema names
-            if in_validator is None:
+            if not schemas.input_usable(plugin.name, exp):  # in the dialect its $schema names
                 continue
             tool = PluginTool(
                 tool_name(plugin.name, exp.name),
                 plugin,
                 exp,
-                in_validator,
-                schemas.output_validator(plugin.name, exp),  # unusable: a warning naming plugin and export
+                schemas.output_usable(plugin.name, exp),  # unusable: a warning naming plugin and export
             )
             if only and not _matches(only, tool):
                 continue
@@ -351,7 +359,11 @@ class ExtismMCPServer:
                 code=types.INVALID_PARAMS, message=f"unknown tool {params.name!r} (tools/list shows the available ones)"
             )
         arguments = params.arguments or {}
-        errors = sorted(tool.input_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        try:
+            in_validator, out_validator = tool.input_validator, tool.output_validator
+        except Exception as exc:  # noqa: BLE001 - found usable at load, refused now (a changed jsonschema?)
+            return _text(f"plugin {tool.plugin.name}: export {tool.export.name}: its schema is not usable ({getattr(exc, 'message', exc)})")
+        errors = sorted(in_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
             return _text(f"invalid arguments for {tool.name}: " + "; ".join(_schema_error(e) for e in errors[:5]))
         if tool.export.input == "text":  # a foreign plugin's plain-text export: the string itself
@@ -365,7 +377,7 @@ class ExtismMCPServer:
             # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once.
             # The output check runs inside the host's call, so the audit record has its true outcome.
             cancel = CallCancel()
-            check = (lambda out: _check_output(tool, out, parsed)) if tool.output_validator is not None else None
+            check = (lambda out: _check_output(tool, out, parsed)) if out_validator is not None else None
             progress = _progress(ctx)
             # The loop may wait for the call synchronously only when nothing else needs it: no
             # other call in flight, and no progress notification for it to send meanwhile.
@@ -387,7 +399,7 @@ class ExtismMCPServer:
             log.exception("tools/call %s failed", tool.name)
             return _text(f"plugin {tool.plugin.name}: {tool.export.name} failed in the server: {type(exc).__name__}")
         text = result.output.decode("utf-8", errors="replace")
-        if tool.output_validator is None:
+        if out_validator is None:
             return types.CallToolResult(content=[types.TextContent(text=text)])
         return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=parsed[0])
 
