@@ -127,6 +127,9 @@ class AuditLog:
             if not data_size:
                 return
             with open(self.path, "rb") as f:
+                f.seek(data_size - 1)
+                if f.read(1) == b"\n":  # the usual case: whole lines only (no need to read the tail)
+                    return
                 f.seek(max(0, data_size - (1 << 20)))
                 tail = f.read()
             cut = None
@@ -184,12 +187,13 @@ class AuditLog:
                         "prev": self._prev,
                     }
                     line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=str).encode() + b"\n"
-                    os.write(self._fd, line)
+                    written = os.write(self._fd, line)
                     if self.fsync:
                         os.fsync(self._fd)
                     self._seq += 1
                     self._prev = _line_hash(line)
-                    self._size = os.fstat(self._fd).st_size
+                    # We hold the lock, so the file grew by exactly our line (no second fstat).
+                    self._size = self._size + written if written == len(line) else os.fstat(self._fd).st_size
                     # The head is a fixed-width checkpoint rewritten in place (one small pwrite).
                     checkpoint: dict[str, Any] = {"seq": self._seq, "hash": self._prev}
                     if self.key is not None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-
-import yaml
+from typing import Any
 
 
 class ExtismPlatformError(Exception):
@@ -21,10 +20,6 @@ class ExtismPlatformError(Exception):
 
 class ManifestError(ExtismPlatformError):
     """plugin.yaml (or a resolved plugin.json) is missing, unreadable or invalid."""
-
-
-class YamlLimitError(ExtismPlatformError, yaml.YAMLError):
-    """A YAML file is past one of the loader's limits (size, depth, expanded nodes)."""
 
 
 class SemverError(ExtismPlatformError, ValueError):
@@ -165,6 +160,21 @@ class PluginCallError(RunError):
     def __init__(self, message: str, kind: str = "error") -> None:
         self.kind = kind
         super().__init__(message)
+
+
+def __getattr__(name: str) -> Any:
+    """`YamlLimitError` is made on first use: it is a `yaml.YAMLError`, and a process that reads no
+    YAML (the MCP server serving built plugins) should not import PyYAML to define it."""
+    if name != "YamlLimitError":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import yaml  # noqa: PLC0415
+
+    class YamlLimitError(ExtismPlatformError, yaml.YAMLError):
+        """A YAML file is past one of the loader's limits (size, depth, expanded nodes)."""
+
+    YamlLimitError.__module__, YamlLimitError.__qualname__ = __name__, name
+    globals()[name] = YamlLimitError
+    return YamlLimitError
 
 
 # ---- the CLI runner ---------------------------------------------------------------------------

@@ -11,14 +11,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any
-
-import jsonschema
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from plugin_format import names
 from plugin_format.errors import ManifestError
-from plugin_format.yaml_load import YamlLimitError, load_yaml
+
+if TYPE_CHECKING:
+    import jsonschema
+
+# jsonschema and PyYAML are imported where a plugin.yaml is read or checked: a process that only
+# reads resolved plugin.json files (the MCP server) starts without them.
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "plugin.schema.json"
 MANIFEST_NAME = "plugin.yaml"
@@ -179,6 +181,8 @@ class PluginManifest:
 @lru_cache(maxsize=1)
 def _meta_validator() -> jsonschema.Draft202012Validator:
     """One validator of the 2020-12 meta-schema (what `check_schema` builds anew for every call)."""
+    import jsonschema  # noqa: PLC0415
+
     cls = jsonschema.Draft202012Validator
     return cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER)
 
@@ -192,6 +196,8 @@ def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
         raise ManifestError(
             f"{source}: exports: {len(exports):,} exports; at most {MAX_EXPORTS} are allowed (split the plugin)"
         )
+    import jsonschema  # noqa: PLC0415
+
     validator = jsonschema.Draft202012Validator(plugin_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     problems = [f"{source}: {_path(e.absolute_path)}: {_describe(e)}" for e in errors]
@@ -342,6 +348,10 @@ def find_manifest(start: Path) -> Path:
 
 
 def load_manifest(start: Path) -> PluginManifest:
+    import yaml  # noqa: PLC0415
+
+    from plugin_format.yaml_load import YamlLimitError, load_yaml  # noqa: PLC0415
+
     path = find_manifest(start)
     try:
         doc = load_yaml(path.read_text(encoding="utf-8"), path.name)

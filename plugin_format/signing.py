@@ -13,15 +13,17 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from plugin_format.errors import SigningError
 from plugin_format.files import atomic_write
 from plugin_format.paths import default_signing_key
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+# `cryptography` is imported by the functions that use a key: checking an unsigned build's
+# envelope (or listing tools) needs none of it.
 
 PAYLOAD_TYPE = "application/vnd.extism-platform.statement+json"
 STATEMENT_TYPE = "extism-platform/statement@1"
@@ -91,11 +93,15 @@ def known_public_keys() -> list[Ed25519PublicKey]:
 
 def key_id(public: Ed25519PublicKey) -> str:
     """sha256 of the raw 32-byte public key, hex: stable, and the same everywhere it is shown."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()
 
 
 def public_pem(public: Ed25519PublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
@@ -107,6 +113,9 @@ def generate_keypair(private_path: Path, passphrase: bytes | None = None, *, ove
         for p in (private_path, pub_path):
             if p.exists():
                 raise SigningError(f"{p}: already exists (refusing to overwrite a key; pass --force to replace it)")
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: PLC0415
+
     key = Ed25519PrivateKey.generate()
     enc = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
@@ -132,6 +141,9 @@ def load_private_key(source: str | Path, passphrase: bytes | None = None) -> Ed2
     data, where = _pem(source, "signing key")
     if passphrase is None and os.environ.get(PASSPHRASE_ENV):
         passphrase = os.environ[PASSPHRASE_ENV].encode()
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: PLC0415
+
     try:
         key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError:
@@ -146,6 +158,9 @@ def load_private_key(source: str | Path, passphrase: bytes | None = None) -> Ed2
 def load_public_key(source: str | Path) -> Ed25519PublicKey:
     """`source` is a path to a PEM file or the PEM text itself."""
     data, where = _pem(source, "public key")
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:
@@ -209,6 +224,8 @@ class Envelope:
 
     def verify(self, public: Ed25519PublicKey) -> bool:
         """True when one signature is by `public` and verifies."""
+        from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+
         kid = key_id(public)
         for s in self.signatures:
             if s.get("keyid") != kid:

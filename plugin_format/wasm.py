@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import wasmtime
-
 from plugin_format import names
 from plugin_format.errors import ModuleError
 from plugin_format.host_functions import ENV_MODULE, USER_MODULE, allowed_imports
@@ -192,6 +190,8 @@ def inspect_module(data: bytes, *, validate: bool = True) -> ModuleInfo:
         msg = str(exc) if str(exc).startswith("not a") else f"invalid WebAssembly module: {exc}"
         raise ValueError(msg) from None
     if validate:
+        import wasmtime  # noqa: PLC0415 - its runtime is loaded only where a module is validated
+
         try:
             wasmtime.Module.validate(wasmtime.Engine(), data)
         except wasmtime.WasmtimeError as exc:

@@ -22,7 +22,6 @@ appears in an error or log line (`registry_static.redact`)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from functools import partial
@@ -31,7 +30,6 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from plugin_format.errors import RunError
-from registry_static.redact import redact_text
 
 MAX_KEY_BYTES = 1024
 MAX_VALUE_BYTES = 1 << 20
@@ -64,7 +62,10 @@ def check_sizes(key: bytes, value: bytes) -> None:
 
 
 class KVStore:
-    """A persistent key/value store in one SQLite file, partitioned by plugin identity (thread-safe)."""
+    """A persistent key/value store in one SQLite file, partitioned by plugin identity (thread-safe).
+
+    The file is created (0600) at once, so a state directory that cannot be written is reported at
+    start; SQLite itself is opened on the first operation: most servers' plugins never use kv."""
 
     def __init__(self, path: Path | None) -> None:
         """`path=None` keeps the store in memory (tests, `--no-state`)."""
@@ -76,17 +77,31 @@ class KVStore:
                 # Create it 0600 before SQLite opens it (SQLite would use the umask, often 0644).
                 os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
                 os.chmod(path, 0o600)
-            self._db = sqlite3.connect(
-                ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None, timeout=10
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS kv (plugin TEXT NOT NULL, key BLOB NOT NULL, "
-                "value BLOB NOT NULL, PRIMARY KEY (plugin, key))"
-            )
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise RunError(f"kv store {path}: {exc} (choose another directory with --state-dir)") from None
         self._lock = threading.Lock()
+        self._conn: Any = None
+
+    @property
+    def _db(self) -> Any:
+        """The SQLite connection, opened on first use (call with `_lock` held)."""
+        if self._conn is None:
+            import sqlite3  # noqa: PLC0415
+
+            path = self.path
+            try:
+                db = sqlite3.connect(
+                    ":memory:" if path is None else str(path), check_same_thread=False, isolation_level=None, timeout=10
+                )
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS kv (plugin TEXT NOT NULL, key BLOB NOT NULL, "
+                    "value BLOB NOT NULL, PRIMARY KEY (plugin, key))"
+                )
+            except sqlite3.Error as exc:
+                raise RunError(f"kv store {path}: {exc} (choose another directory with --state-dir)") from None
+            self._conn = db
+        return self._conn
 
     def get(self, plugin: str, key: bytes) -> bytes | None:
         with self._lock:
@@ -129,7 +144,9 @@ class KVStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class RedisKVStore:
@@ -143,6 +160,8 @@ class RedisKVStore:
         import redis  # noqa: PLC0415 - only a server that uses Redis pays for the import
 
         self.url = url
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         self.describe = redact_text(url)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         try:
@@ -158,6 +177,8 @@ class RedisKVStore:
             raise RunError(f"kv store {self.describe}: {self._reason(exc)}") from None
 
     def _reason(self, exc: BaseException) -> str:
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         text = redact_text(str(exc))
         password = unquote(urlsplit(self.url).password or "")
         return text.replace(password, "***") if password else text
@@ -230,6 +251,8 @@ def open_kv(url: str | None, default_path: Path | None) -> KV:
     if scheme == "sqlite":
         return KVStore(Path(unquote(urlsplit(url).path)))
     if scheme:
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         raise RunError(
             f"--kv {redact_text(url)}: unknown kv backend {scheme!r} "
             "(use redis://HOST:PORT/DB, rediss://…, sqlite:///PATH or a file path)"

@@ -18,9 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from extism_platform.host.runtime import Artifact, PluginInfo
 from plugin_format import names
@@ -28,17 +26,21 @@ from plugin_format.artifact import sha256_hex, verify_bytes
 from plugin_format.errors import ExtismPlatformError, LoadError, SemverError
 from plugin_format.manifest import PluginManifest
 from plugin_format.names import ENTRY_POINT_GROUP
-from plugin_format.semver import Version
 from plugin_format.signing import known_public_keys
 
-_LOWEST = Version(0, 0, 0, ("",))  # below every real version: an unparsable one never wins
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from plugin_format.semver import Version
 
 def _version_key(version: str) -> Version:
+    """The version, or one below every real version when it does not parse (it never wins)."""
+    from plugin_format.semver import Version  # noqa: PLC0415 - only when two builds of a name compete
+
     try:
         return Version.parse(version)
     except SemverError:
-        return _LOWEST
+        return Version(0, 0, 0, ("",))
 
 
 def _artifact(
@@ -144,13 +146,13 @@ def _check_range(dep: Artifact, spec: str, wanting: Artifact) -> None:
 
 def link_from(pool: Iterable[Artifact], where: str) -> Callable[[str, str, Artifact], Artifact]:
     """A `pick` for `link`: the highest version in `pool` that matches the range."""
-    from plugin_format.semver import Range
-
     by_name: dict[str, list[Artifact]] = {}
     for a in pool:
         by_name.setdefault(a.info.name, []).append(a)
 
     def pick(name: str, spec: str, wanting: Artifact) -> Artifact:
+        from plugin_format.semver import Range  # noqa: PLC0415 - only for plugins with dependencies
+
         try:
             rng = Range.parse(spec)
         except SemverError as exc:

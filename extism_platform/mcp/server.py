@@ -22,19 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import functools
 import hmac
 import json
 import logging
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import jsonschema
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.server import NotificationOptions
@@ -43,14 +42,17 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform import __version__
-from extism_platform.host.cancel import CallCancel, run_cancellable
+from extism_platform.host.cancel import CallCancel, CallThreads, run_cancellable
 from extism_platform.host.runtime import Host, LoadedPlugin
-from extism_platform.host.watch import Watched
 from extism_platform.mcp import schemas
 from plugin_format import names
 from plugin_format.errors import ExtismPlatformError, PluginCallError, RunError
 from plugin_format.manifest import Export
-from registry_static.redact import redact_text
+
+if TYPE_CHECKING:
+    import jsonschema
+
+    from extism_platform.host.watch import Watched
 
 log = logging.getLogger("extism_platform.mcp")
 watch_log = logging.getLogger("extism_platform.mcp.watch")
@@ -58,6 +60,9 @@ watch_log = logging.getLogger("extism_platform.mcp.watch")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}\Z")
 LIST_PLUGINS_TOOL = "extism_plugins"
 SERVER_NAME = "extism-platform"
+#: how long the event loop waits synchronously for a call when nothing else is in flight (a cancel
+#: or another request waits at most this long; a call that ends within it costs no loop round trip)
+SYNC_WAIT_S = 0.002
 MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
 
 
@@ -76,8 +81,17 @@ class PluginTool:
     name: str
     plugin: LoadedPlugin
     export: Export
-    input_validator: Any
-    output_validator: Any | None
+    #: its output_schema is usable (`schemas.output_usable`): served, and every output checked against it
+    has_output_schema: bool
+
+    @functools.cached_property
+    def input_validator(self) -> Any:
+        """Built on the first call (the schema was found usable at load; `SchemaError` if not)."""
+        return schemas.validator(self.export.input_schema or {"type": "object"})
+
+    @functools.cached_property
+    def output_validator(self) -> Any | None:
+        return schemas.validator(self.export.output_schema or {}) if self.has_output_schema else None
 
     def to_mcp(self) -> types.Tool:
         exp, info = self.export, self.plugin.info
@@ -87,7 +101,7 @@ class PluginTool:
             title=f"{info.name} {exp.name}",
             description=description,
             input_schema=exp.input_schema or {"type": "object"},
-            output_schema=exp.output_schema if self.output_validator is not None else None,
+            output_schema=exp.output_schema if self.has_output_schema else None,
             annotations=schemas.tool_annotations(info.permissions, exp),
         )
 
@@ -115,15 +129,13 @@ def build_tools(
                     "%s: export %s: input_schema is not an object schema; not offered as a tool", plugin.name, exp.name
                 )
                 continue
-            in_validator = schemas.input_validator(plugin.name, exp)  # the dialect its $schema names
-            if in_validator is None:
+            if not schemas.input_usable(plugin.name, exp):  # in the dialect its $schema names
                 continue
             tool = PluginTool(
                 tool_name(plugin.name, exp.name),
                 plugin,
                 exp,
-                in_validator,
-                schemas.output_validator(plugin.name, exp),  # unusable: a warning naming plugin and export
+                schemas.output_usable(plugin.name, exp),  # unusable: a warning naming plugin and export
             )
             if only and not _matches(only, tool):
                 continue
@@ -222,9 +234,10 @@ class ExtismMCPServer:
         self.watched = watched
         self.watch_interval = watch_interval
         self.reloads = 0
-        # asyncio's semaphore and a pool of our own: the lean hot path of run_cancellable
+        # asyncio's semaphore and call threads of our own: the lean hot path of run_cancellable
         self._limiter = asyncio.Semaphore(max_concurrency)
-        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="extism-call")
+        self._threads = CallThreads(max_concurrency)
+        self._in_flight = 0
         self._reload_lock = anyio.Lock()
         self.bus = InMemorySubscriptionBus()
         self._listen = ListenHandler(self.bus)
@@ -274,6 +287,8 @@ class ExtismMCPServer:
     # ---- tools/call ---------------------------------------------------------------------------
 
     def describe_plugins(self, only: str | None = None) -> list[dict[str, Any]]:
+        from registry_static.redact import redact_text  # noqa: PLC0415
+
         out = []
         for p in self.host.plugins.values():
             if only and p.name != only:
@@ -344,7 +359,11 @@ class ExtismMCPServer:
                 code=types.INVALID_PARAMS, message=f"unknown tool {params.name!r} (tools/list shows the available ones)"
             )
         arguments = params.arguments or {}
-        errors = sorted(tool.input_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        try:
+            in_validator, out_validator = tool.input_validator, tool.output_validator
+        except Exception as exc:  # noqa: BLE001 - found usable at load, refused now (a changed jsonschema?)
+            return _text(f"plugin {tool.plugin.name}: export {tool.export.name}: its schema is not usable ({getattr(exc, 'message', exc)})")
+        errors = sorted(in_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
             return _text(f"invalid arguments for {tool.name}: " + "; ".join(_schema_error(e) for e in errors[:5]))
         if tool.export.input == "text":  # a foreign plugin's plain-text export: the string itself
@@ -358,20 +377,29 @@ class ExtismMCPServer:
             # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once.
             # The output check runs inside the host's call, so the audit record has its true outcome.
             cancel = CallCancel()
-            check = (lambda out: _check_output(tool, out, parsed)) if tool.output_validator is not None else None
-            result = await run_cancellable(
-                partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, _progress(ctx)),
-                cancel,
-                limiter=self._limiter,
-                executor=self._executor,
-            )
+            check = (lambda out: _check_output(tool, out, parsed)) if out_validator is not None else None
+            progress = _progress(ctx)
+            # The loop may wait for the call synchronously only when nothing else needs it: no
+            # other call in flight, and no progress notification for it to send meanwhile.
+            wait = SYNC_WAIT_S if not self._in_flight and progress is None else 0.0
+            self._in_flight += 1
+            try:
+                result = await run_cancellable(
+                    partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, progress),
+                    cancel,
+                    limiter=self._limiter,
+                    threads=self._threads,
+                    sync_wait_s=wait,
+                )
+            finally:
+                self._in_flight -= 1
         except PluginCallError as exc:
             return _text(str(exc))
         except Exception as exc:  # noqa: BLE001 - a tool error, never a raw JSON-RPC error
             log.exception("tools/call %s failed", tool.name)
             return _text(f"plugin {tool.plugin.name}: {tool.export.name} failed in the server: {type(exc).__name__}")
         text = result.output.decode("utf-8", errors="replace")
-        if tool.output_validator is None:
+        if out_validator is None:
             return types.CallToolResult(content=[types.TextContent(text=text)])
         return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=parsed[0])
 
