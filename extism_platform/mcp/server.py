@@ -362,7 +362,9 @@ class ExtismMCPServer:
         try:
             in_validator, out_validator = tool.input_validator, tool.output_validator
         except Exception as exc:  # noqa: BLE001 - found usable at load, refused now (a changed jsonschema?)
-            return _text(f"plugin {tool.plugin.name}: export {tool.export.name}: its schema is not usable ({getattr(exc, 'message', exc)})")
+            return _text(
+                f"plugin {tool.plugin.name}: export {tool.export.name}: its schema is not usable ({getattr(exc, 'message', exc)})"
+            )
         errors = sorted(in_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
             return _text(f"invalid arguments for {tool.name}: " + "; ".join(_schema_error(e) for e in errors[:5]))
