@@ -151,17 +151,16 @@ def _client(ref: OciRef) -> Any:
 
         def do_request(self, *args: Any, **kwargs: Any) -> Any:
             once = oras.provider.Registry.do_request.__wrapped__  # without oras's retry decorator
-            for wait in (*RETRY_WAITS_S, None):
+            for wait in RETRY_WAITS_S:
                 try:
                     response = once(self, *args, **kwargs)
                 except (requests.ConnectionError, requests.Timeout):
-                    if wait is None:
-                        raise
+                    pass
                 else:
-                    if response.status_code not in _RETRY_STATUS or wait is None:
+                    if response.status_code not in _RETRY_STATUS:
                         return response
                 time.sleep(wait)
-            raise AssertionError("unreachable")  # the last try returns or raises
+            return once(self, *args, **kwargs)  # the last try: its answer or its error
 
     client = Registry(hostname=ref.host, insecure=ref.insecure)
     client.session.request = functools.partial(client.session.request, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))

@@ -96,7 +96,8 @@ class _Worker:
         threading.Thread(target=self._run, name="extism-call", daemon=True).start()
 
     def _run(self) -> None:
-        _local.after = after = []
+        after: list[Callable[[], None]] = []
+        _local.after = after
         while True:
             self.go.acquire()
             job, self.job = self.job, None

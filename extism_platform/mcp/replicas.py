@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("extism_platform.mcp.replicas")
 
-REPLICA_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
+#: a replica id, as `--replica` takes it and as session ids carry it (`mcp.workers`)
+REPLICA_ID_PATTERN = "[a-z0-9][a-z0-9-]{0,31}"
+REPLICA_ID = re.compile(rf"^{REPLICA_ID_PATTERN}\Z")
 REDIS_KEY = "extism-mcp:replica:"
 HEARTBEAT_S = 10.0
 TTL_S = 30
@@ -68,7 +70,7 @@ def check_endpoint(value: str, flag: str) -> str:
         raise ExtismPlatformError(
             f"{flag} {redact_text(value)!r}: no credentials in the URL (the client's token is passed on)"
         )
-    return value if parts.path not in ("", "/") else value.rstrip("/") + "/mcp"
+    return value
 
 
 def parse_peers(items: list[str]) -> dict[str, str]:
@@ -117,22 +119,21 @@ class ReplicaDirectory:
         with self._lock:
             self._cache.pop(replica, None)
 
-    def register(self, advertise: str) -> threading.Event:
-        """Keep `extism-mcp:replica:<this id>` = `advertise` in Redis (a daemon thread); set the
-        returned event to stop. The first write happens before this returns, so a Redis that is
-        down fails the start (the error names the redacted URL)."""
-        stop = threading.Event()
+    def register(self, advertise: str) -> None:
+        """Keep `extism-mcp:replica:<this id>` = `advertise` in Redis while the process lives (a
+        daemon thread). The first write happens before this returns, so a Redis that is down fails
+        the start (the error names the redacted URL)."""
         if self.store is None:
-            return stop
+            return
         store, key = self.store, REDIS_KEY + self.replica
         store.set_raw(key, advertise, TTL_S)
 
         def beat() -> None:
-            while not stop.wait(HEARTBEAT_S):
+            while True:
+                time.sleep(HEARTBEAT_S)
                 try:
                     store.set_raw(key, advertise, TTL_S)
                 except RunError as exc:
                     log.warning("replica %s: cannot renew its registration: %s", self.replica, exc)
 
         threading.Thread(target=beat, name=f"replica-{self.replica}-heartbeat", daemon=True).start()
-        return stop

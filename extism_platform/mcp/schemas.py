@@ -121,7 +121,7 @@ def _memo() -> tuple[Path, str] | None:
         st = Path(spec.origin).stat() if spec is not None and spec.origin else None
     except (ImportError, OSError, ValueError):
         return None
-    if st is None:
+    if st is None or spec is None:
         return None
     return cache_dir() / MEMO_DIR, f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}"
 

@@ -363,7 +363,8 @@ class ExtismMCPServer:
             in_validator, out_validator = tool.input_validator, tool.output_validator
         except Exception as exc:  # noqa: BLE001 - found usable at load, refused now (a changed jsonschema?)
             return _text(
-                f"plugin {tool.plugin.name}: export {tool.export.name}: its schema is not usable ({getattr(exc, 'message', exc)})"
+                f"plugin {tool.plugin.name}: export {tool.export.name}: "
+                f"its schema is not usable ({getattr(exc, 'message', exc)})"
             )
         errors = sorted(in_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from extism_platform.mcp.replicas import REPLICA_ID_PATTERN
+
 if TYPE_CHECKING:
     from extism_platform.mcp.replicas import ReplicaDirectory
 
@@ -53,7 +55,7 @@ SESSION_HEADER = b"mcp-session-id"
 #: which worker answered (and, on a forwarded answer, which one forwarded it): for operators and tests
 WORKER_HEADER = b"x-extism-worker"
 FORWARDED_HEADER = b"x-extism-forwarded-by"
-_OWNED = re.compile(rb"^(?:([a-z0-9][a-z0-9-]{0,31})\.)?w(\d{1,4})\.(.+)\Z")
+_OWNED = re.compile(rf"^(?:({REPLICA_ID_PATTERN})\.)?w(\d{{1,4}})\.(.+)\Z".encode())
 #: on a request one replica forwards to another: never forwarded again
 REPLICA_HOP_HEADER = b"x-extism-replica-hop"
 #: response headers a forwarding hop must not copy (HTTP/1.1 hop-by-hop; the ASGI server frames the body)
