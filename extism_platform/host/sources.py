@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from plugin_format.semver import Version
 
+
 def _version_key(version: str) -> Version:
     """The version, or one below every real version when it does not parse (it never wins)."""
     from plugin_format.semver import Version  # noqa: PLC0415 - only when two builds of a name compete

@@ -172,7 +172,9 @@ def output_usable(plugin: str, export: Export) -> bool:
         return False
     why = problem(schema)
     if why is not None:
-        log.warning("%s: export %s: output_schema is not a valid JSON Schema (%s); served without it", plugin, export.name, why)
+        log.warning(
+            "%s: export %s: output_schema is not a valid JSON Schema (%s); served without it", plugin, export.name, why
+        )
         return False
     return True
 
@@ -183,7 +185,10 @@ def input_usable(plugin: str, export: Export) -> bool:
     why = problem(export.input_schema)
     if why is not None:
         log.warning(
-            "%s: export %s: input_schema is not a valid JSON Schema (%s); not offered as a tool", plugin, export.name, why
+            "%s: export %s: input_schema is not a valid JSON Schema (%s); not offered as a tool",
+            plugin,
+            export.name,
+            why,
         )
         return False
     return True
