@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from extism_platform.grants import host_covers, load_grants
-from extism_platform.mcp.server import tool_name
+from extism_platform.mcp.naming import tool_name
 from hatch_extism.project_init import init_project
 from plugin_format.errors import ExtismPlatformError, ManifestError
 from plugin_format.manifest import MAX_EXPORTS, load_manifest, validate

@@ -545,7 +545,8 @@ def _supervise(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     import anyio  # noqa: PLC0415
 
-    from extism_platform.mcp.server import ExtismMCPServer, is_loopback
+    from extism_platform.mcp.http_gates import is_loopback
+    from extism_platform.mcp.server import ExtismMCPServer
 
     if args.workers < 1:
         raise ExtismPlatformError(f"--workers {args.workers}: give at least 1")

@@ -17,7 +17,6 @@ pattern is a glob over the plugin name, optionally with a semver range: `@acme/*
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -30,6 +29,9 @@ import mcp_types as types
 
 from extism_platform.grants import effective, grant_for
 from extism_platform.host.runtime import Artifact
+from extism_platform.mcp.calls import json_result, tool_error
+from extism_platform.mcp.naming import tool_name
+from extism_platform.mcp.tools import build_tools
 from plugin_format.errors import ExtismPlatformError, SemverError
 from plugin_format.semver import Range, Version
 
@@ -245,8 +247,6 @@ class Discovery:
     def describe(
         self, name: str, version: str | None, grants: dict[str, Any], loaded: dict[str, Any]
     ) -> dict[str, Any]:
-        from extism_platform.mcp.server import tool_name  # noqa: PLC0415 - server imports this module
-
         rng = self._range_for(name, version)
         with self._lock:
             info = self.client.resolve(name, rng)
@@ -302,34 +302,24 @@ class Discovery:
         return self.fetch(name, info.version)
 
 
-def _json_result(doc: dict[str, Any]) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(text=json.dumps(doc, indent=2))], structured_content=doc)
-
-
-def _error(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
-
-
 async def call(server: Any, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
     """Run one discovery tool for `server` (an `ExtismMCPServer` with `discovery` set)."""
-    from extism_platform.mcp.server import build_tools  # noqa: PLC0415 - server imports this module
-
     disc: Discovery = server.discovery
     schema = next(t.input_schema for t in disc.tools() if t.name == name)
     problems = list(jsonschema.Draft202012Validator(schema).iter_errors(arguments))
     if problems:
-        return _error(f"invalid arguments for {name}: " + "; ".join(p.message for p in problems[:5]))
+        return tool_error(f"invalid arguments for {name}: " + "; ".join(p.message for p in problems[:5]))
     host = server.host
     try:
         if name == SEARCH_TOOL:
-            return _json_result(await anyio.to_thread.run_sync(disc.search, arguments.get("query", ""), host.plugins))
+            return json_result(await anyio.to_thread.run_sync(disc.search, arguments.get("query", ""), host.plugins))
         if name == DESCRIBE_TOOL:
             doc = await anyio.to_thread.run_sync(
                 disc.describe, arguments["plugin"], arguments.get("version"), host.grants, host.plugins
             )
-            return _json_result(doc)
+            return json_result(doc)
         plugin = arguments["plugin"]
-        async with server._reload_lock:  # noqa: SLF001 - one plugin-set change at a time, reloads included
+        async with server.reload_lock:  # one plugin-set change at a time, reloads included
             if name == ENABLE_TOOL:
                 artifact = await anyio.to_thread.run_sync(disc.resolve_allowed, plugin, arguments.get("version"))
                 current = [p.artifact for n, p in host.plugins.items() if n != plugin]
@@ -338,7 +328,7 @@ async def call(server: Any, name: str, arguments: dict[str, Any]) -> types.CallT
                 disc.enabled[plugin] = artifact
             else:
                 if plugin not in host.plugins:
-                    return _error(f"{plugin} is not enabled (enabled: {', '.join(sorted(host.plugins)) or 'none'})")
+                    return tool_error(f"{plugin} is not enabled (enabled: {', '.join(sorted(host.plugins)) or 'none'})")
                 plugins = {n: p for n, p in host.plugins.items() if n != plugin}
                 disc.enabled.pop(plugin, None)
             before = server.mcp_tools()
@@ -358,9 +348,9 @@ async def call(server: Any, name: str, arguments: dict[str, Any]) -> types.CallT
             doc["version"] = loaded.version
             doc["granted"] = loaded.effective.to_dict()
             doc["denied"] = [d.to_dict() for d in loaded.effective.decisions if not d.allowed]
-        return _json_result(doc)
+        return json_result(doc)
     except ExtismPlatformError as exc:
-        return _error(str(exc))
+        return tool_error(str(exc))
 
 
 def discovery_from_args(

@@ -27,8 +27,9 @@ from extism_platform.host import runtime
 from extism_platform.host.kv import KVStore
 from extism_platform.host.runtime import DEFAULT_MAX_OUTPUT_BYTES, Artifact, Host, PluginInfo
 from extism_platform.host.sources import from_dist
-from extism_platform.mcp import server as server_module
-from extism_platform.mcp.server import ExtismMCPServer, build_tools
+from extism_platform.mcp import tools as tools_module
+from extism_platform.mcp.server import ExtismMCPServer
+from extism_platform.mcp.tools import build_tools
 from plugin_format.artifact import canonical_json, sha256_hex
 from plugin_format.errors import LoadError, ManifestError, PluginCallError, PublishError, RunError
 from plugin_format.private_keys import private_key_kind
@@ -471,7 +472,7 @@ def test_attack_plugin_json_name_takes_over_a_tool(
     host.add(probe)
     doc = {**probe.info.doc, "name": "@other/probe"}
     host.add(Artifact(PluginInfo.from_plugin_json(doc), probe.sha256, probe.read_wasm, "hand-made"))
-    monkeypatch.setattr(server_module, "tool_name", lambda plugin, export: f"t-{export}")
+    monkeypatch.setattr(tools_module, "tool_name", lambda plugin, export: f"t-{export}")
     with pytest.raises(RunError, match=r"plugins @examples/probe .* and @other/probe .* both make the tool t-echo"):
         build_tools(host)
 

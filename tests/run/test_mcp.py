@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from extism_platform.demo import WeatherAPI
-from extism_platform.mcp.server import tool_name
+from extism_platform.mcp.naming import tool_name
 from tests.conftest import ROOT, run_cli
 from tests.run.mcp_http import mcp_server
 

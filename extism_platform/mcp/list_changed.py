@@ -1,0 +1,122 @@
+"""The tool list changing while serving: noticing it (`watch`), applying it (`reload`) and telling
+the clients (`ListChanged`).
+
+`--watch` polls the sources and `reload` swaps the host's plugin set, so `tools.listChanged` is
+always advertised and a change is announced on both protocol eras: 2026-07-28 clients get it on
+their `subscriptions/listen` stream (the SDK's `ListenHandler` fed by a `SubscriptionBus`),
+2025-11-25 clients as a `notifications/tools/list_changed` on their connection (recorded when they
+send `notifications/initialized`). A reload that fails verification is logged and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import anyio
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from extism_platform.host.runtime import LoadedPlugin
+from extism_platform.mcp.tools import build_tools
+from plugin_format.errors import ExtismPlatformError
+
+log = logging.getLogger("extism_platform.mcp")
+watch_log = logging.getLogger("extism_platform.mcp.watch")
+
+MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
+
+
+class ListChanged:
+    """Who hears of a changed tool list: the 2026-07-28 `subscriptions/listen` streams (`listen`,
+    the server's handler) and the 2025-11-25 sessions that finished their handshake."""
+
+    def __init__(self) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self.listen = ListenHandler(self.bus)
+        self._legacy_sessions: OrderedDict[int, Any] = OrderedDict()
+
+    async def on_initialized(self, ctx: Any, params: Any) -> None:
+        """A handshake-era client finished its handshake: remember its session for list_changed."""
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        self._legacy_sessions[id(ctx.session)] = ctx.session
+        while len(self._legacy_sessions) > MAX_LEGACY_SESSIONS:
+            self._legacy_sessions.popitem(last=False)
+
+    async def notify(self) -> None:
+        """Tell every connected client that tools/list changed (both protocol eras)."""
+        await self.bus.publish(ToolsListChanged())
+        for key, session in list(self._legacy_sessions.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception as exc:  # a closed connection: forget it  # noqa: BLE001
+                log.debug("list_changed not delivered (%s); forgetting the session", exc)
+                self._legacy_sessions.pop(key, None)
+
+
+def _compile_all(plugins: list[LoadedPlugin]) -> None:
+    for plugin in plugins:
+        plugin.warm()
+
+
+async def reload(server: Any) -> bool:
+    """Load `server.watched` again (signatures verified as at start-up; changed plugins compiled)
+    and swap the host's plugin set and the server's tool table in one step. On any failure the
+    error is logged and the previous plugins keep serving. True when the set changed.
+    (`server` is an `ExtismMCPServer`; this module does not import it.)"""
+    if server.watched is None:
+        return False
+    watched, host = server.watched, server.host
+    async with server.reload_lock:
+        try:
+            grants, artifacts = await anyio.to_thread.run_sync(watched.load)
+            if server.discovery is not None:  # what the agent enabled stays enabled
+                enabled = server.discovery.enabled
+                artifacts = [*(a for a in artifacts if a.info.name not in enabled), *enabled.values()]
+            plugins = host.plan(artifacts, grants)
+            tools = build_tools(host, only=server.only, skip=server.skip, plugins=plugins)
+            fresh = [p for name, p in plugins.items() if host.plugins.get(name) is not p]
+            await anyio.to_thread.run_sync(_compile_all, fresh)
+        except (ExtismPlatformError, OSError) as exc:
+            watch_log.error("reload failed, still serving the previous plugins: %s", exc)
+            return False
+        before = server.mcp_tools()
+        # No await from here on: handlers see either the old host set and tools or the new ones.
+        changes = host.swap(plugins, grants)
+        server.tools = tools
+        if not changes:
+            return False
+        server.reloads += 1
+        watch_log.info("reloaded (%s): %d tool(s)", changes, len(server.tools))
+        if server.mcp_tools() != before:
+            await server.notify_tools_changed()
+        return True
+
+
+async def watch(server: Any, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+    """Poll `server.watched`'s fingerprint every `server.watch_interval` seconds; reload once a
+    change has held still for one poll (so a rebuild caught halfway through is not reported as a
+    bad artifact)."""
+    watched = server.watched
+    if watched is None:
+        task_status.started()
+        return
+    last = await anyio.to_thread.run_sync(watched.fingerprint)
+    watch_log.info("watching %s (every %.2g s)", watched.describe(), server.watch_interval)
+    task_status.started()
+    pending = None
+    while True:
+        await anyio.sleep(server.watch_interval)
+        try:
+            current = await anyio.to_thread.run_sync(watched.fingerprint)
+            if current == last:
+                pending = None
+            elif current != pending:
+                pending = current  # changed: wait for it to settle
+            else:
+                last, pending = current, None
+                await server.reload()
+        except Exception:  # the watcher must outlive any surprise  # noqa: BLE001
+            watch_log.exception("watching failed; still serving")
