@@ -67,8 +67,12 @@ class ExtismMCPServer:
         watched: Watched | None = None,
         watch_interval: float = 0.5,
         discovery: Any = None,
+        shortcut: bool = True,
     ) -> None:
+        """`shortcut`: 2026-07-28 `tools/call`/`tools/list` over HTTP take `stateless_http`'s short
+        way (False: every request goes the SDK's whole way; the tests compare the two)."""
         self.host = host
+        self.shortcut = shortcut
         #: `extism_platform.mcp.discovery.Discovery` in discovery mode (`--registry` without `--plugin`)
         self.discovery = discovery
         self.only, self.skip = only, skip
@@ -89,6 +93,9 @@ class ExtismMCPServer:
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
             on_subscriptions_listen=self.changes.listen,
+            # Streamable HTTP checks a call's Mcp-Param headers against the tool's input schema:
+            # from this lookup, not from a whole tools/list built for every call (~20% of a call).
+            get_tool_input_schema=self.tool_input_schema,
         )
         self.server.add_notification_handler(
             "notifications/initialized", types.NotificationParams, self.changes.on_initialized
@@ -99,6 +106,17 @@ class ExtismMCPServer:
     def mcp_tools(self) -> list[types.Tool]:
         builtin = [list_plugins_tool(), *(self.discovery.tools() if self.discovery is not None else ())]
         return [*builtin, *(t.to_mcp() for t in self.tools.values())]
+
+    def tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        """The input schema `tools/list` shows for the tool `name` (None: no such tool)."""
+        tool = self.tools.get(name)
+        if tool is not None:
+            return tool.input_schema
+        if name == LIST_PLUGINS_TOOL:
+            return list_plugins_tool().input_schema
+        if self.discovery is not None:
+            return next((t.input_schema for t in self.discovery.tools() if t.name == name), None)
+        return None
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         if params is not None and params.cursor is not None:  # one page: no cursor was ever handed out
@@ -171,7 +189,11 @@ class ExtismMCPServer:
         """The streamable-HTTP ASGI app (with a bearer-token check when `token` is set). On a
         loopback address the SDK checks Host and Origin; on any other it checks neither, so
         `OriginGate` refuses browser requests from origins not in `allowed_origins` there."""
+        from extism_platform.mcp.stateless_http import ModernShortcut  # noqa: PLC0415
+
         app: Any = self.server.streamable_http_app(streamable_http_path=path, host=host)
+        if self.shortcut:
+            app = ModernShortcut(app, self.server, path)
         if not is_loopback(host):
             app = OriginGate(app, allowed_origins)
         return BearerGate(app, token) if token else app

@@ -50,6 +50,11 @@ class PluginTool:
     def output_validator(self) -> Any | None:
         return schemas.validator(self.export.output_schema or {}) if self.has_output_schema else None
 
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        """The schema `tools/list` shows for the arguments."""
+        return self.export.input_schema or {"type": "object"}
+
     def to_mcp(self) -> types.Tool:
         exp, info = self.export, self.plugin.info
         description = exp.description or f"{info.description} ({exp.name})".strip()
@@ -57,7 +62,7 @@ class PluginTool:
             name=self.name,
             title=f"{info.name} {exp.name}",
             description=description,
-            input_schema=exp.input_schema or {"type": "object"},
+            input_schema=self.input_schema,
             output_schema=exp.output_schema if self.has_output_schema else None,
             annotations=schemas.tool_annotations(info.permissions, exp),
         )
