@@ -454,7 +454,7 @@ class RawConnection:
         self.writer.close()
 
 
-async def _throughput(port: int, era: str, tool: str, clients: int, seconds: float) -> dict[str, float]:
+async def _throughput(port: int, era: str, tool: str, clients: int, seconds: float, server_pid: int) -> dict[str, Any]:
     conns = [RawConnection(port, era) for _ in range(clients)]
     for c in conns:
         await c.open()
@@ -471,12 +471,50 @@ async def _throughput(port: int, era: str, tool: str, clients: int, seconds: flo
             n += 1
         done += n
 
+    cpu0 = _tree_cpu_s(server_pid)
     t0 = time.perf_counter()
     await asyncio.gather(*(run(c, i) for i, c in enumerate(conns)))
     wall = time.perf_counter() - t0
+    cpu = _tree_cpu_s(server_pid) - cpu0
     for c in conns:
         c.close()
-    return {"clients": clients, "calls": done, "wall_s": wall, "calls_per_s": done / wall}
+    return {
+        "clients": clients,
+        "calls": done,
+        "wall_s": wall,
+        "calls_per_s": done / wall,
+        "server_cpu_ms_per_call": cpu * 1000 / done if done else None,
+    }
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the workers), from /proc."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def plugin_cost_ms(wasm: Path, export: str, calls: int = 100) -> float:
+    """What one call of `export` costs in raw extism on one reused instance, with the clients'
+    kind of argument: the part of a server's CPU per call that is the plugin's own."""
+    from plugin_format.extism_sdk import CompiledPlugin, extism  # noqa: PLC0415
+
+    manifest = {"wasm": [{"data": wasm.read_bytes()}]}
+    plugin = extism.Plugin(CompiledPlugin(manifest, wasi=True, functions=[]))
+    args = [json.dumps({"seed": f"client {i % 32} call {i}"}).encode() for i in range(calls)]
+    plugin.call(export, args[0])
+    t0 = time.process_time()
+    for a in args:
+        plugin.call(export, a)
+    return (time.process_time() - t0) * 1000 / calls
 
 
 def measure_http(name: str, cmd: list[str], env: dict[str, str], era: str, tool: str, tmp: Path) -> dict[str, Any]:
@@ -488,7 +526,7 @@ def measure_http(name: str, cmd: list[str], env: dict[str, str], era: str, tool:
     try:
         wait_listening(proc, port, errlog, timeout=60)
         time.sleep(0.5)  # every worker is listening (the first one answers connects already)
-        return {str(n): asyncio.run(_throughput(port, era, tool, n, THROUGHPUT_S)) for n in CLIENTS}
+        return {str(n): asyncio.run(_throughput(port, era, tool, n, THROUGHPUT_S, proc.pid)) for n in CLIENTS}
     finally:
         proc.terminate()
         try:
@@ -610,6 +648,16 @@ def main() -> int:
             p["ratio_to_1_worker"] = p["calls_per_s"] / one[str(n)]["calls_per_s"]
             cells += f"{p['calls_per_s']:>10,.0f}/s{p['ratio_to_1_worker']:>11.2f}x"
         print(f"{name:<32}{cells}")
+    plugin_ms = plugin_cost_ms(ours_wasm, "work")
+    most = str(max(CLIENTS))
+    print(
+        f"server CPU per call at {most} clients (the plugin's own, raw extism on one instance: {plugin_ms:.2f} ms): "
+        + "; ".join(
+            f"{name} {p[most]['server_cpu_ms_per_call']:.2f} ms (+{p[most]['server_cpu_ms_per_call'] - plugin_ms:.2f})"
+            for name, p in http.items()
+            if p[most].get("server_cpu_ms_per_call") is not None
+        )
+    )
     total_s = time.perf_counter() - started
     doc = {
         "baseline": "bare mcp server (Python no-op)",
@@ -625,6 +673,7 @@ def main() -> int:
         "plugins": {"ours": str(ours_wasm), "hyper": str(hyper_wasm)},
         "stdio": stdio,
         "http_throughput": http,
+        "plugin_cost_ms": plugin_ms,
         "total_s": total_s,
     }
     atomic_write_text(OUT, json.dumps(doc, indent=2))
