@@ -135,7 +135,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "conformance", "build")
     session.run("python", "-m", "benchmarks.pdk")
     session.run("python", "-m", "benchmarks.host")
-    # ours vs a bare Python mcp server vs hyper-mcp built from source ($HYPER_MCP_SRC or a clone)
+    # ours vs a bare Python mcp server vs hyper-mcp built from source ($HYPER_MCP_SRC, else the one built last time)
     session.run("python", "-m", "benchmarks.servers")
     session.run("python", "-m", "benchmarks.resolver")  # 10,000 packages × 10 versions (generated once)
 

@@ -15,10 +15,12 @@
   with 1 and with 2 workers (2026-07-28, stateless), and hyper-mcp's streamable HTTP (a 2025
   session per connection, the only era it speaks).
 
-hyper-mcp: `$HYPER_MCP_SRC` (a git directory or a source tree; default: a clone of its public
-repository) is archived into `<platform cache>/bench/hyper-mcp/<commit>/src` and built there with
-the machine's cargo (`cargo build --release --locked`; the toolchain it pins is overridden by the
-default one when that is not installed). When that fails its rows are skipped with the reason.
+hyper-mcp: `$HYPER_MCP_SRC` (a git directory or a checkout of its repository) is archived into
+`<platform cache>/bench/hyper-mcp/<commit>/src` and built there with the machine's cargo (`cargo
+build --release --locked`, crates from the registry; the toolchain it pins is overridden by the
+default one when that is not installed). Without `$HYPER_MCP_SRC` the binary built last time is
+used; with none, or when the build fails, its rows are skipped with the reason. Nothing is
+downloaded but crates.
 """
 
 from __future__ import annotations
@@ -44,7 +46,6 @@ PROJECT = BENCH / "servers-plugin"
 DIST = BENCH / "servers-dist"
 HYPER_PROJECT = BENCH / "hyper-plugin"
 HYPER_DIST = BENCH / "hyper-dist"
-HYPER_REPO = "https://github.com/tuananh/hyper-mcp"
 
 QUICK = bool(os.environ.get("BENCH_QUICK"))  # a smoke run of the harness, not figures
 ROUNDS = 1 if QUICK else 3
@@ -209,14 +210,12 @@ def build_hyper_mcp() -> tuple[Path | None, str]:
         return None, "cargo is not installed"
     src = os.environ.get("HYPER_MCP_SRC")
     work = Path(cache_dir()) / "bench" / "hyper-mcp"
+    if not src:  # no download from here: a binary built before from a checkout given then, else skip
+        built = sorted(work.glob("*/src/target/release/hyper-mcp"), key=lambda p: p.stat().st_mtime)
+        if built:
+            return built[-1], built[-1].parents[3].name
+        return None, "no hyper-mcp source: set HYPER_MCP_SRC to a checkout of its repository to build it"
     work.mkdir(parents=True, exist_ok=True)
-    if not src:
-        clone = work / "git"
-        if not clone.exists():
-            r = subprocess.run(["git", "clone", "--bare", "-q", HYPER_REPO, str(clone)], capture_output=True, text=True)
-            if r.returncode:
-                return None, f"git clone {HYPER_REPO} failed: {r.stderr.strip().splitlines()[-1:]}"
-        src = str(clone)
     git_dir = Path(src) / ".git" if (Path(src) / ".git").exists() else Path(src)
     r = subprocess.run(["git", "--git-dir", str(git_dir), "rev-parse", "HEAD"], capture_output=True, text=True)
     if r.returncode:
