@@ -10,7 +10,8 @@ pre-release rules, yanked versions that only a lock may keep, and the lock's ver
   exist, so the set algebra is exact whatever the range says (`||`, pre-releases, the opt-in).
 - An *incompatibility* is terms that cannot all hold: `{x 1.0.0 || 1.2.0, not y ^2}` is "x 1.0.0
   and 1.2.0 need y ^2" (every version of x with that same dependency, in one); `{extism.yaml, not
-  x ^1}` is extism.yaml's own requirement.
+  x ^1}` is extism.yaml's own requirement (a Range parsed with the pre-release opt-in, when
+  extism.yaml's `prerelease: true` asks for it, matches pre-releases as npm's includePrerelease does).
 - The *partial solution* is the assignments so far, in order: decisions (x is 1.2.0) and what unit
   propagation derived from the incompatibilities (y must be in ^2).
 
@@ -21,20 +22,18 @@ never usable unless the lock pins it. A plugin's versions are fetched when a cho
 it, never before. When an incompatibility is satisfied (a conflict), its root cause is derived by
 resolution and learned as a new incompatibility; the search backs up only past the level where the
 conflict arose, not down to the level where the learned fact holds: the decisions in between,
-unrelated to it, stay (see `_Solver`). Nothing is recursive (a
-dependency chain may be as deep as memory allows); `MAX_STEPS` (decisions + conflicts) is the last
-resort.
+unrelated to it, stay (see `_Solver`). Nothing is recursive (a dependency chain may be as deep as
+memory allows); `MAX_STEPS` (decisions + conflicts) is the last resort.
 
 When nothing works, the learned incompatibilities are the proof, and the error tells it one step
-per line, facts first, then what follows from them:
+per line, facts first, then what follows from them (see `_Explainer`):
 
     cannot resolve extism.yaml: conflicting requirements for @a/y
-      every version of @a/x needs @a/y ^2
+      @a/x ^1 needs @a/y ^2
+      extism.yaml wants @a/x ^1
+      so extism.yaml needs @a/y ^2
       extism.yaml wants @a/y ^1
       no version of @a/y matches ^2 and ^1 (available: 1.0.0, 2.0.0)
-      so extism.yaml cannot use @a/x (any version)
-      extism.yaml wants @a/x ^1
-      so no version of @a/x is left (available: 1.0.0, 1.2.0)
 
 Versions come from a `VersionSource` (the registries for `install`, a dict in the tests).
 """
