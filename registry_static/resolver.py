@@ -10,7 +10,8 @@ pre-release rules, yanked versions that only a lock may keep, and the lock's ver
   exist, so the set algebra is exact whatever the range says (`||`, pre-releases, the opt-in).
 - An *incompatibility* is terms that cannot all hold: `{x 1.0.0 || 1.2.0, not y ^2}` is "x 1.0.0
   and 1.2.0 need y ^2" (every version of x with that same dependency, in one); `{extism.yaml, not
-  x ^1}` is extism.yaml's own requirement.
+  x ^1}` is extism.yaml's own requirement (a Range parsed with the pre-release opt-in, when
+  extism.yaml's `prerelease: true` asks for it, matches pre-releases as npm's includePrerelease does).
 - The *partial solution* is the assignments so far, in order: decisions (x is 1.2.0) and what unit
   propagation derived from the incompatibilities (y must be in ^2).
 
@@ -21,20 +22,18 @@ never usable unless the lock pins it. A plugin's versions are fetched when a cho
 it, never before. When an incompatibility is satisfied (a conflict), its root cause is derived by
 resolution and learned as a new incompatibility; the search backs up only past the level where the
 conflict arose, not down to the level where the learned fact holds: the decisions in between,
-unrelated to it, stay (see `_Solver`). Nothing is recursive (a
-dependency chain may be as deep as memory allows); `MAX_STEPS` (decisions + conflicts) is the last
-resort.
+unrelated to it, stay (see `_Solver`). Nothing is recursive (a dependency chain may be as deep as
+memory allows); `MAX_STEPS` (decisions + conflicts) is the last resort.
 
 When nothing works, the learned incompatibilities are the proof, and the error tells it one step
-per line, facts first, then what follows from them:
+per line, facts first, then what follows from them (see `_Explainer`):
 
     cannot resolve extism.yaml: conflicting requirements for @a/y
-      every version of @a/x needs @a/y ^2
+      @a/x ^1 needs @a/y ^2
+      extism.yaml wants @a/x ^1
+      so extism.yaml needs @a/y ^2
       extism.yaml wants @a/y ^1
       no version of @a/y matches ^2 and ^1 (available: 1.0.0, 2.0.0)
-      so extism.yaml cannot use @a/x (any version)
-      extism.yaml wants @a/x ^1
-      so no version of @a/x is left (available: 1.0.0, 1.2.0)
 
 Versions come from a `VersionSource` (the registries for `install`, a dict in the tests).
 """
@@ -552,9 +551,9 @@ class _Solver:
 
 
 class _Explainer:
-    """The proof that nothing works, from the derivation of the final incompatibility: each external
-    fact once, each derived step as "so …" after the two it follows from; a step used again later is
-    numbered and referred to as [n]."""
+    """The proof that nothing works, from the derivation of the final incompatibility: each derived
+    step as "so …" after what it follows from — the facts stated just above it (again, if they were
+    used before), the step on the line before, and any earlier step cited by number ([n])."""
 
     def __init__(self, resolver: Resolver) -> None:
         self.r = resolver
@@ -645,54 +644,48 @@ class _Explainer:
     # ---- the proof -------------------------------------------------------------------------------
 
     def error(self, final: _Inc) -> ResolveError:
-        uses: dict[int, int] = {}
-        stack, seen = [final], {id(final)}
-        while stack:
-            inc = stack.pop()
-            for c in inc.causes or ():
-                uses[id(c)] = uses.get(id(c), 0) + 1
-                if id(c) not in seen:
-                    seen.add(id(c))
-                    stack.append(c)
         lines: list[str] = []
-        number: dict[int, int] = {}
-        done: set[int] = set()
-        owner: dict[int, int] = {}
+        step_at: dict[frozenset, int] = {}  # a derived step (by what it says: one learned twice is one) → its line
+        cited: set[frozenset] = set()  # the steps referred to by number
+        refs_of: dict[int, list[frozenset]] = {}  # a line → the steps it refers to
+        last = -1  # the line of the last step
         clashes: list[str] = []
         none: list[str] = []
-        todo: list[tuple[_Inc, bool, int]] = [(final, False, 0)]
+        todo: list[tuple[_Inc, bool]] = [(final, False)]
         while todo:
-            inc, ready, parent = todo.pop()
-            if id(inc) in done:
-                continue
-            if inc.causes is None:
-                done.add(id(inc))
+            inc, ready = todo.pop()
+            if inc.causes is None:  # a fact: stated where it is used, each time
                 fact = self._fact(inc)
                 lines += fact
                 none += fact[1:]
                 continue
+            key = frozenset(inc.terms.items())
+            if key in step_at:
+                continue
             if not ready:
-                owner.setdefault(id(inc), parent)
-                todo.append((inc, True, parent))
+                todo.append((inc, True))
                 # a derived cause first: a chain then reads as facts, step, fact, step, …
                 order = sorted(inc.causes, key=lambda c: c.causes is None)
-                todo += [(c, False, id(inc)) for c in reversed(order)]
+                todo += [(c, False) for c in reversed(order)]
                 continue
-            done.add(id(inc))
+            # a derived cause that is not the last step above (facts may come between) is cited by number
+            refs = [k for c in inc.causes if c.causes and step_at[k := frozenset(c.terms.items())] != last]
+            cited.update(refs)
             clash = self._clash(inc)
             if clash:
                 lines.append(clash)
                 clashes.append(inc.pivot or "")
             if inc is final and clash:
                 break
-            refs = [f"[{number[id(c)]}]" for c in inc.causes if id(c) in number and owner.get(id(c)) != id(inc)]
-            line = "so " + self._final(inc) if inc is final else "so " + self._sentence(inc)
+            refs_of[len(lines)] = refs
+            step_at[key] = last = len(lines)
+            lines.append("so " + (self._final(inc) if inc is final else self._sentence(inc)))
+        number = {step: k + 1 for k, step in enumerate(sorted(cited, key=step_at.__getitem__))}
+        for step, n in number.items():
+            lines[step_at[step]] = f"[{n}] {lines[step_at[step]]}"
+        for at, refs in refs_of.items():
             if refs:
-                line += f" (by {' and '.join(refs)})"
-            if uses.get(id(inc), 0) > 1:
-                number[id(inc)] = len(number) + 1
-                line = f"[{number[id(inc)]}] {line}"
-            lines.append(line)
+                lines[at] += f" (by {' and '.join(f'[{number[r]}]' for r in refs)})"
         if final.causes is None:
             summary = none[0] if none else "conflicting requirements"
         elif clashes:

@@ -84,6 +84,26 @@ def test_versions_with_different_dependencies_are_explained_by_range() -> None:
     assert lines[-1] == "  no version of y matches ^2 and ^1 (available: 1.0.0, 2.0.0)"
 
 
+def test_a_step_resting_on_an_earlier_one_cites_it_by_number() -> None:
+    pkgs = {
+        "p0": {"2.1.0": {"p2": "~1.1"}, "1.2.0": {"p2": "^2"}},
+        "p2": {"1.2.0": {"p0": "^2.0.0-beta.1"}, "1.1.0": {"p0": ">=1.1, <2"}},
+    }
+    assert explain(pkgs, {"p2": "1.x"}) == [
+        "cannot resolve extism.yaml: no version of p2 matches ^2",
+        "  p0 >=1.1, <2 needs p2 ^2",
+        "  no version of p2 matches ^2 (available: 1.1.0, 1.2.0)",
+        "  p2 ~1.1 needs p0 >=1.1, <2",
+        "  [1] so p2 ~1.1 cannot be chosen",
+        "  p0 ^2.0.0-beta.1 needs p2 ~1.1",
+        "  p2 1.2.0 needs p0 ^2.0.0-beta.1",
+        "  so p2 1.2.0 cannot be chosen",  # it would need itself at ~1.1
+        "  so p2 1.x cannot be chosen (by [1])",
+        "  extism.yaml wants p2 1.x",
+        "  so extism.yaml's requirement p2 1.x cannot be met",
+    ]
+
+
 def test_deep_chain_conflict_with_an_earlier_choice() -> None:
     pkgs = {
         "app": {"1.1.0": {"units": "^0.4", "weather": "^1"}},
