@@ -45,7 +45,7 @@ from typing import Any
 from extism_platform.audit import AuditLog
 from extism_platform.grants import Grant
 from extism_platform.host import sources
-from extism_platform.host.kv import KV, KV_ENV, KVConflictError, StagedKV, open_kv
+from extism_platform.host.kv import KV, KVConflictError, StagedKV, choose_kv_url, open_kv
 from extism_platform.host.runtime import Artifact, Host, kv_namespace
 from plugin_format import faults
 from plugin_format.errors import LoadError, PluginCallError, RunError
@@ -325,15 +325,12 @@ def run_lifecycle(
     return runs
 
 
-def kv_for(state_dir: Path | None, project: Project | None = None) -> KV:
-    """The kv store `extism-mcp-server --project` uses with the same `--state-dir`:
-    `$EXTISM_KV_URL`, else extism.yaml's `kv:`, else the SQLite file in the state directory."""
-    import os
-
+def kv_for(state_dir: Path | None, project: Project | None = None, url: str | None = None) -> KV:
+    """The kv store `extism-mcp-server --project` uses with the same `--state-dir` (and `--kv`):
+    by the server's rule (`host.kv.choose_kv_url`), else the SQLite file in the state directory."""
     from plugin_format.paths import default_kv_path
 
-    url = os.environ.get(KV_ENV) or (getattr(project, "kv", None) if project is not None else None)
-    return open_kv(url, (state_dir / "kv.sqlite3") if state_dir else default_kv_path())
+    return open_kv(choose_kv_url(url, project), (state_dir / "kv.sqlite3") if state_dir else default_kv_path())
 
 
 def run_lock_change(
@@ -345,17 +342,18 @@ def run_lock_change(
     fetched: Mapping[str, FetchedPlugin] | None = None,
     cache_dir: Path | None = None,
     state_dir: Path | None = None,
+    kv_url: str | None = None,
 ) -> Lifecycle:
     """The one call a package-manager command makes before it writes extism.lock `new`: plan the
     hooks from the kv store's install records (`only`: of these plugins; `old` names the plugins
     leaving) and run them with the project's grants, on the kv store and audit log the MCP server
-    uses for the same `state_dir`. Raises `HookError` when one fails (then write nothing)."""
+    uses for the same `state_dir` and `kv_url` (its `--kv`). Raises `HookError` when one fails (then write nothing)."""
     from extism_platform.audit import load_key
     from extism_platform.grants import grants_from_project
     from plugin_format.paths import default_audit_log
 
     lock_name = project.lock_path.name
-    kv = kv_for(state_dir, project)
+    kv = kv_for(state_dir, project, kv_url)
     audit = None
     try:
         plan = plan_lifecycle(old, new, kv, only=only, fetched=fetched, lock_name=lock_name, cache_dir=cache_dir)
@@ -373,11 +371,19 @@ def run_lock_change(
             audit.close()
 
 
-def run_install_hooks(installation: Installation, *, state_dir: Path | None = None) -> Lifecycle:
+def run_install_hooks(
+    installation: Installation, *, state_dir: Path | None = None, kv_url: str | None = None
+) -> Lifecycle:
     """`run_lock_change` for an `install`/`add`/`update` result, before `installation.write()`."""
     project = installation.project
     old = Lockfile.from_bytes(installation.previous, str(project.lock_path)) if installation.previous else None
     fetched = {p.locked.name: p.fetched for p in installation.plugins}
     return run_lock_change(
-        project, old, installation.lock, fetched=fetched, cache_dir=installation.cache_dir, state_dir=state_dir
+        project,
+        old,
+        installation.lock,
+        fetched=fetched,
+        cache_dir=installation.cache_dir,
+        state_dir=state_dir,
+        kv_url=kv_url,
     )

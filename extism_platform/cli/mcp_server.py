@@ -385,23 +385,16 @@ def build_host(args: argparse.Namespace) -> Any:
 
 
 def kv_url(args: argparse.Namespace, project: Any, user: Any) -> str | None:
-    """The kv store's URL: --kv, else $EXTISM_KV_URL, else `kv:` of the --config / user / --project
-    extism.yaml; None: the embedded sqlite file."""
-    from extism_platform.host.kv import KV_ENV  # noqa: PLC0415
+    """The kv store's URL (`host.kv.choose_kv_url`): --kv, else $EXTISM_KV_URL, else `kv:` of the
+    --config / user / --project extism.yaml; None: the embedded sqlite file."""
+    from extism_platform.host.kv import choose_kv_url  # noqa: PLC0415
 
-    if args.kv:
-        return str(args.kv)
-    if os.environ.get(KV_ENV):
-        return os.environ[KV_ENV]
     config = user
-    if config is None and args.config:
+    if config is None and args.config and not args.kv:
         from registry_static.project import load_project  # noqa: PLC0415 - only with a config file
 
         config = load_project(args.config)
-    for doc in (config, project):
-        if doc is not None and doc.kv:
-            return str(doc.kv)
-    return None
+    return choose_kv_url(args.kv, config, project)
 
 
 def oci_plugins(args: argparse.Namespace) -> list[str]:

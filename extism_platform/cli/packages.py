@@ -133,6 +133,12 @@ def _state_dir_option(p: argparse.ArgumentParser) -> None:
         help="the kv store (and audit key) lifecycle hooks run on, as extism-mcp-server --state-dir "
         "(default: the platform's state directory)",
     )
+    p.add_argument(
+        "--kv",
+        metavar="URL",
+        help="the kv store lifecycle hooks run on when the server is given --kv URL (redis://…); "
+        "default: $EXTISM_KV_URL, else extism.yaml's kv:, else the SQLite file in the state directory",
+    )
 
 
 def add_accept_permissions(p: argparse.ArgumentParser) -> None:
@@ -149,7 +155,7 @@ def _commit_install(args: argparse.Namespace, result: Any) -> tuple[bool, Any]:
     extism.lock; a failing hook raises before anything is written."""
     from extism_platform.hooks import run_install_hooks
 
-    hooks = run_install_hooks(result, state_dir=args.state_dir)
+    hooks = run_install_hooks(result, state_dir=args.state_dir, kv_url=args.kv)
     return result.write(), hooks
 
 
@@ -255,7 +261,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     removal = remove(project, old, args.name)
     # on_uninstall of what leaves (the plugins that stay are not touched); fails before anything is written
     leaving = {p.name for p in removal.removed}
-    hooks = run_lock_change(project, old, removal.lock, only=leaving, state_dir=args.state_dir)
+    hooks = run_lock_change(project, old, removal.lock, only=leaving, state_dir=args.state_dir, kv_url=args.kv)
     removal.write()
     lines = [f"removed {p.name} {p.version}" for p in removal.removed]
     lines += [f"kept {n} (needed by {', '.join(by)})" for n, by in removal.kept]
@@ -281,7 +287,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     _warn(result.warnings)
     from extism_platform.hooks import run_install_hooks
 
-    hooks = run_install_hooks(result.installation, state_dir=args.state_dir)  # on_update; fails first
+    hooks = run_install_hooks(result.installation, state_dir=args.state_dir, kv_url=args.kv)  # on_update; fails first
     wrote = result.write()
     inst = result.installation
     lines = [f"{project.path}: plugins.{c.name}: {c.old} → {c.new}" for c in result.ranges]

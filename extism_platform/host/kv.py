@@ -240,6 +240,23 @@ def _conflict(store: str, plugin: str, key: bytes) -> str:
     )
 
 
+def choose_kv_url(explicit: str | None, *configs: Any) -> str | None:
+    """The kv store's URL by the one rule every command that opens it follows (the server, and the
+    package manager's lifecycle hooks, which must migrate the store the server reads): `explicit`
+    (`--kv`), else `$EXTISM_KV_URL`, else `kv:` of the first of `configs` (extism.yaml documents,
+    None skipped) that has one; None: the embedded SQLite file."""
+    import os  # noqa: PLC0415
+
+    if explicit:
+        return str(explicit)
+    if os.environ.get(KV_ENV):
+        return os.environ[KV_ENV]
+    for doc in configs:
+        if doc is not None and getattr(doc, "kv", None):
+            return str(doc.kv)
+    return None
+
+
 def open_kv(url: str | None, default_path: Path | None) -> KV:
     """The kv backend `url` names: `redis://…`/`rediss://…`/`unix://…` → Redis; `sqlite:///PATH` or
     a path → that SQLite file; None → SQLite at `default_path`."""

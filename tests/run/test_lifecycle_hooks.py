@@ -506,3 +506,24 @@ def test_staged_kv_commits_only_on_commit(tmp_path: Path) -> None:
     staged.commit()
     assert base.get("p", b"a") is None
     base.close()
+
+
+def test_hooks_run_on_the_kv_store_named_by_kv_as_the_server_is(project: Project, tmp_path: Path) -> None:
+    """`install --kv redis://…` (no $EXTISM_KV_URL, nothing in extism.yaml): the hook's writes and
+    the install record land in Redis, where `extism-mcp-server --kv redis://…` reads, and nothing
+    in the state dir's sqlite file."""
+    with redis_server(tmp_path) as port:
+        url = f"redis://127.0.0.1:{port}/0"
+        project.want("1.0.0")
+        assert project.hooks("--kv", url) == [("on_install", None, "1.0.0")]
+        project.kv_url = url  # read where the server would
+        assert _hook_input(project)["hook"] == "on_install"
+        assert project.hooks("--kv", url) == []  # its record is there: not run again
+        sqlite = project.state / "kv.sqlite3"
+        if sqlite.exists():
+            local = open_kv(None, sqlite)
+            try:
+                lock = json.loads(project.lock.read_text())
+                assert local.get(f"key:{lock['plugins'][NOTES]['key_id']}/{NOTES}", b"last_hook") is None
+            finally:
+                local.close()
