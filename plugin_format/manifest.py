@@ -7,6 +7,7 @@ Every error names the file, the field path and what is allowed, e.g.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -53,6 +54,9 @@ def _describe(err: jsonschema.ValidationError) -> str:
         allowed = ", ".join(sorted(schema.get("properties", {}))) or "none"
         extra = sorted(set(err.instance) - set(schema.get("properties", {})))
         return f"unknown field(s) {', '.join(map(repr, extra))} (allowed: {allowed})"
+    if err.validator == "oneOf" and all(set(o) == {"required"} for o in err.validator_value):
+        choices = " or ".join(f"`{o['required'][0]}`" for o in err.validator_value)
+        return f"give one of {choices} (exactly one)"
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
     return err.message
@@ -130,6 +134,10 @@ class PluginManifest:
     hooks: dict[str, str] = field(default_factory=dict)
     #: plugin.yaml's `build:`, the toolchain driver's settings (`module`, `abort`)
     build: dict[str, Any] = field(default_factory=dict)
+    #: MCP resources (`uri`, `name`, `description`, `mime_type`, and `text` or `export`)
+    resources: tuple[dict[str, Any], ...] = ()
+    #: MCP prompts (`name`, `description`, `arguments`, `messages` with {argument} placeholders)
+    prompts: tuple[dict[str, Any], ...] = ()
 
     @property
     def project_dir(self) -> Path:
@@ -175,6 +183,8 @@ class PluginManifest:
             "dependencies": dict(self.dependencies),
             # only when declared: the plugin.json of a plugin without hooks stays what it was
             **({"hooks": dict(self.hooks)} if self.hooks else {}),
+            **({"resources": [dict(r) for r in self.resources]} if self.resources else {}),
+            **({"prompts": [dict(p) for p in self.prompts]} if self.prompts else {}),
         }
 
 
@@ -218,11 +228,49 @@ def validate(doc: Any, source: str = MANIFEST_NAME) -> None:
     for i, test in enumerate(doc.get("tests") or []):
         if isinstance(test, dict) and isinstance(test.get("export"), str) and test["export"] not in declared:
             problems.append(f"{source}: tests[{i}].export: {test['export']!r} is not one of the declared exports")
+    problems += _mcp_extras_problems(doc, source, declared)
     for dep in doc.get("dependencies") or {}:
         if dep == _MAIN_MODULE:
             problems.append(f"{source}: dependencies.{dep}: {dep!r} is the importing module's own name (rename it)")
     if problems:
         raise ManifestError("\n".join(problems))
+
+
+#: a prompt message's placeholder: `{name}` (`{{` and `}}` are literal braces)
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_prompt(text: str, values: dict[str, str]) -> str:
+    """A prompt message with its placeholders filled in (an argument not given: empty)."""
+    return PLACEHOLDER.sub(lambda m: {"{{": "{", "}}": "}"}.get(m.group(0)) or values.get(m.group(1), ""), text)
+
+
+def _mcp_extras_problems(doc: dict[str, Any], source: str, exports: set[Any]) -> list[str]:
+    """What the schema cannot say about `resources:` and `prompts:`: an export that exists, one
+    entry per URI and per prompt name, placeholders that name a declared argument."""
+    problems: list[str] = []
+    resources = [r for r in doc.get("resources") or [] if isinstance(r, dict)]
+    for i, r in enumerate(resources):
+        if isinstance(r.get("export"), str) and r["export"] not in exports:
+            problems.append(f"{source}: resources[{i}].export: {r['export']!r} is not one of the declared exports")
+    uris = Counter(r.get("uri") for r in resources if isinstance(r.get("uri"), str))
+    problems += [f"{source}: resources: {u!r} is declared {n} times" for u, n in sorted(uris.items()) if n > 1]
+    prompts = [p for p in doc.get("prompts") or [] if isinstance(p, dict)]
+    names = Counter(p.get("name") for p in prompts if isinstance(p.get("name"), str))
+    problems += [f"{source}: prompts: {n!r} is declared {c} times" for n, c in sorted(names.items()) if c > 1]
+    for i, p in enumerate(prompts):
+        args = {a.get("name") for a in p.get("arguments") or [] if isinstance(a, dict)}
+        for j, m in enumerate(p.get("messages") or []):
+            text = m.get("text") if isinstance(m, dict) else None
+            if not isinstance(text, str):
+                continue
+            unknown = sorted({g for g in PLACEHOLDER.findall(text) if g and g not in args})
+            if unknown:
+                problems.append(
+                    f"{source}: prompts[{i}].messages[{j}].text: {{{unknown[0]}}} names no argument of the prompt "
+                    f"(declare it under prompts[{i}].arguments, or write {{{{ and }}}} for literal braces)"
+                )
+    return problems
 
 
 #: the tool schema of an export with `input: text`: one string, handed to the export as raw text
@@ -333,6 +381,8 @@ def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
         tests=tuple(doc.get("tests") or ()),
         hooks=dict(doc.get("hooks") or {}),
         build=dict(doc.get("build") or {}),
+        resources=tuple(doc.get("resources") or ()),
+        prompts=tuple(doc.get("prompts") or ()),
     )
 
 

@@ -96,6 +96,9 @@ class PluginInfo:
     dependencies: dict[str, str] = field(default_factory=dict)
     #: lifecycle hook -> export (plugin.yaml `hooks:`), run by the package manager only
     hooks: dict[str, str] = field(default_factory=dict)
+    #: MCP resources and prompts (plugin.yaml `resources:` / `prompts:`, as in plugin.json)
+    resources: tuple[dict[str, Any], ...] = ()
+    prompts: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def from_plugin_json(cls, doc: dict[str, Any]) -> PluginInfo:
@@ -109,6 +112,8 @@ class PluginInfo:
             doc=doc,
             dependencies=dict(doc.get("dependencies") or {}),
             hooks=dict(doc.get("hooks") or {}),
+            resources=tuple(r for r in doc.get("resources") or () if isinstance(r, dict)),
+            prompts=tuple(p for p in doc.get("prompts") or () if isinstance(p, dict)),
         )
 
 

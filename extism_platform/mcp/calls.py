@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import mcp_types as types
 
 from extism_platform.host.cancel import CallCancel, CallThreads, run_cancellable
-from extism_platform.host.runtime import Host
+from extism_platform.host.runtime import Host, LoadedPlugin
 from extism_platform.mcp.tools import PluginTool
 from plugin_format.errors import PluginCallError
 
@@ -132,6 +132,23 @@ class ToolCalls:
         if params is not None and getattr(params, "client_info", None) is not None:
             context["client"] = params.client_info.model_dump(mode="json", exclude_none=True)
         return context
+
+    async def run_export(self, ctx: Any, plugin: LoadedPlugin, export: str, data: bytes, what: str) -> bytes:
+        """One call of `plugin`'s `export` for something other than a tool (`what`: a resource
+        read, in the audit record's `tool`), under the same limit, threads and cancellation as
+        tool calls. Raises `PluginCallError`."""
+        context: dict[str, Any] = {"tool": what, "plugin": plugin.name, "export": export, "transport": self.transport}
+        request_id = getattr(ctx, "request_id", None)
+        if request_id is not None:
+            context["request_id"] = request_id
+        cancel = CallCancel()
+        result = await run_cancellable(
+            partial(self.host.call, plugin, export, data, context, None, cancel, None),
+            cancel,
+            limiter=self._limiter,
+            threads=self._threads,
+        )
+        return bytes(result.output)
 
     async def call(self, ctx: Any, tool: PluginTool, arguments: dict[str, Any]) -> types.CallToolResult:
         """One `tools/call` of `tool` (the request context `ctx` gives the request id, meta and client)."""

@@ -22,7 +22,7 @@ from mcp.shared.exceptions import MCPError
 
 from extism_platform import __version__
 from extism_platform.host.runtime import Host
-from extism_platform.mcp import list_changed
+from extism_platform.mcp import list_changed, offerings
 from extism_platform.mcp.calls import ToolCalls, json_result
 from extism_platform.mcp.http_gates import BearerGate, OriginGate, is_loopback
 from extism_platform.mcp.naming import tool_name
@@ -109,6 +109,11 @@ class ExtismMCPServer:
             # Streamable HTTP checks a call's Mcp-Param headers against the tool's input schema:
             # from this lookup, not from a whole tools/list built for every call (~20% of a call).
             get_tool_input_schema=self.tool_input_schema,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
+            on_read_resource=self._read_resource,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
         )
         self.server.add_notification_handler(
             "notifications/initialized", types.NotificationParams, self.changes.on_initialized
@@ -141,6 +146,51 @@ class ExtismMCPServer:
                 code=types.INVALID_PARAMS, message=f"invalid cursor {params.cursor!r} (tools/list has one page)"
             )
         return types.ListToolsResult(tools=self.mcp_tools())
+
+    # ---- resources and prompts (mcp.offerings; built from the plugins loaded now) -------------
+
+    @staticmethod
+    def _one_page(method: str, params: types.PaginatedRequestParams | None) -> None:
+        if params is not None and params.cursor is not None:  # one page: no cursor was ever handed out
+            raise MCPError(
+                code=types.INVALID_PARAMS, message=f"invalid cursor {params.cursor!r} ({method} has one page)"
+            )
+
+    async def _list_resources(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
+        self._one_page("resources/list", params)
+        table = offerings.build_resources(self.host.plugins.values())
+        return types.ListResourcesResult(resources=[r.to_mcp() for r in table.values()])
+
+    async def _list_resource_templates(
+        self, ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        self._one_page("resources/templates/list", params)
+        return types.ListResourceTemplatesResult(resource_templates=[])
+
+    async def _read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        resource = offerings.build_resources(self.host.plugins.values()).get(uri)
+        if resource is None:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"resource not found: {uri!r} (resources/list shows the available ones)",
+                data={"uri": uri},
+            )
+        return await offerings.read_resource(resource, self.calls, ctx, self.tools.values())
+
+    async def _list_prompts(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        self._one_page("prompts/list", params)
+        table = offerings.build_prompts(self.host.plugins.values())
+        return types.ListPromptsResult(prompts=[p.to_mcp() for p in table.values()])
+
+    async def _get_prompt(self, ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        prompt = offerings.build_prompts(self.host.plugins.values()).get(params.name)
+        if prompt is None:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"unknown prompt {params.name!r} (prompts/list shows the available ones)",
+            )
+        return prompt.get(params.arguments)
 
     # ---- tools/call ---------------------------------------------------------------------------
 

@@ -1,0 +1,194 @@
+"""What the server offers beside tools: MCP resources and prompts.
+
+- Every plugin's docs are a resource, `extism://plugins/<name>` (Markdown: what it does, its
+  tools with their input schemas, the permissions it asks for and those granted).
+- plugin.yaml `resources:` are served as declared: fixed `text` (in plugin.json, so signed with the
+  plugin), or an export's output, read with the plugin's granted permissions (its input is JSON
+  `{"uri": …}`; audited like a tool call, as `resource:<uri>`).
+- plugin.yaml `prompts:` are served as declared, their `{argument}` placeholders filled in from
+  the client's arguments (a required one missing, or one not declared: -32602).
+
+Resource URIs and prompt names are the plugin's own (a prompt or resource is written for MCP, a tool
+name is derived from an export's); when two plugins declare the same one, the first plugin by name
+keeps it and the server warns, naming both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+
+from extism_platform.host.runtime import LoadedPlugin
+from extism_platform.mcp.calls import ToolCalls
+from extism_platform.mcp.tools import PluginTool
+from plugin_format.errors import PluginCallError
+from plugin_format.manifest import fill_prompt
+
+log = logging.getLogger("extism_platform.mcp")
+
+DOCS_SCHEME = "extism://plugins/"
+DEFAULT_MIME = "text/plain"
+
+
+def docs_uri(plugin: str) -> str:
+    return DOCS_SCHEME + plugin
+
+
+@dataclass(frozen=True)
+class PluginResource:
+    uri: str
+    plugin: LoadedPlugin
+    decl: dict[str, Any]  # plugin.yaml's entry ({} for the docs resource)
+
+    def to_mcp(self) -> types.Resource:
+        if not self.decl:
+            return types.Resource(
+                uri=self.uri,
+                name=f"{self.plugin.name} docs",
+                title=f"{self.plugin.name} {self.plugin.version}",
+                description=f"What {self.plugin.name} does, its tools and their permissions",
+                mime_type="text/markdown",
+            )
+        return types.Resource(
+            uri=self.uri,
+            name=self.decl["name"],
+            title=self.decl.get("title"),
+            description=self.decl.get("description") or f"{self.decl['name']} ({self.plugin.name})",
+            mime_type=self.decl.get("mime_type", DEFAULT_MIME),
+        )
+
+
+@dataclass(frozen=True)
+class PluginPrompt:
+    plugin: LoadedPlugin
+    decl: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.decl["name"])
+
+    def to_mcp(self) -> types.Prompt:
+        return types.Prompt(
+            name=self.name,
+            title=self.decl.get("title"),
+            description=self.decl.get("description") or f"{self.name} ({self.plugin.name})",
+            arguments=[
+                types.PromptArgument(name=a["name"], description=a.get("description"), required=bool(a.get("required")))
+                for a in self.decl.get("arguments") or ()
+            ],
+        )
+
+    def get(self, arguments: dict[str, str] | None) -> types.GetPromptResult:
+        given = dict(arguments or {})
+        declared = {a["name"]: a for a in self.decl.get("arguments") or ()}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"prompt {self.name!r} has no argument {unknown[0]!r} "
+                f"(it takes: {', '.join(declared) or 'none'})",
+            )
+        missing = [n for n, a in declared.items() if a.get("required") and n not in given]
+        if missing:
+            raise MCPError(
+                code=types.INVALID_PARAMS,
+                message=f"prompt {self.name!r} needs the argument(s) {', '.join(missing)}",
+            )
+        values = {k: str(v) for k, v in given.items()}
+        return types.GetPromptResult(
+            description=self.decl.get("description"),
+            messages=[
+                types.PromptMessage(role=m["role"], content=types.TextContent(text=fill_prompt(m["text"], values)))
+                for m in self.decl["messages"]
+            ],
+        )
+
+
+def _first_wins(kind: str, key: str, owner: dict[str, str], plugin: str) -> bool:
+    if key in owner:
+        log.warning("%s %r of %s is also declared by %s, which keeps it", kind, key, plugin, owner[key])
+        return False
+    owner[key] = plugin
+    return True
+
+
+def build_resources(plugins: Iterable[LoadedPlugin]) -> dict[str, PluginResource]:
+    out: dict[str, PluginResource] = {}
+    owner: dict[str, str] = {}
+    ordered = sorted(plugins, key=lambda p: p.name)
+    for p in ordered:  # the docs first: a plugin cannot take another's docs URI
+        out[docs_uri(p.name)] = PluginResource(docs_uri(p.name), p, {})
+        owner[docs_uri(p.name)] = p.name
+    for p in ordered:
+        for decl in p.info.resources:
+            uri = decl.get("uri")
+            if (
+                isinstance(uri, str)
+                and isinstance(decl.get("name"), str)
+                and _first_wins("resource", uri, owner, p.name)
+            ):
+                out[uri] = PluginResource(uri, p, decl)
+    return out
+
+
+def build_prompts(plugins: Iterable[LoadedPlugin]) -> dict[str, PluginPrompt]:
+    out: dict[str, PluginPrompt] = {}
+    owner: dict[str, str] = {}
+    for p in sorted(plugins, key=lambda p: p.name):
+        for decl in p.info.prompts:
+            name = decl.get("name")
+            if (
+                isinstance(name, str)
+                and isinstance(decl.get("messages"), list)
+                and _first_wins("prompt", name, owner, p.name)
+            ):
+                out[name] = PluginPrompt(p, decl)
+    return out
+
+
+def plugin_docs(plugin: LoadedPlugin, tools: Iterable[PluginTool]) -> str:
+    """The docs resource's Markdown."""
+    info = plugin.info
+    lines = [f"# {plugin.name} {plugin.version}", ""]
+    if info.description:
+        lines += [info.description, ""]
+    mine = sorted((t for t in tools if t.plugin is plugin), key=lambda t: t.name)
+    lines += ["## Tools", ""]
+    if not mine:
+        lines += ["(none)", ""]
+    for t in mine:
+        lines += [f"### `{t.name}`", "", t.export.description or "(no description)", ""]
+        lines += ["Arguments (JSON Schema):", "", "```json", json.dumps(t.input_schema, indent=2), "```", ""]
+    requested = info.permissions.to_dict()
+    granted = plugin.effective.to_dict()
+    lines += ["## Permissions", "", "| | asked for | granted |", "|---|---|---|"]
+    for key in requested:
+        lines.append(f"| {key} | `{json.dumps(requested[key])}` | `{json.dumps(granted.get(key))}` |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+async def read_resource(
+    resource: PluginResource, calls: ToolCalls, ctx: Any, tools: Iterable[PluginTool]
+) -> types.ReadResourceResult:
+    if not resource.decl:
+        text = plugin_docs(resource.plugin, tools)
+        mime = "text/markdown"
+    elif "text" in resource.decl:
+        text, mime = str(resource.decl["text"]), resource.decl.get("mime_type", DEFAULT_MIME)
+    else:
+        data = json.dumps({"uri": resource.uri}).encode()
+        try:
+            out = await calls.run_export(
+                ctx, resource.plugin, resource.decl["export"], data, f"resource:{resource.uri}"
+            )
+        except PluginCallError as exc:
+            raise MCPError(code=types.INTERNAL_ERROR, message=f"resource {resource.uri}: {exc}") from None
+        text, mime = out.decode("utf-8", errors="replace"), resource.decl.get("mime_type", DEFAULT_MIME)
+    return types.ReadResourceResult(contents=[types.TextResourceContents(uri=resource.uri, mime_type=mime, text=text)])

@@ -1,0 +1,132 @@
+"""MCP resources and prompts with the real `mcp` client, both protocol eras over stdio: every
+plugin's docs as a resource, plugin.yaml's fixed-text and export-backed resources, prompts with
+their arguments filled in, and the errors (-32602) for what is not there or not given; plus the
+manifest's refusals of resources and prompts that cannot work."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from extism_platform.audit import read_records
+from plugin_format.errors import ManifestError
+from plugin_format.manifest import fill_prompt, from_dict
+from tests.conftest import ROOT
+from tests.run.test_mcp import SERVER
+
+
+def _params(built: dict, tmp_path: Path, *extra: str) -> Any:
+    from mcp.client.stdio import StdioServerParameters
+
+    args = [*SERVER, "--dist", str(built["dist"]), "--trust-key", str(built["pub"]), *extra]
+    args += ["--audit-log", str(tmp_path / "audit.jsonl"), "--state-dir", str(tmp_path / "state")]
+    return StdioServerParameters(command=sys.executable, args=args, env={"PYTHONPATH": str(ROOT)}, cwd=str(tmp_path))
+
+
+async def _errors(fn: Any) -> Any:
+    from mcp.shared.exceptions import MCPError
+
+    try:
+        await fn()
+    except MCPError as exc:
+        return exc.error
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) -> None:
+    from mcp import Client
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        with anyio.fail_after(60):
+            grant = ("--grant", "@examples/probe:host_function=context")  # whoami reads its context
+            async with Client(_params(built, tmp_path, *grant), mode=mode) as client:
+                out["resources"] = {str(r.uri): r for r in (await client.list_resources()).resources}
+                out["docs"] = await client.read_resource("extism://plugins/@examples/weather")
+                out["static"] = await client.read_resource("test://static-text")
+                out["whoami"] = await client.read_resource("probe://whoami")
+                out["no_resource"] = await _errors(lambda: client.read_resource("test://nothing-here"))
+                out["prompts"] = {p.name: p for p in (await client.list_prompts()).prompts}
+                out["simple"] = await client.get_prompt("test_simple_prompt")
+                out["args"] = await client.get_prompt("test_prompt_with_arguments", {"arg1": "hello", "arg2": "{x}"})
+                out["weather"] = await client.get_prompt("weather_report", {"city": "New York"})
+                out["missing"] = await _errors(lambda: client.get_prompt("test_prompt_with_arguments", {"arg1": "a"}))
+                out["extra"] = await _errors(lambda: client.get_prompt("test_simple_prompt", {"nope": "x"}))
+                out["no_prompt"] = await _errors(lambda: client.get_prompt("no_such_prompt"))
+                out["templates"] = (await client.list_resource_templates()).resource_templates
+        return out
+
+    out = anyio.run(main)
+    resources = out["resources"]
+    assert {"extism://plugins/@examples/probe", "extism://plugins/@examples/weather"} <= set(resources)
+    assert resources["test://static-text"].mime_type == "text/plain" and resources["test://static-text"].name
+    assert resources["probe://whoami"].mime_type == "application/json"
+    (docs,) = out["docs"].contents
+    assert docs.mime_type == "text/markdown" and docs.text.startswith("# @examples/weather 1.0.0")
+    assert "`examples_weather-get_weather`" in docs.text and "api.weather.example" in docs.text
+    (static,) = out["static"].contents
+    assert static.text == "This is the content of the static text resource." and static.uri == "test://static-text"
+    (who,) = out["whoami"].contents
+    assert json.loads(who.text)["tool"] == "resource:probe://whoami"  # the export ran, with its own context
+    assert out["no_resource"].code == -32602 and "test://nothing-here" in out["no_resource"].message
+    prompts = out["prompts"]
+    assert {"test_simple_prompt", "test_prompt_with_arguments", "weather_report"} <= set(prompts)
+    assert [(a.name, a.required) for a in prompts["test_prompt_with_arguments"].arguments] == [
+        ("arg1", True),
+        ("arg2", True),
+    ]
+    assert out["simple"].messages[0].role == "user"
+    assert out["simple"].messages[0].content.text == "This is a simple prompt for testing."
+    # an argument's own braces are not placeholders
+    assert out["args"].messages[0].content.text == "Prompt with arguments: arg1='hello', arg2='{x}'"
+    assert "New York" in out["weather"].messages[0].content.text
+    assert out["missing"].code == -32602 and "arg2" in out["missing"].message
+    assert out["extra"].code == -32602 and "'nope'" in out["extra"].message
+    assert out["no_prompt"].code == -32602 and "no_such_prompt" in out["no_prompt"].message
+    assert out["templates"] == []
+    reads = [r for r in read_records(tmp_path / "audit.jsonl") if r.get("kind") == "call" and r["export"] == "whoami"]
+    assert reads and all(r["tool"] == "resource:probe://whoami" for r in reads)
+
+
+BASE = {"name": "@a/b", "version": "1.0.0", "language": "c", "exports": [{"name": "run"}]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"resources": [{"uri": "test://a", "name": "a"}]}, "resources[0]: give one of `text` or `export`"),
+        ({"resources": [{"uri": "test://a", "name": "a", "export": "nope"}]}, "'nope' is not one of the declared"),
+        (
+            {
+                "resources": [
+                    {"uri": "test://a", "name": "a", "text": "x"},
+                    {"uri": "test://a", "name": "b", "text": "y"},
+                ]
+            },
+            "'test://a' is declared 2 times",
+        ),
+        ({"resources": [{"uri": "no scheme", "name": "a", "text": "x"}]}, "resources[0].uri"),
+        ({"prompts": [{"name": "p", "messages": [{"role": "user", "text": "hi {who}"}]}]}, "{who} names no argument"),
+        ({"prompts": [{"name": "p", "messages": [{"role": "system", "text": "x"}]}]}, "messages[0].role"),
+        (
+            {"prompts": [{"name": "p", "messages": [{"role": "user", "text": "x"}]}] * 2},
+            "'p' is declared 2 times",
+        ),
+    ],
+)
+def test_manifest_refuses_resources_and_prompts_that_cannot_work(extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ManifestError) as err:
+        from_dict({**BASE, **extra}, Path("/tmp/plugin.yaml"))
+    assert message in str(err.value)
+
+
+def test_prompt_placeholders() -> None:
+    assert fill_prompt("{a} and {b}", {"a": "1"}) == "1 and "  # an optional argument not given: empty
+    assert fill_prompt("{{a}} {a}", {"a": "x"}) == "{a} x"
+    assert fill_prompt("{a}", {"a": "{b}"}) == "{b}"  # a value is never expanded again
