@@ -14,6 +14,8 @@ grants:
     memory_mib: 16                          # caps (lower the plugin's own request, never raise it)
     timeout_ms: 5000
     max_output_kib: 1024                    # the largest result it may return (default: the server's cap)
+    tools: ["get_*"]                        # which exports the MCP server offers as tools (default: all)
+    skip_tools: [get_debug]                 # and which of those it does not
   "@acme/units": {requested: true}          # everything it asked for (config values still needed)
 ```
 """
@@ -101,7 +103,7 @@ def parse_grant_option(text: str) -> tuple[str, Grant]:
     """`PLUGIN:KEY=VALUE` (or `PLUGIN:requested`) → (plugin, grant).
 
     Keys: host, path (DIR or DIR:rw), config.NAME, host_function, memory_mib, timeout_ms, max_output_kib,
-    http_response_headers (=true);
+    http_response_headers (=true), tools / skip_tools (=GLOB over export names: which become MCP tools);
     PLUGIN may be `*` for every plugin."""
     plugin, sep, rest = text.partition(":")
     usage = (
@@ -124,6 +126,8 @@ def parse_grant_option(text: str) -> tuple[str, Grant]:
         return plugin, Grant(config={key[7:]: value})
     if key == "host_function" and value:
         return plugin, Grant(host_functions=(value,))
+    if key in ("tools", "skip_tools") and value:
+        return plugin, Grant(tools=(value,)) if key == "tools" else Grant(skip_tools=(value,))
     if key == "http_response_headers":
         if value not in ("true", "false"):
             raise GrantError(f"--grant {text!r}: http_response_headers is true or false")

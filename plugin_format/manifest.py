@@ -134,6 +134,8 @@ class PluginManifest:
     hooks: dict[str, str] = field(default_factory=dict)
     #: plugin.yaml's `build:`, the toolchain driver's settings (`module`, `abort`)
     build: dict[str, Any] = field(default_factory=dict)
+    #: icons MCP clients show beside the plugin's tools, prompts and docs (`src`, `mime_type`, `sizes`)
+    icons: tuple[dict[str, Any], ...] = ()
     #: MCP resources (`uri`, `name`, `description`, `mime_type`, and `text` or `export`)
     resources: tuple[dict[str, Any], ...] = ()
     #: MCP prompts (`name`, `description`, `arguments`, `messages` with {argument} placeholders)
@@ -183,6 +185,7 @@ class PluginManifest:
             "dependencies": dict(self.dependencies),
             # only when declared: the plugin.json of a plugin without hooks stays what it was
             **({"hooks": dict(self.hooks)} if self.hooks else {}),
+            **({"icons": [dict(i) for i in self.icons]} if self.icons else {}),
             **({"resources": [dict(r) for r in self.resources]} if self.resources else {}),
             **({"prompts": [dict(p) for p in self.prompts]} if self.prompts else {}),
         }
@@ -381,6 +384,7 @@ def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
         tests=tuple(doc.get("tests") or ()),
         hooks=dict(doc.get("hooks") or {}),
         build=dict(doc.get("build") or {}),
+        icons=tuple(doc.get("icons") or ()),
         resources=tuple(doc.get("resources") or ()),
         prompts=tuple(doc.get("prompts") or ()),
     )

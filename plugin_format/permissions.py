@@ -259,6 +259,8 @@ GRANT_KEYS = (
     "max_output_kib",
     "http_response_headers",
     "requested",
+    "tools",
+    "skip_tools",
 )
 ANY_PLUGIN = "*"
 
@@ -278,6 +280,18 @@ class Grant:
     #: the plugin may read its HTTP responses' headers (when its plugin.yaml asks for it)
     http_response_headers: bool = False
     requested: bool = False
+    #: which exports the MCP server offers as tools (globs over export names; empty: all of them),
+    #: and which of those it does not (`skip_tools`): what the user exposes, not what the plugin may do
+    tools: tuple[str, ...] = ()
+    skip_tools: tuple[str, ...] = ()
+
+    def offers(self, export: str) -> bool:
+        """Whether the export `export` is offered as a tool under this grant's tool filters."""
+        from fnmatch import fnmatchcase  # noqa: PLC0415
+
+        if self.tools and not any(fnmatchcase(export, g) for g in self.tools):
+            return False
+        return not any(fnmatchcase(export, g) for g in self.skip_tools)
 
     def merge(self, other: Grant) -> Grant:
         """Both grants together (the other's caps win when both set one)."""
@@ -291,6 +305,8 @@ class Grant:
             max_output_kib=other.max_output_kib if other.max_output_kib is not None else self.max_output_kib,
             http_response_headers=self.http_response_headers or other.http_response_headers,
             requested=self.requested or other.requested,
+            tools=tuple(dict.fromkeys(self.tools + other.tools)),
+            skip_tools=tuple(dict.fromkeys(self.skip_tools + other.skip_tools)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,6 +326,10 @@ class Grant:
             d["http_response_headers"] = True
         if self.requested:
             d["requested"] = True
+        if self.tools:
+            d["tools"] = list(self.tools)
+        if self.skip_tools:
+            d["skip_tools"] = list(self.skip_tools)
         return d
 
 
@@ -360,6 +380,8 @@ def grant_from_dict(doc: Any, where: str) -> Grant:
         max_output_kib=caps["max_output_kib"],
         http_response_headers=headers,
         requested=requested,
+        tools=str_list("tools"),
+        skip_tools=str_list("skip_tools"),
     )
 
 

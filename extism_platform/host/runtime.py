@@ -96,7 +96,8 @@ class PluginInfo:
     dependencies: dict[str, str] = field(default_factory=dict)
     #: lifecycle hook -> export (plugin.yaml `hooks:`), run by the package manager only
     hooks: dict[str, str] = field(default_factory=dict)
-    #: MCP resources and prompts (plugin.yaml `resources:` / `prompts:`, as in plugin.json)
+    #: MCP icons, resources and prompts (plugin.yaml `icons:` / `resources:` / `prompts:`, as in plugin.json)
+    icons: tuple[dict[str, Any], ...] = ()
     resources: tuple[dict[str, Any], ...] = ()
     prompts: tuple[dict[str, Any], ...] = ()
 
@@ -112,6 +113,7 @@ class PluginInfo:
             doc=doc,
             dependencies=dict(doc.get("dependencies") or {}),
             hooks=dict(doc.get("hooks") or {}),
+            icons=tuple(i for i in doc.get("icons") or () if isinstance(i, dict) and isinstance(i.get("src"), str)),
             resources=tuple(r for r in doc.get("resources") or () if isinstance(r, dict)),
             prompts=tuple(p for p in doc.get("prompts") or () if isinstance(p, dict)),
         )

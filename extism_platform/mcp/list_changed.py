@@ -76,7 +76,7 @@ async def reload(server: Any) -> bool:
                 enabled = server.discovery.enabled
                 artifacts = [*(a for a in artifacts if a.info.name not in enabled), *enabled.values()]
             plugins = host.plan(artifacts, grants)
-            tools = build_tools(host, only=server.only, skip=server.skip, plugins=plugins)
+            tools = build_tools(host, only=server.only, skip=server.skip, plugins=plugins, grants=grants)
             fresh = [p for name, p in plugins.items() if host.plugins.get(name) is not p]
             await anyio.to_thread.run_sync(_compile_all, fresh)
         except (ExtismPlatformError, OSError) as exc:

@@ -26,7 +26,7 @@ from mcp.shared.exceptions import MCPError
 
 from extism_platform.host.runtime import LoadedPlugin
 from extism_platform.mcp.calls import ToolCalls
-from extism_platform.mcp.tools import PluginTool
+from extism_platform.mcp.tools import PluginTool, plugin_icons
 from plugin_format.errors import PluginCallError
 from plugin_format.manifest import fill_prompt
 
@@ -54,6 +54,7 @@ class PluginResource:
                 title=f"{self.plugin.name} {self.plugin.version}",
                 description=f"What {self.plugin.name} does, its tools and their permissions",
                 mime_type="text/markdown",
+                icons=plugin_icons(self.plugin),
             )
         return types.Resource(
             uri=self.uri,
@@ -82,6 +83,7 @@ class PluginPrompt:
                 types.PromptArgument(name=a["name"], description=a.get("description"), required=bool(a.get("required")))
                 for a in self.decl.get("arguments") or ()
             ],
+            icons=plugin_icons(self.plugin),
         )
 
     def get(self, arguments: dict[str, str] | None) -> types.GetPromptResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from extism_platform.mcp import schemas
 from extism_platform.mcp.naming import tool_name
 from plugin_format.errors import RunError
 from plugin_format.manifest import Export
+from plugin_format.permissions import Grant, grant_for
 
 log = logging.getLogger("extism_platform.mcp")
 
@@ -65,7 +67,23 @@ class PluginTool:
             input_schema=self.input_schema,
             output_schema=exp.output_schema if self.has_output_schema else None,
             annotations=schemas.tool_annotations(info.permissions, exp),
+            icons=plugin_icons(self.plugin),
         )
+
+
+#: icon sources a client may be handed: https URLs and inline images (never file:, javascript:, …)
+_ICON_SRC = re.compile(r"^(https://\S+|data:image/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=]+)$")
+
+
+def plugin_icons(plugin: LoadedPlugin) -> list[types.Icon] | None:
+    """plugin.yaml's `icons:` as MCP icons (None when it has none); plugin.json is signed but checked
+    again here: a source that is not https or an inline image is left out."""
+    icons = [
+        types.Icon(src=i["src"], mime_type=i.get("mime_type"), sizes=i.get("sizes"), theme=i.get("theme"))
+        for i in plugin.info.icons
+        if _ICON_SRC.match(i["src"]) and i.get("theme") in (None, "light", "dark")
+    ]
+    return icons or None
 
 
 def _matches(patterns: Iterable[str], tool: PluginTool) -> bool:
@@ -78,13 +96,19 @@ def build_tools(
     only: list[str] | None = None,
     skip: list[str] | None = None,
     plugins: Mapping[str, LoadedPlugin] | None = None,
+    grants: Mapping[str, Grant] | None = None,
 ) -> dict[str, PluginTool]:
     """The tool table of the host's plugins (or of `plugins`, a set not installed yet), from
-    manifests only (no wasm is compiled here)."""
+    manifests only (no wasm is compiled here). A plugin's grant (in `grants`, default the host's)
+    may narrow which of its exports are tools (`tools` / `skip_tools`), as `only` / `skip` do
+    across plugins."""
     tools: dict[str, PluginTool] = {}
     for plugin in (host.plugins if plugins is None else plugins).values():
+        grant = grant_for(
+            host.grants if grants is None else grants, plugin.name
+        )  # its `tools` / `skip_tools` filters, from the user
         for exp in plugin.info.exports:
-            if exp.input_schema is None:
+            if exp.input_schema is None or not grant.offers(exp.name):
                 continue
             if exp.input_schema.get("type", "object") != "object":
                 log.warning(

@@ -60,6 +60,7 @@ def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) 
                 out["extra"] = await _errors(lambda: client.get_prompt("test_simple_prompt", {"nope": "x"}))
                 out["no_prompt"] = await _errors(lambda: client.get_prompt("no_such_prompt"))
                 out["templates"] = (await client.list_resource_templates()).resource_templates
+                out["tools"] = {t.name: t for t in (await client.list_tools()).tools}
         return out
 
     out = anyio.run(main)
@@ -90,6 +91,11 @@ def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) 
     assert out["extra"].code == -32602 and "'nope'" in out["extra"].message
     assert out["no_prompt"].code == -32602 and "no_such_prompt" in out["no_prompt"].message
     assert out["templates"] == []
+    # plugin.yaml `icons:` beside the plugin's tools, prompts and docs; none for a plugin without
+    (icon,) = out["tools"]["examples_weather-get_weather"].icons
+    assert icon.src.startswith("data:image/svg+xml;base64,") and icon.sizes == ["any"]
+    assert prompts["weather_report"].icons == [icon] and resources["extism://plugins/@examples/weather"].icons == [icon]
+    assert out["tools"]["examples_probe-echo"].icons is None
     reads = [r for r in read_records(tmp_path / "audit.jsonl") if r.get("kind") == "call" and r["export"] == "whoami"]
     assert reads and all(r["tool"] == "resource:probe://whoami" for r in reads)
 
@@ -130,3 +136,42 @@ def test_prompt_placeholders() -> None:
     assert fill_prompt("{a} and {b}", {"a": "1"}) == "1 and "  # an optional argument not given: empty
     assert fill_prompt("{{a}} {a}", {"a": "x"}) == "{a} x"
     assert fill_prompt("{a}", {"a": "{b}"}) == "{b}"  # a value is never expanded again
+
+
+def test_icons_other_than_https_or_inline_images_are_left_out() -> None:
+    """plugin.json is signed, but what reaches a client is checked again."""
+    from types import SimpleNamespace
+
+    from extism_platform.mcp.tools import plugin_icons
+
+    icons = (
+        {"src": "javascript:alert(1)"},
+        {"src": "file:///etc/passwd"},
+        {"src": "http://plain.example/i.png"},
+        {"src": "data:text/html;base64,PGI+"},
+        {"src": "https://cdn.example/i.png", "theme": "sepia"},
+        {"src": "https://cdn.example/ok.png", "mime_type": "image/png"},
+    )
+    plugin: Any = SimpleNamespace(info=SimpleNamespace(icons=icons))
+    assert [i.src for i in plugin_icons(plugin) or []] == ["https://cdn.example/ok.png"]
+    plugin.info.icons = icons[:5]
+    assert plugin_icons(plugin) is None
+
+
+def test_grants_choose_which_exports_are_tools(built: dict, tmp_path: Path) -> None:
+    """`tools` / `skip_tools` in a plugin's grant (extism.yaml or --grant): globs over its export names."""
+    from tests.conftest import run_cli
+
+    def probe_tools(*options: str) -> list[str]:
+        r = run_cli(*SERVER, "--dist", str(built["dist"]), *options, "--list", "--json", "--no-audit", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        names = [t["name"] for t in json.loads(r.stdout)["tools"]]
+        assert "examples_weather-get_weather" in names  # another plugin's tools are untouched
+        return sorted(n.removeprefix("examples_probe-") for n in names if n.startswith("examples_probe-"))
+
+    assert "spin" in probe_tools()
+    filtered = probe_tools("--grant", "@examples/probe:tools=*e*", "--grant", "@examples/probe:skip_tools=*var")
+    assert filtered == ["bad_error", "echo", "fetch", "note", "recall", "remember", "wrong_shape"]
+    config = tmp_path / "extism.yaml"
+    config.write_text('grants:\n  "@examples/probe": {tools: [echo, spin], skip_tools: [spin]}\n')
+    assert probe_tools("--config", str(config)) == ["echo"]
