@@ -138,6 +138,8 @@ class PluginManifest:
     icons: tuple[dict[str, Any], ...] = ()
     #: MCP resources (`uri`, `name`, `description`, `mime_type`, and `text` or `export`)
     resources: tuple[dict[str, Any], ...] = ()
+    #: MCP resource templates (`uri_template` with {name} parts, `name`, `mime_type`, `export`)
+    resource_templates: tuple[dict[str, Any], ...] = ()
     #: MCP prompts (`name`, `description`, `arguments`, `messages` with {argument} placeholders)
     prompts: tuple[dict[str, Any], ...] = ()
 
@@ -187,6 +189,7 @@ class PluginManifest:
             **({"hooks": dict(self.hooks)} if self.hooks else {}),
             **({"icons": [dict(i) for i in self.icons]} if self.icons else {}),
             **({"resources": [dict(r) for r in self.resources]} if self.resources else {}),
+            **({"resource_templates": [dict(t) for t in self.resource_templates]} if self.resource_templates else {}),
             **({"prompts": [dict(p) for p in self.prompts]} if self.prompts else {}),
         }
 
@@ -248,6 +251,42 @@ def fill_prompt(text: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: {"{{": "{", "}}": "}"}.get(m.group(0)) or values.get(m.group(1), ""), text)
 
 
+#: a resource template's part: `{name}`, matching one path segment
+TEMPLATE_PART = re.compile(r"\{([^{}]*)\}")
+_TEMPLATE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def template_problem(template: str) -> str | None:
+    """Why `template` is not a usable resource template (None: it is)."""
+    names = TEMPLATE_PART.findall(template)
+    if not names:
+        return f"{template!r} has no {{name}} part (a fixed URI is a resource: declare it under resources)"
+    bad = [n for n in names if not _TEMPLATE_NAME.fullmatch(n)]
+    if bad:
+        return f"{{{bad[0]}}}: a part is a plain name ({{id}}); operators of RFC 6570 are not supported"
+    if len(set(names)) != len(names):
+        return f"{template!r} names a part twice"
+    if "}{" in template:
+        return f"{template!r} has two parts with nothing between them (which one a character belongs to is unclear)"
+    if TEMPLATE_PART.sub("", template).count("{") or TEMPLATE_PART.sub("", template).count("}"):
+        return f"{template!r} has an unmatched brace"
+    return None
+
+
+def match_template(template: str, uri: str) -> dict[str, str] | None:
+    """The values of `template`'s parts in `uri` (None: it does not match); a part is one or more
+    characters other than / ? #. Matched with RE2 (linear time: the URI is the client's)."""
+    import re2  # noqa: PLC0415
+
+    pattern, last = "", 0
+    for m in TEMPLATE_PART.finditer(template):
+        pattern += re.escape(template[last : m.start()]) + f"(?P<{m.group(1)}>[^/?#]+)"
+        last = m.end()
+    pattern += re.escape(template[last:])
+    found = re2.fullmatch(pattern, uri)
+    return {k: str(v) for k, v in found.groupdict().items()} if found else None
+
+
 def _mcp_extras_problems(doc: dict[str, Any], source: str, exports: set[Any]) -> list[str]:
     """What the schema cannot say about `resources:` and `prompts:`: an export that exists, one
     entry per URI and per prompt name, placeholders that name a declared argument."""
@@ -258,6 +297,15 @@ def _mcp_extras_problems(doc: dict[str, Any], source: str, exports: set[Any]) ->
             problems.append(f"{source}: resources[{i}].export: {r['export']!r} is not one of the declared exports")
     uris = Counter(r.get("uri") for r in resources if isinstance(r.get("uri"), str))
     problems += [f"{source}: resources: {u!r} is declared {n} times" for u, n in sorted(uris.items()) if n > 1]
+    templates = [t for t in doc.get("resource_templates") or [] if isinstance(t, dict)]
+    for i, t in enumerate(templates):
+        if isinstance(t.get("export"), str) and t["export"] not in exports:
+            where = f"{source}: resource_templates[{i}].export"
+            problems.append(f"{where}: {t['export']!r} is not one of the declared exports")
+        if isinstance(t.get("uri_template"), str):
+            why = template_problem(t["uri_template"])
+            if why:
+                problems.append(f"{source}: resource_templates[{i}].uri_template: {why}")
     prompts = [p for p in doc.get("prompts") or [] if isinstance(p, dict)]
     names = Counter(p.get("name") for p in prompts if isinstance(p.get("name"), str))
     problems += [f"{source}: prompts: {n!r} is declared {c} times" for n, c in sorted(names.items()) if c > 1]
@@ -386,6 +434,7 @@ def from_dict(doc: dict[str, Any], path: Path) -> PluginManifest:
         build=dict(doc.get("build") or {}),
         icons=tuple(doc.get("icons") or ()),
         resources=tuple(doc.get("resources") or ()),
+        resource_templates=tuple(doc.get("resource_templates") or ()),
         prompts=tuple(doc.get("prompts") or ()),
     )
 

@@ -99,6 +99,7 @@ class PluginInfo:
     #: MCP icons, resources and prompts (plugin.yaml `icons:` / `resources:` / `prompts:`, as in plugin.json)
     icons: tuple[dict[str, Any], ...] = ()
     resources: tuple[dict[str, Any], ...] = ()
+    resource_templates: tuple[dict[str, Any], ...] = ()
     prompts: tuple[dict[str, Any], ...] = ()
 
     @classmethod
@@ -115,6 +116,7 @@ class PluginInfo:
             hooks=dict(doc.get("hooks") or {}),
             icons=tuple(i for i in doc.get("icons") or () if isinstance(i, dict) and isinstance(i.get("src"), str)),
             resources=tuple(r for r in doc.get("resources") or () if isinstance(r, dict)),
+            resource_templates=tuple(t for t in doc.get("resource_templates") or () if isinstance(t, dict)),
             prompts=tuple(p for p in doc.get("prompts") or () if isinstance(p, dict)),
         )
 

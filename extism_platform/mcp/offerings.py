@@ -5,8 +5,11 @@
 - plugin.yaml `resources:` are served as declared: fixed `text` (in plugin.json, so signed with the
   plugin), or an export's output, read with the plugin's granted permissions (its input is JSON
   `{"uri": …}`; audited like a tool call, as `resource:<uri>`).
+- plugin.yaml `resource_templates:` (URIs with `{name}` parts, one path segment each) are read
+  from an export, whose input is JSON `{"uri": …, "params": {name: value}}`.
 - plugin.yaml `prompts:` are served as declared, their `{argument}` placeholders filled in from
-  the client's arguments (a required one missing, or one not declared: -32602).
+  the client's arguments (a required one missing, or one not declared: -32602); an argument's
+  `values:` are what completion/complete offers for it.
 
 Resource URIs and prompt names are the plugin's own (a prompt or resource is written for MCP, a tool
 name is derived from an export's); when two plugins declare the same one, the first plugin by name
@@ -28,7 +31,7 @@ from extism_platform.host.runtime import LoadedPlugin
 from extism_platform.mcp.calls import ToolCalls
 from extism_platform.mcp.tools import PluginTool, plugin_icons
 from plugin_format.errors import PluginCallError
-from plugin_format.manifest import fill_prompt
+from plugin_format.manifest import fill_prompt, match_template, template_problem
 
 log = logging.getLogger("extism_platform.mcp")
 
@@ -62,6 +65,22 @@ class PluginResource:
             title=self.decl.get("title"),
             description=self.decl.get("description") or f"{self.decl['name']} ({self.plugin.name})",
             mime_type=self.decl.get("mime_type", DEFAULT_MIME),
+        )
+
+
+@dataclass(frozen=True)
+class PluginTemplate:
+    plugin: LoadedPlugin
+    decl: dict[str, Any]
+
+    def to_mcp(self) -> types.ResourceTemplate:
+        return types.ResourceTemplate(
+            uri_template=self.decl["uri_template"],
+            name=self.decl["name"],
+            title=self.decl.get("title"),
+            description=self.decl.get("description") or f"{self.decl['name']} ({self.plugin.name})",
+            mime_type=self.decl.get("mime_type", DEFAULT_MIME),
+            icons=plugin_icons(self.plugin),
         )
 
 
@@ -139,6 +158,28 @@ def build_resources(plugins: Iterable[LoadedPlugin]) -> dict[str, PluginResource
     return out
 
 
+def build_templates(plugins: Iterable[LoadedPlugin]) -> list[PluginTemplate]:
+    """Every plugin's resource templates, by plugin name (a URI that two match is the first one's)."""
+    out: list[PluginTemplate] = []
+    seen: dict[str, str] = {}
+    for p in sorted(plugins, key=lambda p: p.name):
+        for decl in p.info.resource_templates:
+            template = decl.get("uri_template")
+            if not (isinstance(template, str) and isinstance(decl.get("export"), str) and decl.get("name")):
+                continue
+            if template_problem(template) is None and _first_wins("resource template", template, seen, p.name):
+                out.append(PluginTemplate(p, decl))
+    return out
+
+
+def find_template(templates: Iterable[PluginTemplate], uri: str) -> tuple[PluginTemplate, dict[str, str]] | None:
+    for t in templates:
+        params = match_template(t.decl["uri_template"], uri)
+        if params is not None:
+            return t, params
+    return None
+
+
 def build_prompts(plugins: Iterable[LoadedPlugin]) -> dict[str, PluginPrompt]:
     out: dict[str, PluginPrompt] = {}
     owner: dict[str, str] = {}
@@ -174,6 +215,43 @@ def plugin_docs(plugin: LoadedPlugin, tools: Iterable[PluginTool]) -> str:
         lines.append(f"| {key} | `{json.dumps(requested[key])}` | `{json.dumps(granted.get(key))}` |")
     lines.append("")
     return "\n".join(lines)
+
+
+async def read_templated(
+    template: PluginTemplate, uri: str, params: dict[str, str], calls: ToolCalls, ctx: Any
+) -> types.ReadResourceResult:
+    data = json.dumps({"uri": uri, "params": params}).encode()
+    try:
+        out = await calls.run_export(ctx, template.plugin, template.decl["export"], data, f"resource:{uri}")
+    except PluginCallError as exc:
+        raise MCPError(code=types.INTERNAL_ERROR, message=f"resource {uri}: {exc}") from None
+    mime = template.decl.get("mime_type", DEFAULT_MIME)
+    text = out.decode("utf-8", errors="replace")
+    return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])
+
+
+#: the most values one completion answer carries (the spec's limit)
+MAX_COMPLETIONS = 100
+
+
+def complete(prompts: dict[str, PluginPrompt], params: types.CompleteRequestParams) -> types.CompleteResult:
+    """The values a prompt argument declares (`values:`) that start with what was typed
+    (case-insensitive); nothing for an argument without values or a resource template's part."""
+    ref, arg = params.ref, params.argument
+    values: list[str] = []
+    if isinstance(ref, types.PromptReference):
+        prompt = prompts.get(ref.name)
+        if prompt is None:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {ref.name!r}")
+        declared = {a["name"]: a for a in prompt.decl.get("arguments") or ()}
+        if arg.name not in declared:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"prompt {ref.name!r} has no argument {arg.name!r}")
+        typed = (arg.value or "").casefold()
+        values = [str(v) for v in declared[arg.name].get("values") or () if str(v).casefold().startswith(typed)]
+    shown = values[:MAX_COMPLETIONS]
+    return types.CompleteResult(
+        completion=types.Completion(values=shown, total=len(values), has_more=len(values) > len(shown))
+    )
 
 
 async def read_resource(

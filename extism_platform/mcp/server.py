@@ -114,6 +114,7 @@ class ExtismMCPServer:
             on_read_resource=self._read_resource,
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
+            on_completion=self._complete,
         )
         self.server.add_notification_handler(
             "notifications/initialized", types.NotificationParams, self.changes.on_initialized
@@ -165,12 +166,16 @@ class ExtismMCPServer:
         self, ctx: Any, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
         self._one_page("resources/templates/list", params)
-        return types.ListResourceTemplatesResult(resource_templates=[])
+        templates = offerings.build_templates(self.host.plugins.values())
+        return types.ListResourceTemplatesResult(resource_templates=[t.to_mcp() for t in templates])
 
     async def _read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
         resource = offerings.build_resources(self.host.plugins.values()).get(uri)
         if resource is None:
+            found = offerings.find_template(offerings.build_templates(self.host.plugins.values()), uri)
+            if found is not None:
+                return await offerings.read_templated(found[0], uri, found[1], self.calls, ctx)
             raise MCPError(
                 code=types.INVALID_PARAMS,
                 message=f"resource not found: {uri!r} (resources/list shows the available ones)",
@@ -191,6 +196,9 @@ class ExtismMCPServer:
                 message=f"unknown prompt {params.name!r} (prompts/list shows the available ones)",
             )
         return prompt.get(params.arguments)
+
+    async def _complete(self, ctx: Any, params: types.CompleteRequestParams) -> types.CompleteResult:
+        return offerings.complete(offerings.build_prompts(self.host.plugins.values()), params)
 
     # ---- tools/call ---------------------------------------------------------------------------
 

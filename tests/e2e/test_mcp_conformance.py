@@ -25,6 +25,8 @@ APPLIES = {
     "tools-list",
     "resources-list",
     "resources-read-text",
+    "resources-templates-read",
+    "completion-complete",
     "prompts-list",
     "prompts-get-simple",
     "prompts-get-with-args",
@@ -39,7 +41,6 @@ _FIXTURE_TOOL = (
 )
 DOES_NOT_APPLY = {
     "logging-set-level": "no `logging` capability: plugins' log lines go to the audit log and stderr",
-    "completion-complete": "no `completions` capability: prompt arguments declare no values to complete",
     "tools-call-simple-text": _FIXTURE_TOOL,
     "tools-call-image": _FIXTURE_TOOL + "; a plugin's result is text (or JSON)",
     "tools-call-audio": _FIXTURE_TOOL + "; a plugin's result is text (or JSON)",
@@ -54,7 +55,6 @@ DOES_NOT_APPLY = {
     "elicitation-sep1330-enums": _FIXTURE_TOOL + "; no elicitation",
     "json-schema-2020-12": _FIXTURE_TOOL + " (schema dialects: tests/run/test_protocol.py)",
     "resources-read-binary": "plugin.yaml resources are text (no `blob`)",
-    "resources-templates-read": "no resource templates (resources/templates/list is empty)",
     "resources-subscribe": "no `subscribe` capability: a plugin's resources change only when the plugin is reloaded",
     "resources-unsubscribe": "no `subscribe` capability",
     "prompts-get-embedded-resource": "prompt messages in plugin.yaml are text",
@@ -67,6 +67,7 @@ def test_mcp_conformance_suite(built: dict, tmp_path: Path) -> None:
     node = find_node()
     suite = install_project(PROJECT) / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
     args = ["--dist", str(built["dist"]), "--trust-key", str(built["pub"])]
+    args += ["--grant", "@examples/probe:host_function=context"]  # its template's export reads its context
     args += ["--audit-log", str(tmp_path / "audit.jsonl"), "--state-dir", str(tmp_path / "state")]
     out = tmp_path / "results"
     env = {**os.environ, "NO_COLOR": "1"}

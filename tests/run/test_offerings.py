@@ -60,6 +60,13 @@ def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) 
                 out["extra"] = await _errors(lambda: client.get_prompt("test_simple_prompt", {"nope": "x"}))
                 out["no_prompt"] = await _errors(lambda: client.get_prompt("no_such_prompt"))
                 out["templates"] = (await client.list_resource_templates()).resource_templates
+                out["templated"] = await client.read_resource("test://template/123/data")
+                out["no_match"] = await _errors(lambda: client.read_resource("test://template/1/2/data"))
+                arg1 = {"type": "ref/prompt", "name": "test_prompt_with_arguments"}
+                out["complete"] = await client.complete(arg1, {"name": "arg1", "value": "TEST"})
+                out["complete_none"] = await client.complete(arg1, {"name": "arg2", "value": ""})
+                nope = {"type": "ref/prompt", "name": "no_such_prompt"}
+                out["complete_unknown"] = await _errors(lambda: client.complete(nope, {"name": "a", "value": ""}))
                 out["tools"] = {t.name: t for t in (await client.list_tools()).tools}
         return out
 
@@ -90,14 +97,22 @@ def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) 
     assert out["missing"].code == -32602 and "arg2" in out["missing"].message
     assert out["extra"].code == -32602 and "'nope'" in out["extra"].message
     assert out["no_prompt"].code == -32602 and "no_such_prompt" in out["no_prompt"].message
-    assert out["templates"] == []
+    (template,) = [t for t in out["templates"] if t.name == "template-data"]
+    assert template.uri_template == "test://template/{id}/data" and template.mime_type == "application/json"
+    (templated,) = out["templated"].contents
+    assert templated.uri == "test://template/123/data"
+    assert json.loads(templated.text)["tool"] == "resource:test://template/123/data"  # the export ran for it
+    assert out["no_match"].code == -32602  # a part is one path segment
+    assert out["complete"].completion.values == ["testValue1", "testing"] and out["complete"].completion.total == 2
+    assert out["complete_none"].completion.values == []  # arg2 declares no values
+    assert out["complete_unknown"].code == -32602
     # plugin.yaml `icons:` beside the plugin's tools, prompts and docs; none for a plugin without
     (icon,) = out["tools"]["examples_weather-get_weather"].icons
     assert icon.src.startswith("data:image/svg+xml;base64,") and icon.sizes == ["any"]
     assert prompts["weather_report"].icons == [icon] and resources["extism://plugins/@examples/weather"].icons == [icon]
     assert out["tools"]["examples_probe-echo"].icons is None
     reads = [r for r in read_records(tmp_path / "audit.jsonl") if r.get("kind") == "call" and r["export"] == "whoami"]
-    assert reads and all(r["tool"] == "resource:probe://whoami" for r in reads)
+    assert sorted(r["tool"] for r in reads) == ["resource:probe://whoami", "resource:test://template/123/data"]
 
 
 BASE = {"name": "@a/b", "version": "1.0.0", "language": "c", "exports": [{"name": "run"}]}
@@ -120,6 +135,18 @@ BASE = {"name": "@a/b", "version": "1.0.0", "language": "c", "exports": [{"name"
         ({"resources": [{"uri": "no scheme", "name": "a", "text": "x"}]}, "resources[0].uri"),
         ({"prompts": [{"name": "p", "messages": [{"role": "user", "text": "hi {who}"}]}]}, "{who} names no argument"),
         ({"prompts": [{"name": "p", "messages": [{"role": "system", "text": "x"}]}]}, "messages[0].role"),
+        (
+            {"resource_templates": [{"uri_template": "test://fixed", "name": "t", "export": "run"}]},
+            "has no {name} part",
+        ),
+        (
+            {"resource_templates": [{"uri_template": "test://{a}{b}", "name": "t", "export": "run"}]},
+            "nothing between them",
+        ),
+        (
+            {"resource_templates": [{"uri_template": "test://{a}", "name": "t", "export": "gone"}]},
+            "resource_templates[0].export: 'gone'",
+        ),
         (
             {"prompts": [{"name": "p", "messages": [{"role": "user", "text": "x"}]}] * 2},
             "'p' is declared 2 times",
