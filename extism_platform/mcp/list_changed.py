@@ -1,8 +1,8 @@
 """The tool list changing while serving: noticing it (`watch`), applying it (`reload`) and telling
-the clients (`ListChanged`).
+the clients (`ListChanged`); the same for prompts and resources (a plugin's own, and its docs).
 
-`--watch` polls the sources and `reload` swaps the host's plugin set, so `tools.listChanged` is
-always advertised and a change is announced on both protocol eras: 2026-07-28 clients get it on
+`--watch` polls the sources and `reload` swaps the host's plugin set, so `listChanged` of tools,
+prompts and resources is always advertised and a change is announced on both protocol eras: 2026-07-28 clients get it on
 their `subscriptions/listen` stream (the SDK's `ListenHandler` fed by a `SubscriptionBus`),
 2025-11-25 clients as a `notifications/tools/list_changed` on their connection (recorded when they
 send `notifications/initialized`). A reload that fails verification is logged and changes nothing.
@@ -15,7 +15,13 @@ from collections import OrderedDict
 from typing import Any
 
 import anyio
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from extism_platform.host.runtime import LoadedPlugin
@@ -45,12 +51,19 @@ class ListChanged:
         while len(self._legacy_sessions) > MAX_LEGACY_SESSIONS:
             self._legacy_sessions.popitem(last=False)
 
-    async def notify(self) -> None:
-        """Tell every connected client that tools/list changed (both protocol eras)."""
-        await self.bus.publish(ToolsListChanged())
+    async def notify(self, kind: str = "tools") -> None:
+        """Tell every connected client that `kind`/list changed (tools, prompts or resources; both
+        protocol eras)."""
+        events: dict[str, tuple[ToolsListChanged | PromptsListChanged | ResourcesListChanged, str]] = {
+            "tools": (ToolsListChanged(), "send_tool_list_changed"),
+            "prompts": (PromptsListChanged(), "send_prompt_list_changed"),
+            "resources": (ResourcesListChanged(), "send_resource_list_changed"),
+        }
+        event, send = events[kind]
+        await self.bus.publish(event)
         for key, session in list(self._legacy_sessions.items()):
             try:
-                await session.send_tool_list_changed()
+                await getattr(session, send)()
             except Exception as exc:  # a closed connection: forget it  # noqa: BLE001
                 log.debug("list_changed not delivered (%s); forgetting the session", exc)
                 self._legacy_sessions.pop(key, None)
@@ -82,7 +95,7 @@ async def reload(server: Any) -> bool:
         except (ExtismPlatformError, OSError) as exc:
             watch_log.error("reload failed, still serving the previous plugins: %s", exc)
             return False
-        before = server.mcp_tools()
+        before = server.mcp_tools(), server.offered()
         # No await from here on: handlers see either the old host set and tools or the new ones.
         changes = host.swap(plugins, grants)
         server.tools = tools
@@ -90,8 +103,12 @@ async def reload(server: Any) -> bool:
             return False
         server.reloads += 1
         watch_log.info("reloaded (%s): %d tool(s)", changes, len(server.tools))
-        if server.mcp_tools() != before:
+        if server.mcp_tools() != before[0]:
             await server.notify_tools_changed()
+        after = server.offered()
+        for kind in ("prompts", "resources"):
+            if after[kind] != before[1][kind]:
+                await server.changes.notify(kind)
         return True
 
 

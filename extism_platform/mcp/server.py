@@ -48,9 +48,13 @@ def tracing_configured() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
+#: what a reload announces (`list_changed`): every list the server serves
+LIST_CHANGES = NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True)
+
+
 class _Server(Server[Any]):
-    """The SDK's low-level server, advertising `tools.listChanged` also when a transport asks for
-    the initialization options without arguments (streamable HTTP does)."""
+    """The SDK's low-level server, advertising `listChanged` of tools, prompts and resources also
+    when a transport asks for the initialization options without arguments (streamable HTTP does)."""
 
     def create_initialization_options(
         self,
@@ -59,7 +63,7 @@ class _Server(Server[Any]):
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> Any:
         return super().create_initialization_options(
-            notification_options or NotificationOptions(tools_changed=True), experimental_capabilities, extensions
+            notification_options or LIST_CHANGES, experimental_capabilities, extensions
         )
 
 
@@ -149,6 +153,14 @@ class ExtismMCPServer:
         return types.ListToolsResult(tools=self.mcp_tools())
 
     # ---- resources and prompts (mcp.offerings; built from the plugins loaded now) -------------
+
+    def offered(self) -> dict[str, list[Any]]:
+        """What prompts/list, resources/list and resources/templates/list show now (a reload
+        compares them to tell clients what changed)."""
+        plugins = list(self.host.plugins.values())
+        resources: list[Any] = [r.to_mcp() for r in offerings.build_resources(plugins).values()]
+        resources += [t.to_mcp() for t in offerings.build_templates(plugins)]
+        return {"prompts": [p.to_mcp() for p in offerings.build_prompts(plugins).values()], "resources": resources}
 
     @staticmethod
     def _one_page(method: str, params: types.PaginatedRequestParams | None) -> None:
@@ -247,7 +259,7 @@ class ExtismMCPServer:
     # ---- transports ---------------------------------------------------------------------------
 
     def initialization_options(self) -> Any:
-        return self.server.create_initialization_options(NotificationOptions(tools_changed=True))
+        return self.server.create_initialization_options(LIST_CHANGES)
 
     async def serve_stdio(self) -> None:
         from extism_platform.mcp.stdio import stdio_streams  # noqa: PLC0415

@@ -83,10 +83,14 @@ class ListChanged:
 
     def __init__(self) -> None:
         self.send, self.recv = anyio.create_memory_object_stream[str](16)
+        self.others: list[str] = []  # prompts / resources list_changed notifications seen (2025-11-25)
 
     async def message_handler(self, message: Any) -> None:
-        if isinstance(getattr(message, "root", message), types.ToolListChangedNotification):
+        message = getattr(message, "root", message)
+        if isinstance(message, types.ToolListChangedNotification):
             await self.send.send("notification")
+        elif isinstance(message, types.PromptListChangedNotification | types.ResourceListChangedNotification):
+            self.others.append(type(message).__name__)
 
     @asynccontextmanager
     async def waiter(self, client: Any) -> AsyncIterator[Callable[[], Awaitable[str]]]:
@@ -109,13 +113,17 @@ class ListChanged:
 
 async def _scenario(client: Any, changed: ListChanged, built: dict, dist: Path, stderr: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"version": client.protocol_version}
-    out["list_changed_advertised"] = client.server_capabilities.tools.list_changed
+    caps = client.server_capabilities
+    out["list_changed_advertised"] = caps.tools.list_changed
+    out["others_advertised"] = (caps.prompts.list_changed, caps.resources.list_changed)
     out["before"] = {t.name for t in (await client.list_tools()).tools}
     await client.call_tool("examples_probe-echo", {"text": "warm"})
     async with changed.waiter(client) as next_change:
         _copy(built["dist"], WEATHER_STEM, dist)  # a second plugin appears
         out["added_event"] = await next_change()
         out["added"] = {t.name for t in (await client.list_tools()).tools}
+        out["prompts_added"] = {p.name for p in (await client.list_prompts()).prompts}
+        out["resources_added"] = {str(r.uri) for r in (await client.list_resources()).resources}
 
         seen = len(stderr.read_text())
         wasm = dist / f"{PROBE_STEM}.wasm"  # a tampered rebuild: the signature no longer matches
@@ -128,7 +136,16 @@ async def _scenario(client: Any, changed: ListChanged, built: dict, dist: Path, 
         _remove(dist, WEATHER_STEM)  # and the second plugin goes away
         out["removed_event"] = await next_change()
         out["removed"] = {t.name for t in (await client.list_tools()).tools}
+        out["prompts_removed"] = {p.name for p in (await client.list_prompts()).prompts}
+    with anyio.fail_after(BOUND):  # the prompts and resources notifications follow the tools one
+        while not modern_client(client) and len(changed.others) < 4:
+            await anyio.sleep(0.05)
+    out["others"] = sorted(changed.others)
     return out
+
+
+def modern_client(client: Any) -> bool:
+    return client.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
 def _check(out: dict[str, Any], modern: bool) -> None:
@@ -142,6 +159,12 @@ def _check(out: dict[str, Any], modern: bool) -> None:
     assert out["after_tamper"] == out["added"]
     assert not out["echo"].is_error and out["echo"].structured_content == {"text": "still serving"}
     assert out["removed"] == out["before"]
+    # prompts and resources (a plugin's own and its docs) come and go with the plugin, announced too
+    assert out["others_advertised"] == (True, True)
+    assert "weather_report" in out["prompts_added"] and "weather_report" not in out["prompts_removed"]
+    assert "extism://plugins/@examples/weather" in out["resources_added"]
+    if not modern:
+        assert out["others"] == ["PromptListChangedNotification"] * 2 + ["ResourceListChangedNotification"] * 2
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
