@@ -169,8 +169,13 @@ class _Exchange:
         return self.status, kind.split(";")[0], message
 
 
-def _raw(body: Any) -> bytes:
-    return body if isinstance(body, bytes) else json.dumps(body).encode()
+def _request(body: Any, extra: dict[str, str], drop: tuple[str, ...]) -> tuple[bytes, dict[str, str]]:
+    """A case's body bytes and headers."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {**HEADERS, **extra, "content-length": str(len(raw))}
+    for name in drop:
+        headers.pop(name, None)
+    return raw, headers
 
 
 def test_short_way_answers_as_the_sdk_does(make_host: Any) -> None:
@@ -183,10 +188,7 @@ def test_short_way_answers_as_the_sdk_does(make_host: Any) -> None:
     async def main() -> None:
         async with sdk_app.router.lifespan_context(sdk_app):
             for why, body, extra, drop in CASES:
-                raw = _raw(body)
-                headers = {**HEADERS, **extra, "content-length": str(len(raw))}
-                for name in drop:
-                    headers.pop(name, None)
+                raw, headers = _request(body, extra, drop)
                 ours = await _Exchange(raw, headers).run(short)
                 theirs = await _Exchange(raw, headers).run(sdk_app)
                 results.append((why, ours, theirs))
@@ -204,8 +206,8 @@ def test_short_way_answers_as_the_sdk_does(make_host: Any) -> None:
 
 
 def test_short_way_takes_only_modern_tool_requests(make_host: Any) -> None:
-    """What the short way takes, told by the SDK's JSON mode answering a call whose Accept the
-    SDK's SSE mode would refuse: only requests that pass every condition reach it."""
+    """Which cases the short way takes (a spy on the SDK's app sees the ones handed on): calls and
+    lists, known tool or not; never a progress token, a JSON-only Accept or a 2025 session."""
     server = ExtismMCPServer(make_host(), transport="http")
     short = server.http_app("127.0.0.1")
     taken: list[bool] = []
@@ -220,10 +222,7 @@ def test_short_way_takes_only_modern_tool_requests(make_host: Any) -> None:
     async def main() -> None:
         async with real.router.lifespan_context(real):
             for _, body, extra, drop in CASES:
-                raw = _raw(body)
-                headers = {**HEADERS, **extra, "content-length": str(len(raw))}
-                for name in drop:
-                    headers.pop(name, None)
+                raw, headers = _request(body, extra, drop)
                 before = len(taken)
                 await _Exchange(raw, headers).run(short)
                 if len(taken) == before:
