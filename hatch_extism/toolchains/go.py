@@ -190,7 +190,8 @@ class GoToolchain(Toolchain):
                 log = run_tool(argv, cwd=project, env=env, what="go build", error=BuildError)
             except BuildError as exc:
                 tmp.unlink(missing_ok=True)
-                raise _explain(exc) from None
+                uses_pdk = any(r.get("Path") == PDK_MODULE for r in modjson.get("Require") or ())
+                raise _explain(exc, uses_pdk) from None
         data = move_into_place(
             tmp,
             request,
@@ -209,16 +210,22 @@ class GoToolchain(Toolchain):
         )
 
 
-def _explain(exc: BuildError) -> BuildError:
-    """`exc` with a hint for the failures a project author can fix."""
+def _explain(exc: BuildError, uses_pdk: bool = True) -> BuildError:
+    """`exc` with a hint for the failures a project author can fix (`uses_pdk`: the project is on
+    the platform's PDK, which the go command sees only in the build)."""
     text = str(exc)
     if f"no required module provides package {PDK_MODULE}" in text or f"{PDK_MODULE} and is replaced but not" in text:
         return BuildError(f"{text}\nAdd `require {PDK_MODULE} v0.0.0` to go.mod (the build supplies the PDK).")
     if "GOPROXY=off" in text:
+        how = (
+            f", with a temporary `go mod edit -replace={PDK_MODULE}=<its dir>` so that the go command sees "
+            "the PDK meanwhile (the project README shows how)"
+            if uses_pdk
+            else ""
+        )
         return BuildError(
             f"{text}\nThe build runs offline: a module the project needs must be vendored (`go mod vendor`) "
-            f"or downloaded first (`go get`), with a temporary `go mod edit -replace={PDK_MODULE}=<its dir>` "
-            "so that the go command sees the PDK meanwhile (the project README shows how)."
+            f"or downloaded first (`go mod download` in the project){how}."
         )
     return exc
 
