@@ -1,5 +1,5 @@
-"""The bill of materials in plugin.json (`bom`), from real builds: Go (a project vendoring a
-go-pdk-shaped module under the official path `github.com/extism/go-pdk`), JavaScript (npm
+"""The bill of materials in plugin.json (`bom`), from real builds: Go (a project vendoring the
+official `github.com/extism/go-pdk`), JavaScript (npm
 packages esbuild bundled), TypeScript (package-lock.json, @extism/as-pdk), Python (the standard
 library modules packed), Rust (the PDK and std). Sorted, de-duplicated, byte-identical across
 builds; checked against plugin.json's schema."""
@@ -7,7 +7,9 @@ builds; checked against plugin.json's schema."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from hatch_extism.toolchains.bom_readers import package_dir_of, platform_version
 from plugin_format import bom
 from plugin_format.errors import BuildError
 from plugin_format.manifest import load_manifest
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli
 
 PDK = platform_version()
 
@@ -35,6 +37,11 @@ def _build(project: Path, out: Path | None = None) -> dict:
 
 
 # ---- Go: the official go-pdk, vendored -------------------------------------------------------
+
+GO_SUM = """\
+github.com/extism/go-pdk v1.1.3 h1:hfViMPWrqjN6u67cIYRALZTZLk/enSPpNKa+rZ9X2SQ=
+github.com/extism/go-pdk v1.1.3/go.mod h1:Gz+LIU/YCKnKXhgge8yo5Yu1F/lbv7KtKFkiCSzW/P4=
+"""
 
 GO_MAIN = """package main
 
@@ -63,23 +70,25 @@ func main() {}
 
 @pytest.fixture(scope="module")
 def go_vendored(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project requiring `github.com/extism/go-pdk v1.1.3`, vendored as `go mod vendor` lays it
-    out, with OUR Go PDK's sources as that module (the module proxy here refuses the official
-    one: 403 "This module version is not available"; its API is the same shape)."""
+    """A project requiring the official `github.com/extism/go-pdk v1.1.3` (checksum pinned in
+    go.sum), vendored by `go mod vendor` from the Go module proxy, as its author would."""
     _need("go")
     project = tmp_path_factory.mktemp("go-vendored")
     (project / "go.mod").write_text(
         "module example.com/countvowels\n\ngo 1.24\n\nrequire github.com/extism/go-pdk v1.1.3\n"
     )
+    (project / "go.sum").write_text(GO_SUM)
     (project / "main.go").write_text(GO_MAIN)
-    vendored = project / "vendor" / "github.com" / "extism" / "go-pdk"
-    vendored.mkdir(parents=True)
-    for source in sorted((ROOT / "pdks" / "go").glob("*.go")):
-        if not source.name.endswith("_test.go"):
-            shutil.copy2(source, vendored / source.name)
-    (project / "vendor" / "modules.txt").write_text(
-        "# github.com/extism/go-pdk v1.1.3\n## explicit; go 1.24\ngithub.com/extism/go-pdk\n"
+    vendor = subprocess.run(
+        [shutil.which("go") or "go", "mod", "vendor"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "GOFLAGS": "", "GOTOOLCHAIN": "local"},
     )
+    assert vendor.returncode == 0, vendor.stderr
+    assert (project / "vendor" / "github.com" / "extism" / "go-pdk" / "extism_pdk.go").is_file()
     (project / "plugin.yaml").write_text(
         "name: count-vowels-go\nversion: 0.1.0\nlanguage: go\nwasi: true\n"
         "exports:\n  - name: count_vowels\n    input: text\n"
