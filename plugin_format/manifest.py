@@ -6,6 +6,7 @@ Every error names the file, the field path and what is allowed, e.g.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections import Counter
@@ -295,6 +296,12 @@ def _mcp_extras_problems(doc: dict[str, Any], source: str, exports: set[Any]) ->
     for i, r in enumerate(resources):
         if isinstance(r.get("export"), str) and r["export"] not in exports:
             problems.append(f"{source}: resources[{i}].export: {r['export']!r} is not one of the declared exports")
+    for i, r in enumerate(resources):
+        if isinstance(r.get("blob"), str):
+            try:
+                base64.b64decode(r["blob"], validate=True)
+            except ValueError:
+                problems.append(f"{source}: resources[{i}].blob: not valid base64 (its length or padding is off)")
     uris = Counter(r.get("uri") for r in resources if isinstance(r.get("uri"), str))
     problems += [f"{source}: resources: {u!r} is declared {n} times" for u, n in sorted(uris.items()) if n > 1]
     templates = [t for t in doc.get("resource_templates") or [] if isinstance(t, dict)]

@@ -2,8 +2,9 @@
 
 - Every plugin's docs are a resource, `extism://plugins/<name>` (Markdown: what it does, its
   tools with their input schemas, the permissions it asks for and those granted).
-- plugin.yaml `resources:` are served as declared: fixed `text` (in plugin.json, so signed with the
-  plugin), or an export's output, read with the plugin's granted permissions (its input is JSON
+- plugin.yaml `resources:` are served as declared: fixed `text` or base64 `blob` (in plugin.json, so
+  signed with the plugin), or an export's output (as text when its `mime_type` is textual, else
+  as a blob), read with the plugin's granted permissions (its input is JSON
   `{"uri": …}`; audited like a tool call, as `resource:<uri>`).
 - plugin.yaml `resource_templates:` (URIs with `{name}` parts, one path segment each) are read
   from an export, whose input is JSON `{"uri": …, "params": {name: value}}`.
@@ -18,6 +19,7 @@ keeps it and the server warns, naming both.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterable
@@ -217,17 +219,39 @@ def plugin_docs(plugin: LoadedPlugin, tools: Iterable[PluginTool]) -> str:
     return "\n".join(lines)
 
 
+def textual(mime: str) -> bool:
+    """Whether content of this MIME type is sent as text (else as a base64 blob)."""
+    base = mime.split(";", 1)[0].strip().lower()
+    return (
+        base.startswith("text/")
+        or base.endswith(("+json", "+xml", "+yaml"))
+        or base in {"application/json", "application/xml", "application/yaml", "application/javascript"}
+    )
+
+
+def _contents(uri: str, mime: str, data: bytes) -> types.ReadResourceResult:
+    content: types.TextResourceContents | types.BlobResourceContents
+    if textual(mime):
+        content = types.TextResourceContents(uri=uri, mime_type=mime, text=data.decode("utf-8", errors="replace"))
+    else:
+        content = types.BlobResourceContents(uri=uri, mime_type=mime, blob=base64.b64encode(data).decode("ascii"))
+    return types.ReadResourceResult(contents=[content])
+
+
+async def _from_export(
+    plugin: LoadedPlugin, export: str, uri: str, data: dict[str, Any], calls: ToolCalls, ctx: Any
+) -> bytes:
+    try:
+        return await calls.run_export(ctx, plugin, export, json.dumps(data).encode(), f"resource:{uri}")
+    except PluginCallError as exc:
+        raise MCPError(code=types.INTERNAL_ERROR, message=f"resource {uri}: {exc}") from None
+
+
 async def read_templated(
     template: PluginTemplate, uri: str, params: dict[str, str], calls: ToolCalls, ctx: Any
 ) -> types.ReadResourceResult:
-    data = json.dumps({"uri": uri, "params": params}).encode()
-    try:
-        out = await calls.run_export(ctx, template.plugin, template.decl["export"], data, f"resource:{uri}")
-    except PluginCallError as exc:
-        raise MCPError(code=types.INTERNAL_ERROR, message=f"resource {uri}: {exc}") from None
-    mime = template.decl.get("mime_type", DEFAULT_MIME)
-    text = out.decode("utf-8", errors="replace")
-    return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])
+    out = await _from_export(template.plugin, template.decl["export"], uri, {"uri": uri, "params": params}, calls, ctx)
+    return _contents(uri, template.decl.get("mime_type", DEFAULT_MIME), out)
 
 
 #: the most values one completion answer carries (the spec's limit)
@@ -257,18 +281,14 @@ def complete(prompts: dict[str, PluginPrompt], params: types.CompleteRequestPara
 async def read_resource(
     resource: PluginResource, calls: ToolCalls, ctx: Any, tools: Iterable[PluginTool]
 ) -> types.ReadResourceResult:
-    if not resource.decl:
-        text = plugin_docs(resource.plugin, tools)
-        mime = "text/markdown"
-    elif "text" in resource.decl:
-        text, mime = str(resource.decl["text"]), resource.decl.get("mime_type", DEFAULT_MIME)
-    else:
-        data = json.dumps({"uri": resource.uri}).encode()
-        try:
-            out = await calls.run_export(
-                ctx, resource.plugin, resource.decl["export"], data, f"resource:{resource.uri}"
-            )
-        except PluginCallError as exc:
-            raise MCPError(code=types.INTERNAL_ERROR, message=f"resource {resource.uri}: {exc}") from None
-        text, mime = out.decode("utf-8", errors="replace"), resource.decl.get("mime_type", DEFAULT_MIME)
-    return types.ReadResourceResult(contents=[types.TextResourceContents(uri=resource.uri, mime_type=mime, text=text)])
+    decl, uri = resource.decl, resource.uri
+    if not decl:
+        return _contents(uri, "text/markdown", plugin_docs(resource.plugin, tools).encode())
+    mime = decl.get("mime_type", DEFAULT_MIME if "blob" not in decl else "application/octet-stream")
+    if "text" in decl:
+        text = str(decl["text"])
+        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])
+    if "blob" in decl:
+        blob = str(decl["blob"])
+        return types.ReadResourceResult(contents=[types.BlobResourceContents(uri=uri, mime_type=mime, blob=blob)])
+    return _contents(uri, mime, await _from_export(resource.plugin, decl["export"], uri, {"uri": uri}, calls, ctx))

@@ -5,6 +5,7 @@ manifest's refusals of resources and prompts that cannot work."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -51,6 +52,8 @@ def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) 
                 out["docs"] = await client.read_resource("extism://plugins/@examples/weather")
                 out["static"] = await client.read_resource("test://static-text")
                 out["whoami"] = await client.read_resource("probe://whoami")
+                out["binary"] = await client.read_resource("test://static-binary")
+                out["whoami_bin"] = await client.read_resource("probe://whoami.bin")
                 out["no_resource"] = await _errors(lambda: client.read_resource("test://nothing-here"))
                 out["prompts"] = {p.name: p for p in (await client.list_prompts()).prompts}
                 out["simple"] = await client.get_prompt("test_simple_prompt")
@@ -82,6 +85,10 @@ def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) 
     assert static.text == "This is the content of the static text resource." and static.uri == "test://static-text"
     (who,) = out["whoami"].contents
     assert json.loads(who.text)["tool"] == "resource:probe://whoami"  # the export ran, with its own context
+    (binary,) = out["binary"].contents
+    assert binary.mime_type == "image/png" and base64.b64decode(binary.blob).startswith(b"\x89PNG\r\n")
+    (who_bin,) = out["whoami_bin"].contents  # an export's output, not textual: a blob
+    assert json.loads(base64.b64decode(who_bin.blob))["tool"] == "resource:probe://whoami.bin"
     assert out["no_resource"].code == -32602 and "test://nothing-here" in out["no_resource"].message
     prompts = out["prompts"]
     assert {"test_simple_prompt", "test_prompt_with_arguments", "weather_report"} <= set(prompts)
@@ -112,7 +119,11 @@ def test_resources_and_prompts_over_mcp(built: dict, tmp_path: Path, mode: str) 
     assert prompts["weather_report"].icons == [icon] and resources["extism://plugins/@examples/weather"].icons == [icon]
     assert out["tools"]["examples_probe-echo"].icons is None
     reads = [r for r in read_records(tmp_path / "audit.jsonl") if r.get("kind") == "call" and r["export"] == "whoami"]
-    assert sorted(r["tool"] for r in reads) == ["resource:probe://whoami", "resource:test://template/123/data"]
+    assert sorted(r["tool"] for r in reads) == [
+        "resource:probe://whoami",
+        "resource:probe://whoami.bin",
+        "resource:test://template/123/data",
+    ]
 
 
 BASE = {"name": "@a/b", "version": "1.0.0", "language": "c", "exports": [{"name": "run"}]}
@@ -121,7 +132,7 @@ BASE = {"name": "@a/b", "version": "1.0.0", "language": "c", "exports": [{"name"
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"resources": [{"uri": "test://a", "name": "a"}]}, "resources[0]: give one of `text` or `export`"),
+        ({"resources": [{"uri": "test://a", "name": "a"}]}, "resources[0]: give one of `text` or `blob` or `export`"),
         ({"resources": [{"uri": "test://a", "name": "a", "export": "nope"}]}, "'nope' is not one of the declared"),
         (
             {
@@ -133,6 +144,7 @@ BASE = {"name": "@a/b", "version": "1.0.0", "language": "c", "exports": [{"name"
             "'test://a' is declared 2 times",
         ),
         ({"resources": [{"uri": "no scheme", "name": "a", "text": "x"}]}, "resources[0].uri"),
+        ({"resources": [{"uri": "test://b", "name": "b", "blob": "abc"}]}, "resources[0].blob: not valid base64"),
         ({"prompts": [{"name": "p", "messages": [{"role": "user", "text": "hi {who}"}]}]}, "{who} names no argument"),
         ({"prompts": [{"name": "p", "messages": [{"role": "system", "text": "x"}]}]}, "messages[0].role"),
         (
