@@ -15,11 +15,13 @@ from collections import OrderedDict
 from typing import Any
 
 import anyio
+import mcp_types as types
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     ToolsListChanged,
 )
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -32,6 +34,7 @@ log = logging.getLogger("extism_platform.mcp")
 watch_log = logging.getLogger("extism_platform.mcp.watch")
 
 MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_changed (oldest forgotten first)
+MAX_SUBSCRIPTIONS = 1024  # resources/subscribe URIs one session may hold
 
 
 class ListChanged:
@@ -42,6 +45,41 @@ class ListChanged:
         self.bus = InMemorySubscriptionBus()
         self.listen = ListenHandler(self.bus)
         self._legacy_sessions: OrderedDict[int, Any] = OrderedDict()
+        #: resources/subscribe of handshake-era sessions: id(session) -> (session, URIs)
+        self._subscribed: OrderedDict[int, tuple[Any, set[str]]] = OrderedDict()
+
+    async def subscribe(self, ctx: Any, params: Any) -> Any:
+        """resources/subscribe (2025-11-25): remember the URI for this session, served yet or not
+        (a URI that appears with a reload is announced too). 2026-07-28 clients subscribe on
+        their listen stream instead."""
+        entry = self._subscribed.setdefault(id(ctx.session), (ctx.session, set()))
+        if len(entry[1]) < MAX_SUBSCRIPTIONS:
+            entry[1].add(str(params.uri))
+        while len(self._subscribed) > MAX_LEGACY_SESSIONS:
+            self._subscribed.popitem(last=False)
+        return types.EmptyResult()
+
+    async def unsubscribe(self, ctx: Any, params: Any) -> Any:
+        entry = self._subscribed.get(id(ctx.session))
+        if entry is not None:
+            entry[1].discard(str(params.uri))
+        return types.EmptyResult()
+
+    def subscribed_uris(self) -> set[str]:
+        return {uri for _, uris in self._subscribed.values() for uri in uris}
+
+    async def resources_updated(self, uris: set[str]) -> None:
+        """Tell the subscribers of each of `uris` that it changed (both protocol eras)."""
+        for uri in sorted(uris):
+            await self.bus.publish(ResourceUpdated(uri=uri))
+        for key, (session, mine) in list(self._subscribed.items()):
+            for uri in sorted(mine & uris):
+                try:
+                    await session.send_resource_updated(uri)
+                except Exception as exc:  # a closed connection: forget it  # noqa: BLE001
+                    log.debug("resources/updated not delivered (%s); forgetting the session", exc)
+                    self._subscribed.pop(key, None)
+                    break
 
     async def on_initialized(self, ctx: Any, params: Any) -> None:
         """A handshake-era client finished its handshake: remember its session for list_changed."""
@@ -95,7 +133,7 @@ async def reload(server: Any) -> bool:
         except (ExtismPlatformError, OSError) as exc:
             watch_log.error("reload failed, still serving the previous plugins: %s", exc)
             return False
-        before = server.mcp_tools(), server.offered()
+        before = server.mcp_tools(), server.offered(), server.resource_fingerprints(server.changes.subscribed_uris())
         # No await from here on: handlers see either the old host set and tools or the new ones.
         changes = host.swap(plugins, grants)
         server.tools = tools
@@ -109,6 +147,10 @@ async def reload(server: Any) -> bool:
         for kind in ("prompts", "resources"):
             if after[kind] != before[1][kind]:
                 await server.changes.notify(kind)
+        prints = server.resource_fingerprints(server.changes.subscribed_uris())
+        changed = {u for u in prints.keys() | before[2].keys() if prints.get(u) != before[2].get(u)}
+        if changed:
+            await server.changes.resources_updated(changed)
         return True
 
 

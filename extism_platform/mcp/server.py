@@ -10,6 +10,7 @@ its result), `list_changed` (watching the sources, reloading, telling the client
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,8 @@ class ExtismMCPServer:
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
             on_completion=self._complete,
+            on_subscribe_resource=self.changes.subscribe,
+            on_unsubscribe_resource=self.changes.unsubscribe,
         )
         self.server.add_notification_handler(
             "notifications/initialized", types.NotificationParams, self.changes.on_initialized
@@ -161,6 +164,30 @@ class ExtismMCPServer:
         resources: list[Any] = [r.to_mcp() for r in offerings.build_resources(plugins).values()]
         resources += [t.to_mcp() for t in offerings.build_templates(plugins)]
         return {"prompts": [p.to_mcp() for p in offerings.build_prompts(plugins).values()], "resources": resources}
+
+    def resource_fingerprints(self, also: set[str]) -> dict[str, str]:
+        """A digest per resource URI of what its content comes from (the owning plugin's build and
+        grant, and its declaration), for the served URIs and those of `also` a template serves; a
+        reload tells subscribers of each URI whose digest changed. An export-backed resource's
+        output can change between reloads too (it may read kv): that is not announced."""
+        import hashlib  # noqa: PLC0415
+
+        plugins = list(self.host.plugins.values())
+        owners: dict[str, tuple[Any, dict[str, Any]]] = {
+            uri: (r.plugin, r.decl) for uri, r in offerings.build_resources(plugins).items()
+        }
+        templates = offerings.build_templates(plugins)
+        for uri in also - owners.keys():
+            found = offerings.find_template(templates, uri)
+            if found is not None:
+                owners[uri] = (found[0].plugin, found[0].decl)
+        out = {}
+        for uri, (plugin, decl) in owners.items():
+            basis = [plugin.sha256, decl, plugin.effective.to_dict()]
+            if not decl:  # the docs also show the plugin's tools
+                basis.append(sorted(t.name for t in self.tools.values() if t.plugin is plugin))
+            out[uri] = hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
+        return out
 
     @staticmethod
     def _one_page(method: str, params: types.PaginatedRequestParams | None) -> None:

@@ -27,6 +27,8 @@ APPLIES = {
     "resources-read-text",
     "resources-read-binary",
     "resources-templates-read",
+    "resources-subscribe",
+    "resources-unsubscribe",
     "completion-complete",
     "prompts-list",
     "prompts-get-simple",
@@ -55,8 +57,6 @@ DOES_NOT_APPLY = {
     "elicitation-sep1034-defaults": _FIXTURE_TOOL + "; no elicitation",
     "elicitation-sep1330-enums": _FIXTURE_TOOL + "; no elicitation",
     "json-schema-2020-12": _FIXTURE_TOOL + " (schema dialects: tests/run/test_protocol.py)",
-    "resources-subscribe": "no `subscribe` capability: a plugin's resources change only when the plugin is reloaded",
-    "resources-unsubscribe": "no `subscribe` capability",
     "prompts-get-embedded-resource": "prompt messages in plugin.yaml are text",
     "prompts-get-with-image": "prompt messages in plugin.yaml are text",
 }
