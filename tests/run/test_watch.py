@@ -333,3 +333,40 @@ def test_reload_keeps_serving_when_the_new_set_is_bad(
     _copy(built["dist"], WEATHER_STEM, dist)
     assert anyio.run(server.reload) is True
     assert "examples_weather-get_weather" in server.tools and server.reloads == 1
+
+
+def test_listen_stream_hears_of_prompts_resources_and_a_subscribed_resource(built: dict, tmp_path: Path) -> None:
+    """2026-07-28: a `subscriptions/listen` stream asking for prompt and resource list changes and
+    for one resource's updates gets all three when a reload brings the plugin that offers them."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    dist = tmp_path / "dist"
+    _copy(built["dist"], PROBE_STEM, dist)
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[*SERVER, *_args(built, dist, tmp_path)],
+        env={"PYTHONPATH": str(ROOT)},
+        cwd=str(tmp_path),
+    )
+    docs = "extism://plugins/@examples/weather"
+
+    async def main() -> list[str]:
+        seen: list[str] = []
+        with anyio.fail_after(60):
+            async with Client(params) as client:
+                assert client.protocol_version in MODERN_PROTOCOL_VERSIONS
+                listen = client.listen(
+                    prompts_list_changed=True, resources_list_changed=True, resource_subscriptions=[docs]
+                )
+                async with listen as sub:
+                    _copy(built["dist"], WEATHER_STEM, dist)
+                    with anyio.fail_after(BOUND):
+                        async for event in sub:
+                            seen.append(f"{type(event).__name__}:{getattr(event, 'uri', '')}")
+                            if len(set(seen)) == 3:
+                                break
+        return seen
+
+    seen = anyio.run(main)
+    assert set(seen) == {"PromptsListChanged:", "ResourcesListChanged:", f"ResourceUpdated:{docs}"}
