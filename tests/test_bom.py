@@ -7,9 +7,7 @@ builds; checked against plugin.json's schema."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from plugin_format import bom
 from plugin_format.errors import BuildError
 from plugin_format.manifest import load_manifest
 from tests.conftest import run_cli
+from tests.go_official import official_go_project
 
 PDK = platform_version()
 
@@ -38,62 +37,13 @@ def _build(project: Path, out: Path | None = None) -> dict:
 
 # ---- Go: the official go-pdk, vendored -------------------------------------------------------
 
-GO_SUM = """\
-github.com/extism/go-pdk v1.1.3 h1:hfViMPWrqjN6u67cIYRALZTZLk/enSPpNKa+rZ9X2SQ=
-github.com/extism/go-pdk v1.1.3/go.mod h1:Gz+LIU/YCKnKXhgge8yo5Yu1F/lbv7KtKFkiCSzW/P4=
-"""
-
-GO_MAIN = """package main
-
-import (
-	"strconv"
-	"strings"
-
-	"github.com/extism/go-pdk"
-)
-
-//go:wasmexport count_vowels
-func countVowels() int32 {
-	n := 0
-	for _, c := range strings.ToLower(pdk.InputString()) {
-		if strings.ContainsRune("aeiou", c) {
-			n++
-		}
-	}
-	pdk.OutputString(`{"count":` + strconv.Itoa(n) + `}`)
-	return 0
-}
-
-func main() {}
-"""
-
 
 @pytest.fixture(scope="module")
 def go_vendored(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project requiring the official `github.com/extism/go-pdk v1.1.3` (checksum pinned in
-    go.sum), vendored by `go mod vendor` from the Go module proxy, as its author would."""
+    """A project requiring the official `github.com/extism/go-pdk v1.1.3`, vendored by
+    `go mod vendor` from the Go module proxy, as its author would."""
     _need("go")
-    project = tmp_path_factory.mktemp("go-vendored")
-    (project / "go.mod").write_text(
-        "module example.com/countvowels\n\ngo 1.24\n\nrequire github.com/extism/go-pdk v1.1.3\n"
-    )
-    (project / "go.sum").write_text(GO_SUM)
-    (project / "main.go").write_text(GO_MAIN)
-    vendor = subprocess.run(
-        [shutil.which("go") or "go", "mod", "vendor"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "GOFLAGS": "", "GOTOOLCHAIN": "local"},
-    )
-    assert vendor.returncode == 0, vendor.stderr
-    assert (project / "vendor" / "github.com" / "extism" / "go-pdk" / "extism_pdk.go").is_file()
-    (project / "plugin.yaml").write_text(
-        "name: count-vowels-go\nversion: 0.1.0\nlanguage: go\nwasi: true\n"
-        "exports:\n  - name: count_vowels\n    input: text\n"
-    )
-    return project
+    return official_go_project(tmp_path_factory.mktemp("go-vendored"), "count-vowels-go", vendor=True)
 
 
 def test_go_project_vendoring_the_official_go_pdk_builds_and_runs(go_vendored: Path) -> None:

@@ -175,10 +175,9 @@ def _check(out: dict[str, Any], modern: bool) -> None:
         assert out["updated"] == ["extism://plugins/@examples/weather"] * 2
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
-def test_watch_stdio(built: dict, tmp_path: Path, mode: str) -> None:
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters, stdio_client
+def _watched_stdio(built: dict, tmp_path: Path) -> tuple[Path, Any]:
+    """(the watched dist holding the probe, the stdio parameters of a server watching it)."""
+    from mcp.client.stdio import StdioServerParameters
 
     dist = tmp_path / "dist"
     _copy(built["dist"], PROBE_STEM, dist)
@@ -188,6 +187,15 @@ def test_watch_stdio(built: dict, tmp_path: Path, mode: str) -> None:
         env={"PYTHONPATH": str(ROOT)},
         cwd=str(tmp_path),
     )
+    return dist, params
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+def test_watch_stdio(built: dict, tmp_path: Path, mode: str) -> None:
+    from mcp import Client
+    from mcp.client.stdio import stdio_client
+
+    dist, params = _watched_stdio(built, tmp_path)
     stderr = tmp_path / "stderr.txt"
     changed = ListChanged()
 
@@ -339,16 +347,8 @@ def test_listen_stream_hears_of_prompts_resources_and_a_subscribed_resource(buil
     """2026-07-28: a `subscriptions/listen` stream asking for prompt and resource list changes and
     for one resource's updates gets all three when a reload brings the plugin that offers them."""
     from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
 
-    dist = tmp_path / "dist"
-    _copy(built["dist"], PROBE_STEM, dist)
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=[*SERVER, *_args(built, dist, tmp_path)],
-        env={"PYTHONPATH": str(ROOT)},
-        cwd=str(tmp_path),
-    )
+    dist, params = _watched_stdio(built, tmp_path)
     docs = "extism://plugins/@examples/weather"
 
     async def main() -> list[str]:
