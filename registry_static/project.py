@@ -252,15 +252,17 @@ def _key_of(line: str) -> str | None:
     return next((g for g in m.groups() if g), None) if m else None
 
 
-def with_plugin(project: Project, name: str, spec: str, registry: str | None = None) -> str:
+def with_plugin(
+    project: Project, name: str, spec: str, registry: str | None = None, *, prerelease: bool = False
+) -> str:
     """extism.yaml's text with `plugins.<name>` set to `spec`, everything else (comments, order, other
-    sections) kept byte for byte; an entry's `prerelease: true` stays. Refuses layouts it cannot edit
-    safely (flow-style `plugins: {…}`)."""
+    sections) kept byte for byte; an entry's `prerelease: true` stays (`prerelease`: set it). Refuses
+    layouts it cannot edit safely (flow-style `plugins: {…}`)."""
     old = project.plugins.get(name)
     want: Any = {"version": spec}
     if registry is not None:
         want["registry"] = registry
-    if old is not None and old.prerelease:
+    if prerelease or (old is not None and old.prerelease):
         want["prerelease"] = True
     if len(want) == 1:
         return _edit_plugins(project, name, f'"{name}": "{spec}"', spec)

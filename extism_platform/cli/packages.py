@@ -33,6 +33,7 @@ EXAMPLES = {
   extism-plugin add @acme/weather                # newest version, written as "^1.2.0" (kept if already there)
   extism-plugin add '@acme/weather@~1.1' --registry acme   # an explicit range replaces the old one
   extism-plugin add greeter@0.1 --project deploy/extism.yaml
+  extism-plugin add @acme/beta --prerelease      # its pre-releases match too (prerelease: true)
 """,
     "remove": """examples:
   extism-plugin remove @acme/weather             # from extism.yaml, and it + its unneeded deps from extism.lock
@@ -209,7 +210,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise ExtismPlatformError(f"--registry {args.registry}: {project.path.name} defines no such registry")
     old = project.plugins.get(name)
     where = f"{project.path}: plugins.{name}"
-    if old is not None and not explicit and not args.registry:
+    if old is not None and not explicit and not args.registry and not (args.prerelease and not old.prerelease):
         # Already wanted: `add X` again never rewrites the range (`add X@RANGE` does, `update --latest` too).
         with _progress(args) as progress:
             result = install(
@@ -222,8 +223,10 @@ def cmd_add(args: argparse.Namespace) -> int:
         change = {"name": name, "action": "kept", "old": old.spec, "new": old.spec}
         wrote, hooks = _commit_install(args, result)
         return _installed(args, result, wrote, hooks, extra=note, doc={"range": change})
+    if old is not None and not explicit:  # `add X --prerelease` on a wanted X: its range stays
+        spec = old.spec
     # Install from the edited text first: extism.yaml and extism.lock are written only if all of it works.
-    text = with_plugin(project, name, spec, args.registry)
+    text = with_plugin(project, name, spec, args.registry, prerelease=args.prerelease)
     with _progress(args) as progress:
         result = install(
             parse_project(project.path, text),
@@ -232,9 +235,9 @@ def cmd_add(args: argparse.Namespace) -> int:
             progress=progress,
             accept_permissions=args.accept_permissions,
         )
-    if not explicit:  # no range given: pin the newest version's major line, as npm does
+    if not explicit and old is None:  # no range given: pin the newest version's major line, as npm does
         spec = "^" + next(p.locked.version for p in result.plugins if p.locked.name == name)
-        text = with_plugin(project, name, spec, args.registry)
+        text = with_plugin(project, name, spec, args.registry, prerelease=args.prerelease)
         result.project = parse_project(project.path, text)
     wrote, hooks = _commit_install(args, result)  # a failing hook leaves extism.yaml as it was, too
     atomic_write(project.path, text.encode())
@@ -505,6 +508,11 @@ def register_package_commands(sub: Any, add_command: AddCommand) -> None:
     p.add_argument("plugin", metavar="NAME[@RANGE]", help="e.g. @acme/weather or '@acme/weather@^1.2'")
     _project_flag(p)
     p.add_argument("--registry", metavar="NAME", help="take it from this entry of registries (default: default)")
+    p.add_argument(
+        "--prerelease",
+        action="store_true",
+        help="pre-releases (2.0.0-rc.1) match its range too: writes `prerelease: true` to its entry",
+    )
     _offline_flag(p)
     add_accept_permissions(p)
     _state_dir_option(p)

@@ -272,6 +272,22 @@ def test_project_paths_and_edits(tmp_path: Path) -> None:
         with_plugin(parse_project(tmp_path / "extism.yaml", "registries: /r\nplugins: {a: '1'}"), "c", "^1")
 
 
+def test_add_prerelease_writes_the_opt_in(reg: Reg, tmp_path: Path) -> None:
+    # the registry has @acme/weather 1.0.0, 1.1.0, 1.2.0 and 2.0.0-rc.1
+    cache = tmp_path / "cache"
+    plain = write_project(tmp_path / "plain", reg.dir.as_uri(), {})
+    assert installed(cli(cache, "add", "@acme/weather", "--project", str(plain), "--json"))["@acme/weather"] == "1.2.0"
+    assert '"@acme/weather": "^1.2.0"' in plain.read_text()
+    beta = write_project(tmp_path / "beta", reg.dir.as_uri(), {})
+    p = cli(cache, "add", "@acme/weather", "--prerelease", "--project", str(beta), "--json")
+    assert installed(p)["@acme/weather"] == "2.0.0-rc.1"
+    assert '"@acme/weather": {version: "^2.0.0-rc.1", prerelease: true}' in beta.read_text()
+    # on an entry already there: the opt-in is added, its range kept
+    p = cli(cache, "add", "@acme/weather", "--prerelease", "--project", str(plain), "--json")
+    assert p.returncode == 0, p.stderr
+    assert '"@acme/weather": {version: "^1.2.0", prerelease: true}' in plain.read_text()
+
+
 def test_prerelease_opt_in_from_extism_yaml_to_the_lock_and_back(reg: Reg, tmp_path: Path) -> None:
     # the registry has @acme/weather 1.0.0, 1.1.0, 1.2.0 and 2.0.0-rc.1
     entry = '  "@acme/weather": {version: "^1.2 || ^2", prerelease: true}\n'
