@@ -108,14 +108,10 @@ class ToolCalls:
         self._threads = CallThreads(max_concurrency)
         self._in_flight = 0
 
-    def context(self, ctx: Any, tool: PluginTool) -> dict[str, Any]:
-        """What the plugin's `context_get` reads (and the audit record's tool and request id)."""
-        context: dict[str, Any] = {
-            "tool": tool.name,
-            "plugin": tool.plugin.name,
-            "export": tool.export.name,
-            "transport": self.transport,
-        }
+    def context(self, ctx: Any, what: str, plugin: LoadedPlugin, export: str) -> dict[str, Any]:
+        """What the plugin's `context_get` reads (and the audit record's tool and request id);
+        `what`: the tool's name, or `resource:<uri>` for a resource read."""
+        context: dict[str, Any] = {"tool": what, "plugin": plugin.name, "export": export, "transport": self.transport}
         for attr in ("request_id", "protocol_version"):
             value = getattr(ctx, attr, None)
             if value is not None:
@@ -133,21 +129,31 @@ class ToolCalls:
             context["client"] = params.client_info.model_dump(mode="json", exclude_none=True)
         return context
 
+    async def _run(
+        self, plugin: LoadedPlugin, export: str, data: bytes, context: dict[str, Any], check: Any, progress: Any
+    ) -> Any:
+        """`host.call` of `export` on a call thread, under the limit; cancelling the awaiting task
+        (notifications/cancelled, a client gone) stops the plugin and frees its slot at once."""
+        cancel = CallCancel()
+        # The loop may wait for the call synchronously only when nothing else needs it: no
+        # other call in flight, and no progress notification for it to send meanwhile.
+        wait = SYNC_WAIT_S if not self._in_flight and progress is None else 0.0
+        self._in_flight += 1
+        try:
+            return await run_cancellable(
+                partial(self.host.call, plugin, export, data, context, check, cancel, progress),
+                cancel,
+                limiter=self._limiter,
+                threads=self._threads,
+                sync_wait_s=wait,
+            )
+        finally:
+            self._in_flight -= 1
+
     async def run_export(self, ctx: Any, plugin: LoadedPlugin, export: str, data: bytes, what: str) -> bytes:
         """One call of `plugin`'s `export` for something other than a tool (`what`: a resource
-        read, in the audit record's `tool`), under the same limit, threads and cancellation as
-        tool calls. Raises `PluginCallError`."""
-        context: dict[str, Any] = {"tool": what, "plugin": plugin.name, "export": export, "transport": self.transport}
-        request_id = getattr(ctx, "request_id", None)
-        if request_id is not None:
-            context["request_id"] = request_id
-        cancel = CallCancel()
-        result = await run_cancellable(
-            partial(self.host.call, plugin, export, data, context, None, cancel, None),
-            cancel,
-            limiter=self._limiter,
-            threads=self._threads,
-        )
+        read, in the audit record's `tool`), as tool calls run. Raises `PluginCallError`."""
+        result = await self._run(plugin, export, data, self.context(ctx, what, plugin, export), None, None)
         return bytes(result.output)
 
     async def call(self, ctx: Any, tool: PluginTool, arguments: dict[str, Any]) -> types.CallToolResult:
@@ -164,29 +170,13 @@ class ToolCalls:
             data = str(arguments["input"]).encode()
         else:
             data = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
-        context = self.context(ctx, tool)
+        context = self.context(ctx, tool.name, tool.plugin, tool.export.name)
         parsed: list[Any] = []
         try:
             # The tool's own LoadedPlugin: a reload during the call does not change what it runs.
-            # notifications/cancelled cancels this task: the plugin is stopped and its slot freed at once.
             # The output check runs inside the host's call, so the audit record has its true outcome.
-            cancel = CallCancel()
             check = (lambda out: _check_output(tool, out, parsed)) if out_validator is not None else None
-            progress = _progress(ctx)
-            # The loop may wait for the call synchronously only when nothing else needs it: no
-            # other call in flight, and no progress notification for it to send meanwhile.
-            wait = SYNC_WAIT_S if not self._in_flight and progress is None else 0.0
-            self._in_flight += 1
-            try:
-                result = await run_cancellable(
-                    partial(self.host.call, tool.plugin, tool.export.name, data, context, check, cancel, progress),
-                    cancel,
-                    limiter=self._limiter,
-                    threads=self._threads,
-                    sync_wait_s=wait,
-                )
-            finally:
-                self._in_flight -= 1
+            result = await self._run(tool.plugin, tool.export.name, data, context, check, _progress(ctx))
         except PluginCallError as exc:
             return tool_error(str(exc))
         except Exception as exc:  # noqa: BLE001 - a tool error, never a raw JSON-RPC error
