@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ log = logging.getLogger("extism_platform.mcp")
 
 DOCS_SCHEME = "extism://plugins/"
 DEFAULT_MIME = "text/plain"
+BLOB_MIME = "application/octet-stream"
 
 
 def docs_uri(plugin: str) -> str:
@@ -58,7 +59,7 @@ class PluginResource:
                 name=f"{self.plugin.name} docs",
                 title=f"{self.plugin.name} {self.plugin.version}",
                 description=f"What {self.plugin.name} does, its tools and their permissions",
-                mime_type="text/markdown",
+                mime_type=self.mime_type,
                 icons=plugin_icons(self.plugin),
             )
         return types.Resource(
@@ -66,8 +67,16 @@ class PluginResource:
             name=self.decl["name"],
             title=self.decl.get("title"),
             description=self.decl.get("description") or f"{self.decl['name']} ({self.plugin.name})",
-            mime_type=self.decl.get("mime_type", DEFAULT_MIME),
+            mime_type=self.mime_type,
+            icons=plugin_icons(self.plugin),
         )
+
+    @property
+    def mime_type(self) -> str:
+        """What resources/list shows and resources/read sends (a fixed blob: binary unless it says)."""
+        if not self.decl:
+            return "text/markdown"
+        return str(self.decl.get("mime_type", BLOB_MIME if "blob" in self.decl else DEFAULT_MIME))
 
 
 @dataclass(frozen=True)
@@ -141,60 +150,78 @@ def _first_wins(kind: str, key: str, owner: dict[str, str], plugin: str) -> bool
     return True
 
 
-def build_resources(plugins: Iterable[LoadedPlugin]) -> dict[str, PluginResource]:
-    out: dict[str, PluginResource] = {}
-    owner: dict[str, str] = {}
-    ordered = sorted(plugins, key=lambda p: p.name)
-    for p in ordered:  # the docs first: a plugin cannot take another's docs URI
-        out[docs_uri(p.name)] = PluginResource(docs_uri(p.name), p, {})
-        owner[docs_uri(p.name)] = p.name
-    for p in ordered:
-        for decl in p.info.resources:
-            uri = decl.get("uri")
-            if (
-                isinstance(uri, str)
-                and isinstance(decl.get("name"), str)
-                and _first_wins("resource", uri, owner, p.name)
-            ):
-                out[uri] = PluginResource(uri, p, decl)
-    return out
+def _claimed(
+    plugins: Iterable[LoadedPlugin],
+    field: str,
+    key: str,
+    kind: str,
+    usable: Callable[[dict[str, Any]], bool],
+    owner: dict[str, str] | None = None,
+) -> Iterator[tuple[LoadedPlugin, str, dict[str, Any]]]:
+    """(plugin, key, declaration) of each usable entry of `PluginInfo.<field>`, plugins in the order
+    given; a key (`decl[key]`) an earlier plugin, or `owner`, holds is skipped with a warning."""
+    owner = {} if owner is None else owner
+    for p in plugins:
+        for decl in getattr(p.info, field):
+            k = decl.get(key)
+            if isinstance(k, str) and usable(decl) and _first_wins(kind, k, owner, p.name):
+                yield p, k, decl
 
 
-def build_templates(plugins: Iterable[LoadedPlugin]) -> list[PluginTemplate]:
-    """Every plugin's resource templates, by plugin name (a URI that two match is the first one's)."""
-    out: list[PluginTemplate] = []
-    seen: dict[str, str] = {}
-    for p in sorted(plugins, key=lambda p: p.name):
-        for decl in p.info.resource_templates:
-            template = decl.get("uri_template")
-            if not (isinstance(template, str) and isinstance(decl.get("export"), str) and decl.get("name")):
-                continue
-            if template_problem(template) is None and _first_wins("resource template", template, seen, p.name):
-                out.append(PluginTemplate(p, decl))
-    return out
+@dataclass(frozen=True)
+class Offerings:
+    """The resources, resource templates and prompts of one set of plugins (by plugin name: a
+    URI, template or prompt name two declare is the first one's)."""
 
+    plugins: tuple[LoadedPlugin, ...]
+    resources: dict[str, PluginResource]
+    templates: list[PluginTemplate]
+    prompts: dict[str, PluginPrompt]
 
-def find_template(templates: Iterable[PluginTemplate], uri: str) -> tuple[PluginTemplate, dict[str, str]] | None:
-    for t in templates:
-        params = match_template(t.decl["uri_template"], uri)
-        if params is not None:
-            return t, params
-    return None
+    @classmethod
+    def of(cls, plugins: Iterable[LoadedPlugin]) -> Offerings:
+        given = tuple(plugins)
+        ordered = sorted(given, key=lambda p: p.name)
+        # the docs first: a plugin cannot take another's docs URI
+        resources = {docs_uri(p.name): PluginResource(docs_uri(p.name), p, {}) for p in ordered}
+        owner = {uri: r.plugin.name for uri, r in resources.items()}
+        for p, uri, decl in _claimed(
+            ordered, "resources", "uri", "resource", lambda d: isinstance(d.get("name"), str), owner
+        ):
+            resources[uri] = PluginResource(uri, p, decl)
+        templates = [
+            PluginTemplate(p, decl)
+            for p, _, decl in _claimed(
+                ordered,
+                "resource_templates",
+                "uri_template",
+                "resource template",
+                lambda d: (
+                    isinstance(d.get("export"), str) and bool(d.get("name")) and not template_problem(d["uri_template"])
+                ),
+            )
+        ]
+        prompts = {
+            name: PluginPrompt(p, decl)
+            for p, name, decl in _claimed(
+                ordered, "prompts", "name", "prompt", lambda d: isinstance(d.get("messages"), list)
+            )
+        }
+        return cls(given, resources, templates, prompts)
 
+    def same_plugins(self, plugins: Iterable[LoadedPlugin]) -> bool:
+        """Whether `plugins` are the very plugins these were built from (a reload replaces each
+        plugin whose build or grant changed)."""
+        now = tuple(plugins)
+        return len(now) == len(self.plugins) and all(a is b for a, b in zip(now, self.plugins, strict=True))
 
-def build_prompts(plugins: Iterable[LoadedPlugin]) -> dict[str, PluginPrompt]:
-    out: dict[str, PluginPrompt] = {}
-    owner: dict[str, str] = {}
-    for p in sorted(plugins, key=lambda p: p.name):
-        for decl in p.info.prompts:
-            name = decl.get("name")
-            if (
-                isinstance(name, str)
-                and isinstance(decl.get("messages"), list)
-                and _first_wins("prompt", name, owner, p.name)
-            ):
-                out[name] = PluginPrompt(p, decl)
-    return out
+    def template_for(self, uri: str) -> tuple[PluginTemplate, dict[str, str]] | None:
+        """The first template matching `uri`, with its parts' values."""
+        for t in self.templates:
+            params = match_template(t.decl["uri_template"], uri)
+            if params is not None:
+                return t, params
+        return None
 
 
 def plugin_docs(plugin: LoadedPlugin, tools: Iterable[PluginTool]) -> str:
@@ -281,10 +308,9 @@ def complete(prompts: dict[str, PluginPrompt], params: types.CompleteRequestPara
 async def read_resource(
     resource: PluginResource, calls: ToolCalls, ctx: Any, tools: Iterable[PluginTool]
 ) -> types.ReadResourceResult:
-    decl, uri = resource.decl, resource.uri
+    decl, uri, mime = resource.decl, resource.uri, resource.mime_type
     if not decl:
-        return _contents(uri, "text/markdown", plugin_docs(resource.plugin, tools).encode())
-    mime = decl.get("mime_type", DEFAULT_MIME if "blob" not in decl else "application/octet-stream")
+        return _contents(uri, mime, plugin_docs(resource.plugin, tools).encode())
     if "text" in decl:
         text = str(decl["text"])
         return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=text)])

@@ -102,6 +102,7 @@ class ExtismMCPServer:
         self.reload_lock = anyio.Lock()
         self.calls = ToolCalls(host, max_concurrency=max_concurrency, transport=transport)
         self.changes = list_changed.ListChanged()
+        self._catalogue: offerings.Offerings | None = None
         self.bus = self.changes.bus
         self.server: Server[Any] = _Server(
             SERVER_NAME,
@@ -149,21 +150,25 @@ class ExtismMCPServer:
         return None
 
     async def _list_tools(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        if params is not None and params.cursor is not None:  # one page: no cursor was ever handed out
-            raise MCPError(
-                code=types.INVALID_PARAMS, message=f"invalid cursor {params.cursor!r} (tools/list has one page)"
-            )
+        self._one_page("tools/list", params)
         return types.ListToolsResult(tools=self.mcp_tools())
 
-    # ---- resources and prompts (mcp.offerings; built from the plugins loaded now) -------------
+    # ---- resources and prompts (mcp.offerings, built once per set of plugins loaded) ----------
+
+    def catalogue(self) -> offerings.Offerings:
+        """The resources, templates and prompts of the plugins loaded now (built again only when a
+        reload or discovery changed the set, so a collision is warned of once per set)."""
+        plugins = self.host.plugins.values()
+        if self._catalogue is None or not self._catalogue.same_plugins(plugins):
+            self._catalogue = offerings.Offerings.of(plugins)
+        return self._catalogue
 
     def offered(self) -> dict[str, list[Any]]:
         """What prompts/list, resources/list and resources/templates/list show now (a reload
         compares them to tell clients what changed)."""
-        plugins = list(self.host.plugins.values())
-        resources: list[Any] = [r.to_mcp() for r in offerings.build_resources(plugins).values()]
-        resources += [t.to_mcp() for t in offerings.build_templates(plugins)]
-        return {"prompts": [p.to_mcp() for p in offerings.build_prompts(plugins).values()], "resources": resources}
+        c = self.catalogue()
+        resources: list[Any] = [r.to_mcp() for r in c.resources.values()] + [t.to_mcp() for t in c.templates]
+        return {"prompts": [p.to_mcp() for p in c.prompts.values()], "resources": resources}
 
     def resource_fingerprints(self, also: set[str]) -> dict[str, str]:
         """A digest per resource URI of what its content comes from (the owning plugin's build and
@@ -172,13 +177,10 @@ class ExtismMCPServer:
         output can change between reloads too (it may read kv): that is not announced."""
         import hashlib  # noqa: PLC0415
 
-        plugins = list(self.host.plugins.values())
-        owners: dict[str, tuple[Any, dict[str, Any]]] = {
-            uri: (r.plugin, r.decl) for uri, r in offerings.build_resources(plugins).items()
-        }
-        templates = offerings.build_templates(plugins)
+        c = self.catalogue()
+        owners: dict[str, tuple[Any, dict[str, Any]]] = {uri: (r.plugin, r.decl) for uri, r in c.resources.items()}
         for uri in also - owners.keys():
-            found = offerings.find_template(templates, uri)
+            found = c.template_for(uri)
             if found is not None:
                 owners[uri] = (found[0].plugin, found[0].decl)
         out = {}
@@ -198,21 +200,20 @@ class ExtismMCPServer:
 
     async def _list_resources(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
         self._one_page("resources/list", params)
-        table = offerings.build_resources(self.host.plugins.values())
-        return types.ListResourcesResult(resources=[r.to_mcp() for r in table.values()])
+        return types.ListResourcesResult(resources=[r.to_mcp() for r in self.catalogue().resources.values()])
 
     async def _list_resource_templates(
         self, ctx: Any, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
         self._one_page("resources/templates/list", params)
-        templates = offerings.build_templates(self.host.plugins.values())
-        return types.ListResourceTemplatesResult(resource_templates=[t.to_mcp() for t in templates])
+        return types.ListResourceTemplatesResult(resource_templates=[t.to_mcp() for t in self.catalogue().templates])
 
     async def _read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
         uri = str(params.uri)
-        resource = offerings.build_resources(self.host.plugins.values()).get(uri)
+        catalogue = self.catalogue()
+        resource = catalogue.resources.get(uri)
         if resource is None:
-            found = offerings.find_template(offerings.build_templates(self.host.plugins.values()), uri)
+            found = catalogue.template_for(uri)
             if found is not None:
                 return await offerings.read_templated(found[0], uri, found[1], self.calls, ctx)
             raise MCPError(
@@ -224,11 +225,10 @@ class ExtismMCPServer:
 
     async def _list_prompts(self, ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
         self._one_page("prompts/list", params)
-        table = offerings.build_prompts(self.host.plugins.values())
-        return types.ListPromptsResult(prompts=[p.to_mcp() for p in table.values()])
+        return types.ListPromptsResult(prompts=[p.to_mcp() for p in self.catalogue().prompts.values()])
 
     async def _get_prompt(self, ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        prompt = offerings.build_prompts(self.host.plugins.values()).get(params.name)
+        prompt = self.catalogue().prompts.get(params.name)
         if prompt is None:
             raise MCPError(
                 code=types.INVALID_PARAMS,
@@ -237,7 +237,7 @@ class ExtismMCPServer:
         return prompt.get(params.arguments)
 
     async def _complete(self, ctx: Any, params: types.CompleteRequestParams) -> types.CompleteResult:
-        return offerings.complete(offerings.build_prompts(self.host.plugins.values()), params)
+        return offerings.complete(self.catalogue().prompts, params)
 
     # ---- tools/call ---------------------------------------------------------------------------
 

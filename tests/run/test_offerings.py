@@ -214,3 +214,30 @@ def test_grants_choose_which_exports_are_tools(built: dict, tmp_path: Path) -> N
     config = tmp_path / "extism.yaml"
     config.write_text('grants:\n  "@examples/probe": {tools: [echo, spin], skip_tools: [spin]}\n')
     assert probe_tools("--config", str(config)) == ["echo"]
+
+
+def test_two_plugins_declaring_one_uri_or_prompt_the_first_by_name_keeps_it(caplog: pytest.LogCaptureFixture) -> None:
+    """And what resources/list shows of a fixed blob without mime_type is what resources/read sends."""
+    from types import SimpleNamespace
+
+    from extism_platform.mcp.offerings import Offerings
+
+    def plugin(name: str, **declared: Any) -> Any:
+        info = SimpleNamespace(**{"resources": (), "resource_templates": (), "prompts": (), "icons": (), **declared})
+        return SimpleNamespace(name=name, version="1.0.0", info=info)
+
+    same = {"uri": "test://x", "name": "x", "blob": "AA=="}
+    prompt = {"name": "p", "messages": [{"role": "user", "text": "hi"}]}
+    b = plugin("@b/b", resources=(same,), prompts=(prompt,))
+    a = plugin(
+        "@a/a", resources=(same, {"uri": "extism://plugins/@b/b", "name": "fake", "text": "t"}), prompts=(prompt,)
+    )
+    offered = Offerings.of([b, a])
+    assert offered.resources["test://x"].plugin is a and offered.prompts["p"].plugin is a
+    assert (
+        offered.resources["extism://plugins/@b/b"].plugin is b and not offered.resources["extism://plugins/@b/b"].decl
+    )
+    warned = [r.getMessage() for r in caplog.records if "also declared by" in r.getMessage()]
+    assert len(warned) == 3, warned  # the URI, the docs URI a plugin tried to take, the prompt
+    assert offered.resources["test://x"].to_mcp().mime_type == "application/octet-stream"
+    assert offered.same_plugins([b, a]) and not offered.same_plugins([a, b])
