@@ -28,7 +28,10 @@ import contextlib
 from collections import deque
 from typing import Any
 
+from mcp.server._streamable_http_modern import handle_modern_request
+from mcp.server.streamable_http import check_accept_headers
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.requests import Request
 
 #: the methods whose 2026-07-28 requests take the short way (without a progress token they send
 #: nothing before their result)
@@ -70,8 +73,6 @@ class ModernShortcut:
         if not complete or b"progressToken" in body:
             await self.app(scope, _replay(pending, receive), send)
             return
-        from mcp.server._streamable_http_modern import handle_modern_request  # noqa: PLC0415
-
         handler = asyncio.ensure_future(
             handle_modern_request(
                 self.server, manager.security_settings, True, state, scope, _replay(pending, receive), send
@@ -96,9 +97,6 @@ class ModernShortcut:
 def _accepts_both(scope: dict[str, Any]) -> bool:
     """Whether Accept names both JSON and SSE, as the SDK's SSE mode requires (else it answers 406,
     where its JSON mode would not): the SDK's own reading of the header."""
-    from mcp.server.streamable_http import check_accept_headers  # noqa: PLC0415
-    from starlette.requests import Request  # noqa: PLC0415
-
     has_json, has_sse = check_accept_headers(Request(scope))
     return has_json and has_sse
 
