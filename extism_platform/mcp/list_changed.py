@@ -2,10 +2,11 @@
 the clients (`ListChanged`); the same for prompts and resources (a plugin's own, and its docs).
 
 `--watch` polls the sources and `reload` swaps the host's plugin set, so `listChanged` of tools,
-prompts and resources is always advertised and a change is announced on both protocol eras: 2026-07-28 clients get it on
-their `subscriptions/listen` stream (the SDK's `ListenHandler` fed by a `SubscriptionBus`),
-2025-11-25 clients as a `notifications/tools/list_changed` on their connection (recorded when they
-send `notifications/initialized`). A reload that fails verification is logged and changes nothing.
+prompts and resources is always advertised and a change is announced on both protocol eras:
+2026-07-28 clients get it on their `subscriptions/listen` stream (the SDK's `ListenHandler` fed by
+a `SubscriptionBus`), 2025-11-25 clients as a `notifications/…/list_changed` on their connection
+(recorded when they send `notifications/initialized`), and `resources/updated` when they
+subscribed to the resource. A reload that fails verification is logged and changes nothing.
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ MAX_LEGACY_SESSIONS = 1024  # handshake-era connections remembered for list_chan
 MAX_SUBSCRIPTIONS = 1024  # resources/subscribe URIs one session may hold
 
 
+def _forget_oldest(sessions: OrderedDict[int, Any]) -> None:
+    while len(sessions) > MAX_LEGACY_SESSIONS:
+        sessions.popitem(last=False)
+
+
 class ListChanged:
-    """Who hears of a changed tool list: the 2026-07-28 `subscriptions/listen` streams (`listen`,
-    the server's handler) and the 2025-11-25 sessions that finished their handshake."""
+    """Who hears of a changed tool, prompt or resource list, or of a resource's update: the
+    2026-07-28 `subscriptions/listen` streams (`listen`, the server's handler) and the 2025-11-25
+    sessions that finished their handshake (and those that subscribed to a resource)."""
 
     def __init__(self) -> None:
         self.bus = InMemorySubscriptionBus()
@@ -55,8 +62,7 @@ class ListChanged:
         entry = self._subscribed.setdefault(id(ctx.session), (ctx.session, set()))
         if len(entry[1]) < MAX_SUBSCRIPTIONS:
             entry[1].add(str(params.uri))
-        while len(self._subscribed) > MAX_LEGACY_SESSIONS:
-            self._subscribed.popitem(last=False)
+        _forget_oldest(self._subscribed)
         return types.EmptyResult()
 
     async def unsubscribe(self, ctx: Any, params: Any) -> Any:
@@ -86,8 +92,7 @@ class ListChanged:
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return
         self._legacy_sessions[id(ctx.session)] = ctx.session
-        while len(self._legacy_sessions) > MAX_LEGACY_SESSIONS:
-            self._legacy_sessions.popitem(last=False)
+        _forget_oldest(self._legacy_sessions)
 
     async def notify(self, kind: str = "tools") -> None:
         """Tell every connected client that `kind`/list changed (tools, prompts or resources; both
